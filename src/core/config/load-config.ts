@@ -1,0 +1,115 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { CofferError } from "../errors/index.ts";
+import type { KekSettings } from "../keys/index.ts";
+import { Kid } from "../model/index.ts";
+import { Secret } from "../secret/index.ts";
+import type { StoreSettings } from "../store/index.ts";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Every `COFFER_*` variable Coffer reads; any other one is reported as a warning (a typo). */
+export const KNOWN_ENV = [
+  "COFFER_HOME",
+  "COFFER_KEK_PROVIDER",
+  "COFFER_KEK_BASE64",
+  "COFFER_KEK_BASE64_FILE",
+  "COFFER_KEYRING_FILE",
+  "COFFER_KEK_ID",
+  "COFFER_LOG_LEVEL",
+  "COFFER_ADDR",
+  "COFFER_TOKEN",
+] as const;
+
+export type Config = {
+  readonly home: string;
+  readonly store: StoreSettings;
+  readonly kek: KekSettings;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly scopeKeyCacheTtlMs: number;
+  readonly maxCachedKeys: number;
+  readonly warnings: readonly string[];
+};
+
+const EnvSchema = z.object({
+  COFFER_HOME: z.string().min(1).optional(),
+  COFFER_KEK_PROVIDER: z.enum(["file", "env", "keyring"], { error: "must be one of file, env, keyring" }).optional(),
+  COFFER_KEK_BASE64: z.string().optional(),
+  COFFER_KEK_BASE64_FILE: z.string().min(1).optional(),
+  COFFER_KEYRING_FILE: z.string().min(1).optional(),
+  COFFER_KEK_ID: Kid.optional(),
+  COFFER_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).optional(),
+});
+
+export type ConfigSources = {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Flags win over environment variables. */
+  readonly flags?: { readonly home?: string | undefined };
+};
+
+/** `$XDG_DATA_HOME/coffer`, i.e. `~/.local/share/coffer` by default. */
+export function defaultHome(env: Readonly<Record<string, string | undefined>>): string {
+  const xdg = env["XDG_DATA_HOME"];
+  return join(xdg !== undefined && xdg !== "" ? xdg : join(env["HOME"] ?? homedir(), ".local", "share"), "coffer");
+}
+
+/**
+ * Builds the frozen configuration from flags > `COFFER_*` env > defaults. Pure apart from
+ * reading `homedir()` for the default.
+ * @throws CofferError CONFIG_INVALID listing every bad variable.
+ */
+export function loadConfig(src: ConfigSources): Config {
+  const picked = Object.fromEntries(Object.entries(src.env).filter(([k, v]) => k.startsWith("COFFER_") && v !== undefined));
+  const parsed = EnvSchema.safeParse(picked);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`);
+    throw new CofferError("CONFIG_INVALID", `invalid configuration: ${fields.join("; ")}`, {
+      fields: parsed.error.issues.map((i) => i.path.map(String).join(".")),
+    });
+  }
+  const env = parsed.data;
+  const home = resolve(src.flags?.home ?? env.COFFER_HOME ?? defaultHome(src.env));
+  const kid = env.COFFER_KEK_ID ?? Kid.parse("primary");
+  const provider =
+    env.COFFER_KEK_PROVIDER ??
+    (env.COFFER_KEK_BASE64 !== undefined || env.COFFER_KEK_BASE64_FILE !== undefined
+      ? "env"
+      : env.COFFER_KEYRING_FILE !== undefined
+        ? "keyring"
+        : "file");
+  let kek: KekSettings;
+  switch (provider) {
+    case "file":
+      kek = { provider, path: join(home, "secrets", "master-key"), kid };
+      break;
+    case "env":
+      kek = {
+        provider,
+        kid,
+        file: env.COFFER_KEK_BASE64_FILE ?? null,
+        base64: env.COFFER_KEK_BASE64 === undefined ? null : Secret.fromString(env.COFFER_KEK_BASE64),
+      };
+      break;
+    case "keyring":
+      if (env.COFFER_KEYRING_FILE === undefined)
+        throw new CofferError("CONFIG_INVALID", "COFFER_KEK_PROVIDER=keyring needs COFFER_KEYRING_FILE", {
+          fields: ["COFFER_KEYRING_FILE"],
+        });
+      kek = { provider, path: resolve(env.COFFER_KEYRING_FILE) };
+      break;
+  }
+  const known = new Set<string>(KNOWN_ENV);
+  const warnings = Object.keys(picked)
+    .filter((k) => !known.has(k))
+    .map((k) => `unknown environment variable ${k} is ignored`);
+  return Object.freeze({
+    home,
+    store: Object.freeze({ kind: "sqlite", path: join(home, "coffer.db") }),
+    kek: Object.freeze(kek),
+    logLevel: env.COFFER_LOG_LEVEL ?? "warn",
+    scopeKeyCacheTtlMs: 5 * 60_000,
+    maxCachedKeys: 10_000,
+    warnings: Object.freeze(warnings),
+  });
+}

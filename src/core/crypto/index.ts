@@ -1,0 +1,14 @@
+export { AesKey, KEY_BYTES, parseKeyBase64 } from "./aes-key.ts";
+export { ALGS, parseAlg, seal, open } from "./aead.ts";
+export type { Alg, Sealed } from "./aead.ts";
+export { encodeAad, encodeFields } from "./aad.ts";
+export type { Aad, ValueAad, DekAad, ScopeKeyAad, InternalKeyAad, WrapAad } from "./aad.ts";
+export { constantTimeEqual, encodeBase64, toHex } from "./bytes.ts";
+export { systemEffects } from "./effects.ts";
+export type { Effects } from "./effects.ts";
+export { sealVersion, openVersion } from "./envelope.ts";
+export type { SealedVersion } from "./envelope.ts";
+export { hmacSha256, fingerprintKey } from "./mac.ts";
+export { parsePortable, formatPortable, sealPortable, openPortable } from "./portable.ts";
+export type { Portable } from "./portable.ts";
+export { wrapKey, unwrapKey } from "./wrapped-key.ts";

@@ -1,0 +1,30 @@
+/**
+ * The catalog of stable error codes. Append-only: a code, once released, keeps its meaning
+ * forever and is never reused. `docs/errors.md` documents each one; `errors.test.ts` keeps the
+ * two in sync.
+ */
+export const CODES = [
+  "INVALID_INPUT",
+  "USAGE",
+  "NOT_FOUND",
+  "CONFLICT",
+  "SCOPE_DENIED",
+  "CONFIRMATION_REQUIRED",
+  "KEY_NOT_FOUND",
+  "KEY_INVALID",
+  "KEY_MISMATCH",
+  "KEY_UNAVAILABLE",
+  "CIPHERTEXT_MALFORMED",
+  "UNSUPPORTED_ALGORITHM",
+  "DECRYPT_FAILED",
+  "AUDIT_FAILED",
+  "AUDIT_CHAIN_BROKEN",
+  "CONFIG_INVALID",
+  "SCHEMA_TOO_NEW",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof CODES)[number];
+
+/** Codes that were released once and retired; they must never come back. */
+export const RETIRED_CODES: readonly string[] = Object.freeze([]);

@@ -1,0 +1,24 @@
+import type { AesKey, WrapAad } from "../crypto/index.ts";
+import type { Kid } from "../model/index.ts";
+
+export const PROVIDER_KINDS = ["file", "env", "keyring"] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
+/** What may be shown about a KEK: never key bytes. */
+export type ProviderInfo = {
+  readonly kid: Kid;
+  readonly provider: ProviderKind;
+  readonly fingerprint: string;
+};
+
+/**
+ * A key-encryption key, wherever it lives. Wraps and unwraps scope keys and internal keys;
+ * never hands out its own bytes. KMS providers implement the same port.
+ */
+export interface KekProvider {
+  readonly kind: ProviderKind;
+  readonly kid: Kid;
+  wrap(key: AesKey, aad: WrapAad): Promise<Uint8Array>;
+  unwrap(wrapped: Uint8Array, aad: WrapAad): Promise<AesKey>;
+  describe(): ProviderInfo;
+}

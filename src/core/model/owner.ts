@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { CofferError, invalidInput } from "../errors/index.ts";
+
+/** `user/<id>` and `project/<id>` ids: a letter or digit, then letters, digits, `.`, `_`, `-`; ≤ 64 chars. */
+export const OwnerId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit")
+  .brand<"OwnerId">();
+export type OwnerId = z.infer<typeof OwnerId>;
+
+export const OWNER_TYPES = ["user", "project", "system"] as const;
+export type OwnerType = (typeof OWNER_TYPES)[number];
+
+export type Owner =
+  { readonly kind: "user"; readonly id: OwnerId } | { readonly kind: "project"; readonly id: OwnerId } | { readonly kind: "system" };
+
+/** The id stored (and used in URL paths) for the system owner, so no column is ever NULL. */
+export const SYSTEM_OWNER_ID = "_";
+
+/**
+ * Parses `user/<id>`, `project/<id>` or `system`.
+ * @throws CofferError INVALID_INPUT naming `field` and the rule.
+ */
+export function parseOwner(text: string, field = "owner"): Owner {
+  if (text === "system") return { kind: "system" };
+  const slash = text.indexOf("/");
+  const type = slash < 0 ? text : text.slice(0, slash);
+  if (type !== "user" && type !== "project") {
+    throw invalidInput(field, "must be 'user/<id>', 'project/<id>' or 'system'");
+  }
+  const id = OwnerId.safeParse(text.slice(slash + 1));
+  if (slash < 0 || !id.success) {
+    throw invalidInput(field, "owner id must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit");
+  }
+  return { kind: type, id: id.data };
+}
+
+/** Builds an owner from its stored columns (`owner_type`, `owner_id`). */
+export function ownerFromColumns(type: string, id: string): Owner {
+  if (type === "system" && id === SYSTEM_OWNER_ID) return { kind: "system" };
+  if (type === "user" || type === "project") return { kind: type, id: OwnerId.parse(id) };
+  throw new CofferError("INTERNAL", "stored owner has an unknown type", { ownerType: type });
+}
+
+export function ownerType(owner: Owner): OwnerType {
+  return owner.kind;
+}
+
+export function ownerIdColumn(owner: Owner): string {
+  return owner.kind === "system" ? SYSTEM_OWNER_ID : owner.id;
+}
+
+export function formatOwner(owner: Owner): string {
+  return owner.kind === "system" ? "system" : `${owner.kind}/${owner.id}`;
+}
+
+export function sameOwner(a: Owner, b: Owner): boolean {
+  return a.kind === b.kind && ownerIdColumn(a) === ownerIdColumn(b);
+}

@@ -1,0 +1,1 @@
+export { Secret, MASK } from "./secret.ts";

@@ -1,0 +1,215 @@
+import { CofferError, isCofferError } from "../errors/index.ts";
+import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
+import { ownerIdColumn, type Owner } from "../model/index.ts";
+import { auditRepo, type Executor, type Store } from "../store/index.ts";
+import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
+import type { KeyManager } from "./key-manager.ts";
+
+export const AUDIT_OUTCOMES = ["success", "denied", "conflict", "error"] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** One audited action. `details` holds ids and counts only, never a value. */
+export type AuditInput = {
+  readonly action: string;
+  readonly owner: Owner | null;
+  readonly key: string | null;
+  readonly version: number | null;
+  readonly outcome: AuditOutcome;
+  readonly reason: string | null;
+  readonly details?: Readonly<Record<string, string | number>>;
+};
+
+export type AuditEventView = {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly owner: string | null;
+  readonly key: string | null;
+  readonly version: number | null;
+  readonly outcome: string;
+  readonly reason: string | null;
+  readonly requestId: string | null;
+  readonly details: Readonly<Record<string, unknown>>;
+};
+
+export type AuditProblem = { readonly seq: number; readonly problem: string };
+export type AuditVerification = {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly headSeq: number;
+  /** First 8 bytes of the newest event's MAC, hex: record it elsewhere to detect a truncated tail later. */
+  readonly headMac: string;
+  readonly problems: readonly AuditProblem[];
+};
+
+const PURPOSE = "audit-mac";
+const GENESIS = new Uint8Array(32);
+const CHAIN_FORMAT = 1;
+const PAGE = 1000;
+
+type ChainFields = Omit<auditRepo.AuditRow, "mac">;
+
+/** Field by field, with a marker so `null` and `""` (or "null") never encode alike. */
+function chainBytes(r: ChainFields): Uint8Array {
+  const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
+  const fields = encodeFields([
+    CHAIN_FORMAT,
+    r.seq,
+    r.at,
+    r.actor,
+    r.action,
+    f(r.owner_type),
+    f(r.owner_id),
+    f(r.key_name),
+    f(r.version),
+    r.outcome,
+    f(r.reason),
+    f(r.request_id),
+    f(r.client_addr),
+    r.details,
+    r.mac_key_id,
+  ]);
+  const out = new Uint8Array(fields.byteLength + r.prev_mac.byteLength);
+  out.set(fields);
+  out.set(r.prev_mac, fields.byteLength);
+  return out;
+}
+
+/**
+ * The append-only audit log, chained with a keyed MAC: each event's HMAC covers its fields and
+ * the previous event's MAC, so changing, deleting or reordering an event breaks the chain. The
+ * MAC key is an internal key wrapped by the KEK, never stored in the clear.
+ */
+export class AuditLog {
+  readonly #store: Store;
+  readonly #keys: KeyManager;
+  readonly #fx: Effects;
+
+  constructor(store: Store, keys: KeyManager, fx: Effects = systemEffects) {
+    this.#store = store;
+    this.#keys = keys;
+    this.#fx = fx;
+  }
+
+  /** Creates the MAC key on first boot. */
+  async init(): Promise<void> {
+    await this.#keys.ensureInternalKey(PURPOSE);
+  }
+
+  /**
+   * Appends inside the caller's transaction, so the event commits with the change it records.
+   * @throws CofferError AUDIT_FAILED when the event cannot be written; the caller's
+   * transaction then rolls back and the action does not happen.
+   */
+  async append(tx: Executor, actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
+    try {
+      const macKey = await this.#keys.internalKey(tx, PURPOSE);
+      const head = await auditRepo.lastAuditEvent(tx);
+      const row: ChainFields = {
+        seq: (head?.seq ?? 0) + 1,
+        at: this.#fx.now().toISOString(),
+        actor: actorLabel(actor),
+        action: e.action,
+        owner_type: e.owner?.kind ?? null,
+        owner_id: e.owner === null ? null : ownerIdColumn(e.owner),
+        key_name: e.key,
+        version: e.version,
+        outcome: e.outcome,
+        reason: e.reason,
+        request_id: ctx.requestId,
+        client_addr: ctx.clientAddr,
+        details: JSON.stringify(e.details ?? {}),
+        mac_key_id: macKey.id,
+        prev_mac: head?.mac ?? GENESIS,
+      };
+      await auditRepo.insertAuditEvent(tx, { ...row, mac: hmacSha256(macKey.key, chainBytes(row)) });
+    } catch (err) {
+      if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
+      throw new CofferError(
+        "AUDIT_FAILED",
+        `cannot write the audit event for ${e.action}; the action was not carried out`,
+        { action: e.action },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Appends in a transaction of its own (for denials and failures whose change rolled back). */
+  async appendNow(actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
+    await this.#store.transaction((tx) => this.append(tx, actor, ctx, e));
+  }
+
+  async list(filter: {
+    readonly owner: Owner | null;
+    readonly action: string | null;
+    readonly afterSeq: number;
+    readonly limit: number;
+  }): Promise<AuditEventView[]> {
+    const rows = await auditRepo.listAuditEvents(this.#store.db, {
+      afterSeq: filter.afterSeq,
+      limit: filter.limit,
+      ownerType: filter.owner?.kind ?? null,
+      ownerId: filter.owner === null ? null : ownerIdColumn(filter.owner),
+      action: filter.action,
+    });
+    return rows.map(toView);
+  }
+
+  /** Walks the whole chain and names every event that was modified, deleted or reordered. */
+  async verify(): Promise<AuditVerification> {
+    const problems: AuditProblem[] = [];
+    let prev: { seq: number; mac: Uint8Array } = { seq: 0, mac: GENESIS };
+    let events = 0;
+    for (;;) {
+      const rows = await auditRepo.listAuditEvents(this.#store.db, {
+        afterSeq: prev.seq,
+        limit: PAGE,
+        ownerType: null,
+        ownerId: null,
+        action: null,
+      });
+      for (const row of rows) {
+        events++;
+        if (row.seq !== prev.seq + 1)
+          problems.push({ seq: row.seq, problem: `events ${String(prev.seq + 1)}..${String(row.seq - 1)} are missing (deleted)` });
+        else if (!constantTimeEqual(row.prev_mac, prev.mac))
+          problems.push({
+            seq: row.seq,
+            problem: "does not follow the previous event (an event before it was deleted, replaced or reordered)",
+          });
+        const key = await this.#macKey(row.mac_key_id);
+        if (key === null || !constantTimeEqual(hmacSha256(key, chainBytes(row)), row.mac)) {
+          problems.push({ seq: row.seq, problem: "its MAC does not match its contents (modified or moved)" });
+        }
+        prev = { seq: row.seq, mac: row.mac };
+      }
+      if (rows.length < PAGE) break;
+    }
+    return { ok: problems.length === 0, events, headSeq: prev.seq, headMac: toHex(prev.mac.subarray(0, 8)), problems };
+  }
+
+  async #macKey(id: string): Promise<AesKey | null> {
+    try {
+      return await this.#keys.internalKeyById(this.#store.db, id);
+    } catch {
+      return null;
+    }
+  }
+}
+
+function toView(r: auditRepo.AuditRow): AuditEventView {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    owner: r.owner_type === null ? null : r.owner_type === "system" ? "system" : `${r.owner_type}/${r.owner_id ?? ""}`,
+    key: r.key_name,
+    version: r.version,
+    outcome: r.outcome,
+    reason: r.reason,
+    requestId: r.request_id,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,11 @@
+export { createCore } from "./create-core.ts";
+export type { Core } from "./create-core.ts";
+export { SecretsService } from "./secrets-service.ts";
+export type { SetInput, RevealInput, ListInput, RevealedSecret } from "./secrets-service.ts";
+export type { SecretView, VersionView } from "./secret-views.ts";
+export { AuditLog } from "./audit-log.ts";
+export type { AuditEventView, AuditVerification } from "./audit-log.ts";
+export { LOCAL_CONTEXT, actorLabel } from "./actor.ts";
+export type { Actor, RequestContext } from "./actor.ts";
+export type { Logger } from "./logger.ts";
+export { silentLogger } from "./logger.ts";

@@ -1,0 +1,325 @@
+import { CofferError, isCofferError } from "../errors/index.ts";
+import { systemEffects, type Effects } from "../crypto/index.ts";
+import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
+import type { Secret } from "../secret/index.ts";
+import { secretRepo, type Executor, type Store } from "../store/index.ts";
+import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
+import type { AuditInput, AuditLog } from "./audit-log.ts";
+import type { KeyManager } from "./key-manager.ts";
+import type { Logger } from "./logger.ts";
+import { openColumns, sealToColumns } from "./sealing.ts";
+import {
+  ExpectedVersion,
+  Limit,
+  Reason,
+  Version,
+  checkValueSize,
+  parseMeta,
+  parsePrefix,
+  parseRef,
+  type RefInput,
+  type SecretRef,
+} from "./secret-inputs.ts";
+import { toSecretView, toVersionView, type SecretView, type VersionView } from "./secret-views.ts";
+
+export type SetInput = RefInput & { readonly value: Secret; readonly meta?: unknown; readonly expectedVersion?: number };
+export type RevealInput = RefInput & { readonly reason: string; readonly version?: number };
+export type ListInput = {
+  readonly owner?: string;
+  readonly prefix?: string;
+  readonly includeDeleted?: boolean;
+  readonly cursor?: number;
+  readonly limit?: number;
+};
+export type RevealedSecret = { readonly view: SecretView; readonly value: Secret };
+
+const cols = (o: Owner) => ({ ownerType: o.kind, ownerId: ownerIdColumn(o) });
+
+/**
+ * The product's behaviour for secrets, shared by every adapter (CLI local mode, HTTP server),
+ * so the two can never disagree. Validates raw input with zod at this door, writes every
+ * change and its audit event in one transaction, and returns masked views unless revealing.
+ */
+export class SecretsService {
+  readonly #store: Store;
+  readonly #keys: KeyManager;
+  readonly #audit: AuditLog;
+  readonly #log: Logger;
+  readonly #fx: Effects;
+
+  constructor(deps: { store: Store; keys: KeyManager; audit: AuditLog; logger: Logger; fx?: Effects }) {
+    this.#store = deps.store;
+    this.#keys = deps.keys;
+    this.#audit = deps.audit;
+    this.#log = deps.logger;
+    this.#fx = deps.fx ?? systemEffects;
+  }
+
+  /**
+   * Writes a new version (version numbers only grow, across deletes too).
+   * @throws CofferError INVALID_INPUT, CONFLICT when `expectedVersion` is not the current one.
+   */
+  async set(actor: Actor, ctx: RequestContext, input: SetInput): Promise<SecretView> {
+    const ref = parseRef(input);
+    checkValueSize(input.value);
+    const meta = input.meta === undefined ? null : parseMeta(input.meta);
+    const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
+    const scope = await this.#keys.activeScopeKey(ref.owner);
+    const audit = (version: number | null, outcome: AuditInput["outcome"]): AuditInput => ({
+      action: "secret.set",
+      owner: ref.owner,
+      key: ref.name,
+      version,
+      outcome,
+      reason: null,
+    });
+    return this.#audited(actor, ctx, audit(null, "error"), async (tx) => {
+      const now = this.#fx.now().toISOString();
+      const row = await secretRepo.findSecret(tx, cols(ref.owner), ref.name);
+      const live = row !== null && row.deleted_at === null ? row.current_version : 0;
+      if (expected !== null && expected !== live) {
+        throw new CofferError("CONFLICT", `${ref.name} is at version ${String(live)}, not the expected ${String(expected)}`, {
+          key: ref.name,
+          current: live,
+          expected,
+        });
+      }
+      const version = (row?.current_version ?? 0) + 1;
+      const sealed = sealToColumns(scope.key, input.value, { owner: ref.owner, name: ref.name, version, scopeKeyId: scope.id }, this.#fx);
+      const metaJson = JSON.stringify(meta ?? (row === null ? {} : (JSON.parse(row.meta) as unknown)));
+      let id: number;
+      if (row === null) {
+        id = await secretRepo.insertSecret(tx, {
+          owner_type: ref.owner.kind,
+          owner_id: ownerIdColumn(ref.owner),
+          key_name: ref.name,
+          current_version: version,
+          meta: metaJson,
+          created_at: now,
+          updated_at: now,
+          last_rotated_at: null,
+          deleted_at: null,
+        });
+      } else {
+        id = row.id;
+        await secretRepo.updateSecret(tx, id, { current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
+      }
+      await secretRepo.insertVersion(tx, {
+        secret_id: id,
+        version,
+        ...sealed,
+        hmac: null,
+        created_at: now,
+        created_by: actorLabel(actor),
+        destroyed_at: null,
+      });
+      await this.#audit.append(tx, actor, ctx, audit(version, "success"));
+      const after = await secretRepo.findSecret(tx, cols(ref.owner), ref.name);
+      if (after === null) throw new CofferError("INTERNAL", "secret vanished inside its own transaction");
+      return toSecretView(ref.owner, after);
+    });
+  }
+
+  /** The masked view of the current (or a given) version. @throws CofferError NOT_FOUND. */
+  async get(_actor: Actor, input: RefInput & { readonly version?: number }): Promise<SecretView> {
+    const ref = parseRef(input);
+    const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
+    const { row, version: v } = await this.#findLive(this.#store.db, ref, version);
+    return toSecretView(ref.owner, row, v.version);
+  }
+
+  /**
+   * Returns the plaintext, after its audit event (with the reason) has committed: if the event
+   * cannot be written, nothing is revealed.
+   * @throws CofferError INVALID_INPUT (no reason), NOT_FOUND, DECRYPT_FAILED, AUDIT_FAILED.
+   */
+  async reveal(actor: Actor, ctx: RequestContext, input: RevealInput): Promise<RevealedSecret> {
+    const ref = parseRef(input);
+    const base = {
+      action: "secret.reveal",
+      owner: ref.owner,
+      key: ref.name,
+      version: input.version ?? null,
+      reason: input.reason.slice(0, 500) || null,
+    } as const;
+    let reason: string;
+    try {
+      reason = parseWith(Reason, input.reason, "reason");
+    } catch (e) {
+      await this.#audit.appendNow(actor, ctx, { ...base, outcome: "denied", details: { rule: "reason required" } });
+      throw e;
+    }
+    const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
+    const found = await this.#findLive(this.#store.db, ref, version);
+    let value: Secret;
+    try {
+      value = await this.#open(this.#store.db, ref, found.version);
+    } catch (e) {
+      await this.#audit.appendNow(actor, ctx, {
+        ...base,
+        version: found.version.version,
+        reason,
+        outcome: "error",
+        details: { code: isCofferError(e) ? e.code : "INTERNAL" },
+      });
+      throw e;
+    }
+    try {
+      await this.#audit.appendNow(actor, ctx, { ...base, version: found.version.version, reason, outcome: "success" });
+    } catch (e) {
+      value.wipe();
+      throw e;
+    }
+    this.#log.info({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
+    return { view: toSecretView(ref.owner, found.row, found.version.version), value };
+  }
+
+  /**
+   * Reveals the current value of every live secret of an owner (under a prefix), for `run`.
+   * One audit event per secret, all committed before any plaintext is returned.
+   */
+  async revealAll(
+    actor: Actor,
+    ctx: RequestContext,
+    input: { readonly owner: string; readonly prefix?: string; readonly reason: string },
+  ): Promise<ReadonlyMap<string, Secret>> {
+    const owner = parseOwner(input.owner);
+    const prefix = parsePrefix(input.prefix);
+    const reason = parseWith(Reason, input.reason, "reason");
+    const rows = await secretRepo.listCurrentVersions(this.#store.db, cols(owner), prefix);
+    const out = new Map<string, Secret>();
+    try {
+      for (const r of rows) out.set(r.key_name, await this.#open(this.#store.db, { owner, name: r.key_name as KeyName }, r));
+      await this.#store.transaction(async (tx) => {
+        for (const r of rows)
+          await this.#audit.append(tx, actor, ctx, {
+            action: "secret.reveal",
+            owner,
+            key: r.key_name,
+            version: r.version,
+            outcome: "success",
+            reason,
+          });
+      });
+    } catch (e) {
+      for (const v of out.values()) v.wipe();
+      throw e;
+    }
+    return out;
+  }
+
+  /** Soft delete: hidden from list/get, versions kept for history. @throws CofferError NOT_FOUND, CONFLICT. */
+  async unset(actor: Actor, ctx: RequestContext, input: RefInput & { readonly expectedVersion?: number }): Promise<SecretView> {
+    const ref = parseRef(input);
+    const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
+    const base = { action: "secret.unset", owner: ref.owner, key: ref.name, version: null, reason: null } as const;
+    return this.#audited(actor, ctx, { ...base, outcome: "error" }, async (tx) => {
+      const { row } = await this.#findLive(tx, ref, null);
+      if (expected !== null && expected !== row.current_version) {
+        throw new CofferError(
+          "CONFLICT",
+          `${ref.name} is at version ${String(row.current_version)}, not the expected ${String(expected)}`,
+          { key: ref.name, current: row.current_version, expected },
+        );
+      }
+      const now = this.#fx.now().toISOString();
+      await secretRepo.updateSecret(tx, row.id, { deleted_at: now, updated_at: now });
+      await this.#audit.append(tx, actor, ctx, { ...base, version: row.current_version, outcome: "success" });
+      return toSecretView(ref.owner, { ...row, deleted_at: now, updated_at: now });
+    });
+  }
+
+  async list(_actor: Actor, input: ListInput): Promise<{ readonly items: readonly SecretView[]; readonly nextCursor: number | null }> {
+    const owner = input.owner === undefined ? null : parseOwner(input.owner);
+    const limit = parseWith(Limit, input.limit ?? 1000, "limit");
+    const rows = await secretRepo.listSecrets(this.#store.db, {
+      owner: owner === null ? null : cols(owner),
+      prefix: parsePrefix(input.prefix),
+      includeDeleted: input.includeDeleted ?? false,
+      afterId: input.cursor ?? 0,
+      limit,
+    });
+    const items = rows.map((r) => toSecretView(owner ?? ownerOf(r), r));
+    return { items, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
+  }
+
+  /** Every version, deleted secrets included. @throws CofferError NOT_FOUND. */
+  async history(_actor: Actor, input: RefInput): Promise<readonly VersionView[]> {
+    const ref = parseRef(input);
+    const row = await secretRepo.findSecret(this.#store.db, cols(ref.owner), ref.name);
+    if (row === null) throw notFound(ref);
+    return (await secretRepo.listVersions(this.#store.db, row.id)).map((v) => toVersionView(v, row.current_version));
+  }
+
+  /** New DEK for every stored version, values re-encrypted under the owner's active scope key. */
+  async rotate(actor: Actor, ctx: RequestContext, input: RefInput): Promise<SecretView> {
+    const ref = parseRef(input);
+    const scope = await this.#keys.activeScopeKey(ref.owner);
+    const base = { action: "secret.rotate", owner: ref.owner, key: ref.name, reason: null } as const;
+    return this.#audited(actor, ctx, { ...base, version: null, outcome: "error" }, async (tx) => {
+      const { row } = await this.#findLive(tx, ref, null);
+      const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
+      for (const v of versions) {
+        const value = await this.#open(tx, ref, v);
+        try {
+          const sealed = sealToColumns(
+            scope.key,
+            value,
+            { owner: ref.owner, name: ref.name, version: v.version, scopeKeyId: scope.id },
+            this.#fx,
+          );
+          await secretRepo.updateVersionCipher(tx, { secretId: row.id, version: v.version }, sealed);
+        } finally {
+          value.wipe();
+        }
+      }
+      const now = this.#fx.now().toISOString();
+      await secretRepo.updateSecret(tx, row.id, { last_rotated_at: now, updated_at: now });
+      await this.#audit.append(tx, actor, ctx, {
+        ...base,
+        version: row.current_version,
+        outcome: "success",
+        details: { versions: versions.length },
+      });
+      return toSecretView(ref.owner, { ...row, last_rotated_at: now, updated_at: now });
+    });
+  }
+
+  /** Runs a change and its audit event in one transaction; a failure is audited on its own. */
+  async #audited<T>(actor: Actor, ctx: RequestContext, failure: AuditInput, fn: (tx: Executor) => Promise<T>): Promise<T> {
+    try {
+      return await this.#store.transaction(fn);
+    } catch (e) {
+      if (isCofferError(e) && (e.code === "AUDIT_FAILED" || e.code === "INVALID_INPUT" || e.code === "NOT_FOUND")) throw e;
+      const outcome = isCofferError(e) && e.code === "CONFLICT" ? "conflict" : "error";
+      await this.#audit.appendNow(actor, ctx, { ...failure, outcome, details: { code: isCofferError(e) ? e.code : "INTERNAL" } });
+      throw e;
+    }
+  }
+
+  async #findLive(
+    db: Executor,
+    ref: SecretRef,
+    version: number | null,
+  ): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
+    const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
+    if (row === null || row.deleted_at !== null) throw notFound(ref);
+    const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
+    if (v === null || v.destroyed_at !== null)
+      throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
+    return { row, version: v };
+  }
+
+  async #open(db: Executor, ref: SecretRef, v: secretRepo.VersionRow): Promise<Secret> {
+    const scopeKey = await this.#keys.scopeKeyById(db, v.scope_key_id, ref.owner);
+    return openColumns(scopeKey, v, { owner: ref.owner, name: ref.name, version: v.version });
+  }
+}
+
+function notFound(ref: SecretRef): CofferError {
+  return new CofferError("NOT_FOUND", `no secret ${ref.name} for ${formatOwner(ref.owner)}`, { key: ref.name });
+}
+
+function ownerOf(r: secretRepo.SecretRow): Owner {
+  return ownerFromColumns(r.owner_type, r.owner_id);
+}

@@ -1,0 +1,31 @@
+import type { Insertable, Selectable } from "kysely";
+import type { AuditEventsTable, Executor } from "./schema.ts";
+
+export type AuditRow = Selectable<AuditEventsTable>;
+
+/** The chain's head: the newest event's sequence number and MAC. */
+export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: Uint8Array } | null> {
+  const row = await db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
+  return row ?? null;
+}
+
+export async function insertAuditEvent(db: Executor, row: Insertable<AuditEventsTable>): Promise<void> {
+  await db.insertInto("audit_events").values(row).execute();
+}
+
+export type AuditFilter = {
+  readonly afterSeq: number;
+  readonly limit: number;
+  readonly ownerType: string | null;
+  readonly ownerId: string | null;
+  readonly action: string | null;
+};
+
+/** Events in sequence order after a cursor, optionally for one owner or action. */
+export async function listAuditEvents(db: Executor, f: AuditFilter): Promise<AuditRow[]> {
+  let q = db.selectFrom("audit_events").selectAll().where("seq", ">", f.afterSeq);
+  if (f.ownerType !== null) q = q.where("owner_type", "=", f.ownerType);
+  if (f.ownerId !== null) q = q.where("owner_id", "=", f.ownerId);
+  if (f.action !== null) q = q.where("action", "=", f.action);
+  return q.orderBy("seq").limit(f.limit).execute();
+}

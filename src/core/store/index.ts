@@ -1,0 +1,7 @@
+export { openSqliteStore } from "./open-store.ts";
+export type { Store, StoreSettings } from "./open-store.ts";
+export type { Database, Executor } from "./schema.ts";
+export type { MigrationStatus } from "./migrate.ts";
+export * as secretRepo from "./secret-repo.ts";
+export * as keyRepo from "./key-repo.ts";
+export * as auditRepo from "./audit-repo.ts";

@@ -1,0 +1,59 @@
+import type { Insertable, Selectable } from "kysely";
+import type { OwnerColumns } from "./secret-repo.ts";
+import type { Executor, InternalKeysTable, KeyringKeysTable, ScopeKeysTable } from "./schema.ts";
+
+export type ScopeKeyRow = Selectable<ScopeKeysTable>;
+export type KeyringKeyRow = Selectable<KeyringKeysTable>;
+export type InternalKeyRow = Selectable<InternalKeysTable>;
+
+export async function findActiveScopeKey(db: Executor, owner: OwnerColumns): Promise<ScopeKeyRow | null> {
+  const row = await db
+    .selectFrom("scope_keys")
+    .selectAll()
+    .where("owner_type", "=", owner.ownerType)
+    .where("owner_id", "=", owner.ownerId)
+    .where("state", "=", "active")
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRow | null> {
+  return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
+}
+
+export async function insertScopeKey(db: Executor, row: Insertable<ScopeKeysTable>): Promise<void> {
+  await db.insertInto("scope_keys").values(row).execute();
+}
+
+export async function listKeyringKeys(db: Executor): Promise<KeyringKeyRow[]> {
+  return db.selectFrom("keyring_keys").selectAll().orderBy("created_at").execute();
+}
+
+export async function insertKeyringKey(db: Executor, row: Insertable<KeyringKeysTable>): Promise<void> {
+  await db
+    .insertInto("keyring_keys")
+    .values(row)
+    .onConflict((oc) => oc.column("kid").doNothing())
+    .execute();
+}
+
+/** Counts wraps per KEK, so status can show how far each key is from its nonce budget. */
+export async function addWraps(db: Executor, kid: string, n: number): Promise<void> {
+  await db
+    .updateTable("keyring_keys")
+    .set((eb) => ({ wrap_count: eb("wrap_count", "+", n) }))
+    .where("kid", "=", kid)
+    .execute();
+}
+
+export async function findInternalKey(db: Executor, purpose: string): Promise<InternalKeyRow | null> {
+  return (await db.selectFrom("internal_keys").selectAll().where("purpose", "=", purpose).executeTakeFirst()) ?? null;
+}
+
+export async function findInternalKeyById(db: Executor, id: string): Promise<InternalKeyRow | null> {
+  return (await db.selectFrom("internal_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
+}
+
+export async function insertInternalKey(db: Executor, row: Insertable<InternalKeysTable>): Promise<void> {
+  await db.insertInto("internal_keys").values(row).execute();
+}

@@ -1,0 +1,57 @@
+import type { Kysely } from "kysely";
+import { Migrator, type Migration } from "kysely/migration";
+import { CofferError } from "../errors/index.ts";
+
+const MIGRATION_TABLE = "coffer_migration";
+const MIGRATION_LOCK_TABLE = "coffer_migration_lock";
+
+export type MigrationStatus = {
+  readonly applied: readonly string[];
+  readonly pending: readonly string[];
+};
+
+function migrator(db: Kysely<unknown>, migrations: Readonly<Record<string, Migration>>): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve({ ...migrations }) },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+}
+
+/**
+ * Which known migrations are applied and which pending.
+ * @throws CofferError SCHEMA_TOO_NEW when the database has a migration this build does not know.
+ */
+export async function migrationStatus(db: Kysely<unknown>, migrations: Readonly<Record<string, Migration>>): Promise<MigrationStatus> {
+  const infos = await migrator(db, migrations).getMigrations();
+  const known = new Set(Object.keys(migrations));
+  const applied = await appliedNames(db);
+  const unknown = applied.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new CofferError(
+      "SCHEMA_TOO_NEW",
+      `the database schema is newer than this Coffer (unknown migrations: ${unknown.join(", ")}); upgrade Coffer`,
+      { migrations: unknown },
+    );
+  }
+  return { applied, pending: infos.filter((i) => i.executedAt === undefined).map((i) => i.name) };
+}
+
+async function appliedNames(db: Kysely<unknown>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
+  const rows = await (db as Kysely<Record<string, { name: string }>>).selectFrom(MIGRATION_TABLE).select("name").orderBy("name").execute();
+  return rows.map((r) => r.name);
+}
+
+/** Applies every pending migration, each in its own transaction. */
+export async function migrateToLatest(db: Kysely<unknown>, migrations: Readonly<Record<string, Migration>>): Promise<readonly string[]> {
+  await migrationStatus(db, migrations);
+  const { error, results } = await migrator(db, migrations).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new CofferError("INTERNAL", `migration ${failed} failed`, { migration: failed }, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

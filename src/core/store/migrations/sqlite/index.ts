@@ -1,0 +1,7 @@
+import type { Migration } from "kysely/migration";
+import * as m0001 from "./0001-initial.ts";
+
+/** SQLite migrations, in order. Names are permanent. */
+export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.freeze({
+  "0001-initial": m0001,
+});

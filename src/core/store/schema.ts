@@ -1,0 +1,94 @@
+import type { Generated, Kysely } from "kysely";
+
+/**
+ * The logical schema, shared by both dialects. Times are ISO-8601 UTC strings in the
+ * application (TEXT in SQLite); JSON is TEXT in SQLite. The system owner's id is `_`, never
+ * NULL, so `(owner_type, owner_id, key_name)` is unique for it too.
+ */
+export interface SecretsTable {
+  id: Generated<number>;
+  owner_type: string;
+  owner_id: string;
+  key_name: string;
+  current_version: number;
+  meta: string;
+  created_at: string;
+  updated_at: string;
+  last_rotated_at: string | null;
+  deleted_at: string | null;
+}
+
+export interface SecretVersionsTable {
+  secret_id: number;
+  version: number;
+  alg: string;
+  nonce: Uint8Array;
+  /** AES-GCM ciphertext followed by its 16-byte tag. */
+  ciphertext: Uint8Array;
+  wrapped_dek: Uint8Array;
+  scope_key_id: string;
+  hmac: Uint8Array | null;
+  created_at: string;
+  created_by: string;
+  destroyed_at: string | null;
+}
+
+export interface ScopeKeysTable {
+  id: string;
+  owner_type: string;
+  owner_id: string;
+  kid: string;
+  wrapped_key: Uint8Array;
+  state: string;
+  created_at: string;
+  rewrapped_at: string | null;
+}
+
+export interface KeyringKeysTable {
+  kid: string;
+  provider: string;
+  fingerprint: string;
+  created_at: string;
+  activated_at: string | null;
+  retired_at: string | null;
+  wrap_count: number;
+}
+
+export interface InternalKeysTable {
+  id: string;
+  purpose: string;
+  kid: string;
+  wrapped_key: Uint8Array;
+  created_at: string;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  owner_type: string | null;
+  owner_id: string | null;
+  key_name: string | null;
+  version: number | null;
+  outcome: string;
+  reason: string | null;
+  request_id: string | null;
+  client_addr: string | null;
+  details: string;
+  mac_key_id: string;
+  prev_mac: Uint8Array;
+  mac: Uint8Array;
+}
+
+export interface Database {
+  secrets: SecretsTable;
+  secret_versions: SecretVersionsTable;
+  scope_keys: ScopeKeysTable;
+  keyring_keys: KeyringKeysTable;
+  internal_keys: InternalKeysTable;
+  audit_events: AuditEventsTable;
+}
+
+/** Repositories take the executor first: the pool or a transaction, chosen by the service. */
+export type Executor = Kysely<Database>;

@@ -1,0 +1,88 @@
+import type { Insertable, Selectable, Updateable } from "kysely";
+import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
+
+export type SecretRow = Selectable<SecretsTable>;
+export type VersionRow = Selectable<SecretVersionsTable>;
+export type OwnerColumns = { readonly ownerType: string; readonly ownerId: string };
+
+export async function findSecret(db: Executor, owner: OwnerColumns, keyName: string): Promise<SecretRow | null> {
+  const row = await db
+    .selectFrom("secrets")
+    .selectAll()
+    .where("owner_type", "=", owner.ownerType)
+    .where("owner_id", "=", owner.ownerId)
+    .where("key_name", "=", keyName)
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+export async function insertSecret(db: Executor, row: Insertable<SecretsTable>): Promise<number> {
+  const r = await db.insertInto("secrets").values(row).returning("id").executeTakeFirstOrThrow();
+  return r.id;
+}
+
+export async function updateSecret(db: Executor, id: number, patch: Updateable<SecretsTable>): Promise<void> {
+  await db.updateTable("secrets").set(patch).where("id", "=", id).execute();
+}
+
+export type ListFilter = {
+  readonly owner: OwnerColumns | null;
+  readonly prefix: string;
+  readonly includeDeleted: boolean;
+  /** Cursor: return rows with id greater than this. */
+  readonly afterId: number;
+  readonly limit: number;
+};
+
+/** Secrets in id order (stable for cursors); the prefix filter matches the start of the key name. */
+export async function listSecrets(db: Executor, f: ListFilter): Promise<SecretRow[]> {
+  let q = db.selectFrom("secrets").selectAll().where("id", ">", f.afterId);
+  if (f.owner !== null) q = q.where("owner_type", "=", f.owner.ownerType).where("owner_id", "=", f.owner.ownerId);
+  if (f.prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["key_name", eb.lit(1), eb.val(f.prefix.length)]), "=", f.prefix));
+  if (!f.includeDeleted) q = q.where("deleted_at", "is", null);
+  return q.orderBy("id").limit(f.limit).execute();
+}
+
+export async function insertVersion(db: Executor, row: Insertable<SecretVersionsTable>): Promise<void> {
+  await db.insertInto("secret_versions").values(row).execute();
+}
+
+export async function findVersion(db: Executor, secretId: number, version: number): Promise<VersionRow | null> {
+  const row = await db
+    .selectFrom("secret_versions")
+    .selectAll()
+    .where("secret_id", "=", secretId)
+    .where("version", "=", version)
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+export async function listVersions(db: Executor, secretId: number): Promise<VersionRow[]> {
+  return db.selectFrom("secret_versions").selectAll().where("secret_id", "=", secretId).orderBy("version").execute();
+}
+
+export async function updateVersionCipher(
+  db: Executor,
+  key: { readonly secretId: number; readonly version: number },
+  patch: Pick<Updateable<SecretVersionsTable>, "alg" | "nonce" | "ciphertext" | "wrapped_dek" | "scope_key_id">,
+): Promise<void> {
+  await db.updateTable("secret_versions").set(patch).where("secret_id", "=", key.secretId).where("version", "=", key.version).execute();
+}
+
+/** Current, non-deleted versions of an owner's secrets (with a name prefix), joined for decryption. */
+export async function listCurrentVersions(
+  db: Executor,
+  owner: OwnerColumns,
+  prefix: string,
+): Promise<(VersionRow & { readonly key_name: string })[]> {
+  let q = db
+    .selectFrom("secrets as s")
+    .innerJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
+    .selectAll("v")
+    .select("s.key_name")
+    .where("s.owner_type", "=", owner.ownerType)
+    .where("s.owner_id", "=", owner.ownerId)
+    .where("s.deleted_at", "is", null);
+  if (prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["s.key_name", eb.lit(1), eb.val(prefix.length)]), "=", prefix));
+  return q.orderBy("s.key_name").execute();
+}
