@@ -1,0 +1,53 @@
+import { CofferError } from "../../core/errors/index.ts";
+import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { isInteractive, type Io } from "../io.ts";
+import { withCore } from "../local-core.ts";
+import { printJson, printSecret } from "../output.ts";
+import { confirm, promptLine } from "../prompt.ts";
+import { flag, num, pos, required, str } from "./args.ts";
+
+async function reasonFor(args: Record<string, unknown>, io: Io): Promise<string> {
+  const given = str(args, "reason");
+  if (given !== undefined) return given;
+  if (isInteractive(io)) return promptLine(io, "Reason for revealing (recorded in the audit log): ", false);
+  throw new CofferError("INVALID_INPUT", "reason: is required to reveal; pass --reason <text>", { field: "reason" });
+}
+
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const owner = required(pos(args, 0), "<owner>");
+  const key = required(pos(args, 1), "<key>");
+  const version = num(args, "version");
+  const ref = { owner, key, ...(version === undefined ? {} : { version }) };
+  return withCore(io, { home: str(args, "home") }, async (core, actor) => {
+    if (!flag(args, "reveal")) {
+      const view = await core.secrets.get(actor, ref);
+      if (flag(args, "json")) printJson(io, view);
+      else printSecret(io, view);
+      return 0;
+    }
+    const view = await core.secrets.get(actor, ref);
+    if (!flag(args, "yes")) {
+      if (!isInteractive(io)) throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
+      if (!(await confirm(io, `Reveal ${view.owner} ${view.key} v${String(view.version)} in plaintext?`))) {
+        throw new CofferError("CONFIRMATION_REQUIRED", "not revealed: confirmation declined");
+      }
+    }
+    const reason = await reasonFor(args, io);
+    const { view: revealed, value } = await core.secrets.reveal(actor, LOCAL_CONTEXT, { ...ref, reason });
+    try {
+      if (flag(args, "json")) {
+        const bytes = value.reveal();
+        const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+        const utf8 = Buffer.from(text, "utf8").equals(bytes);
+        printJson(io, { ...revealed, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) });
+        bytes.fill(0);
+      } else {
+        io.stdout.write(value.reveal());
+        if (io.stdout.isTTY === true) io.stdout.write("\n");
+      }
+    } finally {
+      value.wipe();
+    }
+    return 0;
+  });
+}
