@@ -17,7 +17,8 @@ function build(io: Io, status: { code: number }): Command {
   const program = new Command("coffer")
     .description("Coffer: an envelope-encrypted secret store")
     .version("0.1.0")
-    .option("--home <dir>", "data directory (default: $COFFER_HOME or ~/.local/share/coffer)")
+    .enablePositionalOptions()
+    .option("--home <dir>", "data directory, given before the command (default: $COFFER_HOME or ~/.local/share/coffer)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
   const act = (load: Loader) => async (...a: unknown[]): Promise<void> => {

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { after, before, describe, it } from "node:test";
+import { CliHarness } from "../fixtures/cli.ts";
+
+describe("coffer run", () => {
+  let cli: CliHarness;
+  before(() => {
+    cli = new CliHarness();
+    cli.run(["secrets", "set", "project/app", "DB_PASSWORD", "--stdin"], { input: "pw-123" });
+    cli.run(["secrets", "set", "project/app", "API_TOKEN", "--stdin"], { input: "tok-456" });
+    cli.run(["secrets", "set", "project/app", "OTHER_VAR", "--stdin"], { input: "other" });
+  });
+  after(() => {
+    cli.cleanup();
+  });
+
+  const printEnv = "process.stdout.write(JSON.stringify({db: process.env.DB_PASSWORD ?? null, api: process.env.API_TOKEN ?? null, other: process.env.OTHER_VAR ?? null}))";
+
+  it("injects the owner's secrets as environment variables", () => {
+    const r = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", printEnv]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { db: "pw-123", api: "tok-456", other: "other" });
+  });
+
+  it("injects only keys under --prefix", () => {
+    const r = cli.run(["run", "--owner", "project/app", "--prefix", "DB_", "--", process.execPath, "-e", printEnv]);
+    assert.deepEqual(JSON.parse(r.stdout), { db: "pw-123", api: null, other: null });
+  });
+
+  it("keeps variables already set with --no-override, and overrides them by default", () => {
+    const keep = cli.run(["run", "--owner", "project/app", "--no-override", "--", process.execPath, "-e", printEnv], { env: { DB_PASSWORD: "from-env" } });
+    assert.equal((JSON.parse(keep.stdout) as { db: string }).db, "from-env");
+    const over = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", printEnv], { env: { DB_PASSWORD: "from-env" } });
+    assert.equal((JSON.parse(over.stdout) as { db: string }).db, "pw-123");
+  });
+
+  it("exits with the child's exit code", () => {
+    const r = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", "process.exit(42)"]);
+    assert.equal(r.status, 42);
+  });
+
+  it("forwards SIGTERM to the child and exits with its status", async () => {
+    const child = cli.start(["run", "--owner", "project/app", "--", process.execPath, "-e", "process.on('SIGTERM', () => process.exit(7)); console.log('ready'); setInterval(() => {}, 1000)"]);
+    try {
+      let out = "";
+      child.stdout.setEncoding("utf8");
+      while (!out.includes("ready")) out += String((await once(child.stdout, "data"))[0]);
+      child.kill("SIGTERM");
+      const [code] = (await once(child, "exit")) as [number | null];
+      assert.equal(code, 7);
+    } finally {
+      if (child.exitCode === null && child.pid !== undefined) child.kill("SIGKILL");
+    }
+  });
+
+  it("exits 128 + the signal number when the child is killed by a signal", () => {
+    const r = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", "process.kill(process.pid, 'SIGKILL')"]);
+    assert.equal(r.status, 128 + 9);
+  });
+
+  it("reports a command that does not exist", () => {
+    const r = cli.run(["run", "--owner", "project/app", "--", "no-such-command-coffer"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^error\[USAGE\]: command not found: no-such-command-coffer/);
+  });
+
+  it("records one audited reveal per injected secret, naming the command", () => {
+    const r = cli.run(["audit", "list", "--action", "secret.reveal", "--limit", "1000", "--json"]);
+    const events = JSON.parse(r.stdout) as { reason: string; key: string }[];
+    assert.ok(events.filter((e) => e.reason === "coffer run node").length >= 3);
+  });
+});
