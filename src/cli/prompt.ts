@@ -21,7 +21,8 @@ export async function promptLine(io: Io, question: string, hidden: boolean): Pro
       const done = (err: CofferError | null): void => {
         stdin.off("data", onData);
         stdin.pause();
-        io.stderr.write("\n");
+        // In raw mode the terminal echoed nothing, not even the Enter.
+        if (hidden) io.stderr.write("\n");
         if (err === null) resolve(line);
         else reject(err);
       };

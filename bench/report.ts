@@ -1,0 +1,154 @@
+// Results: the figures, their targets, and how they are printed (a table, or JSON with --json).
+import { cpus, platform, arch, totalmem } from "node:os";
+import type { KeyTypeResult } from "./aes-keys.ts";
+import { opsPerSec, type Counts, type Dialect, type PairTiming } from "./common.ts";
+import type { StartupResult } from "./startup.ts";
+
+export type OpName = "set" | "get" | "reveal";
+
+/** Targets from the issue: Coffer's share of the floor's throughput, and `run` start-up. */
+export const TARGETS = { set: 25, get: 35, reveal: null, runRatio: 3 } as const;
+
+export type OpResult = {
+  readonly op: OpName;
+  readonly label: string;
+  readonly ops: number;
+  readonly cofferOpsPerSec: number;
+  readonly floorOpsPerSec: number;
+  readonly cofferUsPerOp: number;
+  readonly floorUsPerOp: number;
+  /** Coffer throughput / floor throughput, in percent. */
+  readonly ratioPct: number;
+  /** Minimum ratioPct, or null when the issue sets none. */
+  readonly targetPct: number | null;
+  readonly pass: boolean | null;
+};
+
+export type StartupReport = StartupResult & { readonly targetRatio: number; readonly pass: boolean };
+
+export type BenchReport = {
+  readonly dialect: Dialect;
+  readonly quick: boolean;
+  readonly machine: { readonly node: string; readonly platform: string; readonly cpu: string; readonly cores: number; readonly memGiB: number };
+  readonly counts: Counts;
+  readonly operations: readonly OpResult[];
+  readonly startup: StartupReport;
+  readonly aesKeys: readonly KeyTypeResult[];
+  readonly warnings: readonly string[];
+  readonly seconds: number;
+};
+
+const LABELS: Record<OpName, string> = { set: "set", get: "get (masked)", reveal: "reveal" };
+
+export function opResult(op: OpName, t: PairTiming): OpResult {
+  const coffer = opsPerSec(t.ops, t.cofferMs);
+  const floor = opsPerSec(t.ops, t.floorMs);
+  const ratioPct = floor === 0 ? 0 : (coffer / floor) * 100;
+  const targetPct = TARGETS[op];
+  return {
+    op,
+    label: LABELS[op],
+    ops: t.ops,
+    cofferOpsPerSec: coffer,
+    floorOpsPerSec: floor,
+    cofferUsPerOp: (t.cofferMs * 1000) / t.ops,
+    floorUsPerOp: (t.floorMs * 1000) / t.ops,
+    ratioPct,
+    targetPct,
+    pass: targetPct === null ? null : ratioPct >= targetPct,
+  };
+}
+
+export function startupReport(r: StartupResult): StartupReport {
+  return { ...r, targetRatio: TARGETS.runRatio, pass: r.ratio <= TARGETS.runRatio };
+}
+
+export function machine(): BenchReport["machine"] {
+  const c = cpus();
+  return {
+    node: process.version,
+    platform: `${platform()} ${arch()}`,
+    cpu: c[0]?.model.trim() ?? "unknown",
+    cores: c.length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+  };
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString("en-US");
+const verdict = (pass: boolean | null): string => (pass === null ? "-" : pass ? "PASS" : "MISS");
+
+function table(head: readonly string[], rows: readonly (readonly string[])[], leftCols = 1): string {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((s, c) => (c < leftCols ? s.padEnd(widths[c] ?? 0) : s.padStart(widths[c] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+export function formatText(r: BenchReport): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(
+    `Coffer benchmark${r.quick ? " (--quick)" : ""}: ${r.dialect}, Node ${m.node}, ${m.platform}, ${String(m.cores)} x ${m.cpu}, ${String(m.memGiB)} GiB`,
+  );
+  out.push(
+    `${int(r.counts.secrets)} secrets set and read in one owner, ${int(r.counts.reveals)} revealed; 64-byte values; ` +
+      `floor = bare better-sqlite3 + AES-256-GCM, same schema, pragmas and sizes; ${String(r.counts.rounds)} alternating rounds`,
+  );
+  out.push("");
+  out.push(
+    table(
+      ["operation", "ops", "Coffer ops/s", "floor ops/s", "Coffer us/op", "floor us/op", "ratio", "target", "result"],
+      r.operations.map((o) => [
+        o.label,
+        int(o.ops),
+        int(o.cofferOpsPerSec),
+        int(o.floorOpsPerSec),
+        o.cofferUsPerOp.toFixed(1),
+        o.floorUsPerOp.toFixed(1),
+        `${o.ratioPct.toFixed(1)}%`,
+        o.targetPct === null ? "-" : `>= ${String(o.targetPct)}%`,
+        verdict(o.pass),
+      ]),
+    ),
+  );
+  out.push("");
+  const s = r.startup;
+  const spread = (xs: readonly number[]): string => `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}`;
+  out.push(
+    table(
+      ["start-up", "runs", "median ms", "min-max ms", "ratio", "target", "result"],
+      [
+        ["node -e 0", String(s.runs), s.nodeMedianMs.toFixed(1), spread(s.nodeMs), "1.00x", "", ""],
+        [
+          `coffer run -- node -e 0 (${String(s.secrets)} secrets)`,
+          String(s.runs),
+          s.cofferMedianMs.toFixed(1),
+          spread(s.cofferMs),
+          `${s.ratio.toFixed(2)}x`,
+          `<= ${String(s.targetRatio)}x`,
+          verdict(s.pass),
+        ],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(
+    table(
+      ["AES-256-GCM key", "what", "Buffer ops/s", "KeyObject ops/s", "KeyObject/Buffer"],
+      r.aesKeys.map((k) => [k.case, k.what, int(k.bufferOpsPerSec), int(k.keyObjectOpsPerSec), `${k.keyObjectSpeedup.toFixed(2)}x`]),
+      2,
+    ),
+  );
+  out.push("");
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  const missed = [...r.operations.filter((o) => o.pass === false).map((o) => o.op), ...(s.pass ? [] : ["run"])];
+  out.push(`${missed.length === 0 ? "all targets met" : `missed: ${missed.join(", ")}`} (${r.seconds.toFixed(0)} s)`);
+  return out.join("\n");
+}
+
+export function formatJson(r: BenchReport): string {
+  return JSON.stringify(r, null, 2);
+}
