@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
 import type { KekSettings } from "../keys/index.ts";
 import { Kid } from "../model/index.ts";
@@ -32,14 +32,15 @@ export type Config = {
   readonly warnings: readonly string[];
 };
 
+const NonEmpty = z.string().check(z.minLength(1, "must not be empty"));
 const EnvSchema = z.object({
-  COFFER_HOME: z.string().min(1).optional(),
-  COFFER_KEK_PROVIDER: z.enum(["file", "env", "keyring"], { error: "must be one of file, env, keyring" }).optional(),
-  COFFER_KEK_BASE64: z.string().optional(),
-  COFFER_KEK_BASE64_FILE: z.string().min(1).optional(),
-  COFFER_KEYRING_FILE: z.string().min(1).optional(),
-  COFFER_KEK_ID: Kid.optional(),
-  COFFER_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).optional(),
+  COFFER_HOME: z.optional(NonEmpty),
+  COFFER_KEK_PROVIDER: z.optional(z.enum(["file", "env", "keyring"], { error: "must be one of file, env, keyring" })),
+  COFFER_KEK_BASE64: z.optional(z.string()),
+  COFFER_KEK_BASE64_FILE: z.optional(NonEmpty),
+  COFFER_KEYRING_FILE: z.optional(NonEmpty),
+  COFFER_KEK_ID: z.optional(Kid),
+  COFFER_LOG_LEVEL: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
 });
 
 export type ConfigSources = {

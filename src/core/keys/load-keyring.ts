@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
 import { parseKeyBase64 } from "../crypto/index.ts";
 import { Kid, parseKid } from "../model/index.ts";
@@ -63,7 +63,7 @@ export function loadKeyring(settings: KekSettings, opts: LoadKeyringOptions): Ke
   }
 }
 
-const KeyringFile = z.object({ active: z.string(), keys: z.record(z.string(), z.string()) }).strict();
+const KeyringFile = z.strictObject({ active: z.string(), keys: z.record(z.string(), z.string()) });
 
 function loadKeyringFile(path: string): Keyring {
   const text = readPrivateText(path, "keyring file");

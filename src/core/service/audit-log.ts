@@ -47,6 +47,7 @@ const PURPOSE = "audit-mac";
 const GENESIS = new Uint8Array(32);
 const CHAIN_FORMAT = 1;
 const PAGE = 1000;
+const INSERT_BATCH = 500;
 
 type ChainFields = Omit<auditRepo.AuditRow, "mac">;
 
@@ -103,35 +104,44 @@ export class AuditLog {
    * transaction then rolls back and the action does not happen.
    */
   async append(tx: Executor, actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
+    await this.appendAll(tx, actor, ctx, [e]);
+  }
+
+  /** Appends several events in order, with one read of the chain's head and batched inserts. */
+  async appendAll(tx: Executor, actor: Actor, ctx: RequestContext, events: readonly AuditInput[]): Promise<void> {
     try {
       const macKey = await this.#keys.internalKey(tx, PURPOSE);
       const head = await auditRepo.lastAuditEvent(tx);
-      const row: ChainFields = {
-        seq: (head?.seq ?? 0) + 1,
-        at: this.#fx.now().toISOString(),
-        actor: actorLabel(actor),
-        action: e.action,
-        owner_type: e.owner?.kind ?? null,
-        owner_id: e.owner === null ? null : ownerIdColumn(e.owner),
-        key_name: e.key,
-        version: e.version,
-        outcome: e.outcome,
-        reason: e.reason,
-        request_id: ctx.requestId,
-        client_addr: ctx.clientAddr,
-        details: JSON.stringify(e.details ?? {}),
-        mac_key_id: macKey.id,
-        prev_mac: head?.mac ?? GENESIS,
-      };
-      await auditRepo.insertAuditEvent(tx, { ...row, mac: hmacSha256(macKey.key, chainBytes(row)) });
+      let prev = { seq: head?.seq ?? 0, mac: head?.mac ?? GENESIS };
+      const at = this.#fx.now().toISOString();
+      const rows: auditRepo.AuditRow[] = [];
+      for (const e of events) {
+        const row: ChainFields = {
+          seq: prev.seq + 1,
+          at,
+          actor: actorLabel(actor),
+          action: e.action,
+          owner_type: e.owner?.kind ?? null,
+          owner_id: e.owner === null ? null : ownerIdColumn(e.owner),
+          key_name: e.key,
+          version: e.version,
+          outcome: e.outcome,
+          reason: e.reason,
+          request_id: ctx.requestId,
+          client_addr: ctx.clientAddr,
+          details: JSON.stringify(e.details ?? {}),
+          mac_key_id: macKey.id,
+          prev_mac: prev.mac,
+        };
+        const mac = hmacSha256(macKey.key, chainBytes(row));
+        rows.push({ ...row, mac });
+        prev = { seq: row.seq, mac };
+      }
+      for (let i = 0; i < rows.length; i += INSERT_BATCH) await auditRepo.insertAuditEvents(tx, rows.slice(i, i + INSERT_BATCH));
     } catch (err) {
       if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
-      throw new CofferError(
-        "AUDIT_FAILED",
-        `cannot write the audit event for ${e.action}; the action was not carried out`,
-        { action: e.action },
-        { cause: err },
-      );
+      const action = events[0]?.action ?? "unknown";
+      throw new CofferError("AUDIT_FAILED", `cannot write the audit event for ${action}; the action was not carried out`, { action }, { cause: err });
     }
   }
 

@@ -143,6 +143,7 @@ export class KeyManager {
    * need to create one.
    */
   async ensureInternalKey(purpose: string): Promise<void> {
+    if ((await keyRepo.findInternalKey(this.#store.db, purpose)) !== null) return;
     await this.#store.transaction(async (tx) => {
       if ((await keyRepo.findInternalKey(tx, purpose)) !== null) return;
       const id = newKeyId("ik", this.#fx);

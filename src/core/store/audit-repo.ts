@@ -9,8 +9,8 @@ export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: 
   return row ?? null;
 }
 
-export async function insertAuditEvent(db: Executor, row: Insertable<AuditEventsTable>): Promise<void> {
-  await db.insertInto("audit_events").values(row).execute();
+export async function insertAuditEvents(db: Executor, rows: readonly Insertable<AuditEventsTable>[]): Promise<void> {
+  if (rows.length > 0) await db.insertInto("audit_events").values([...rows]).execute();
 }
 
 export type AuditFilter = {

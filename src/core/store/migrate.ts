@@ -24,10 +24,9 @@ function migrator(db: Kysely<unknown>, migrations: Readonly<Record<string, Migra
  * @throws CofferError SCHEMA_TOO_NEW when the database has a migration this build does not know.
  */
 export async function migrationStatus(db: Kysely<unknown>, migrations: Readonly<Record<string, Migration>>): Promise<MigrationStatus> {
-  const infos = await migrator(db, migrations).getMigrations();
-  const known = new Set(Object.keys(migrations));
+  const known = Object.keys(migrations).sort();
   const applied = await appliedNames(db);
-  const unknown = applied.filter((n) => !known.has(n));
+  const unknown = applied.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
     throw new CofferError(
       "SCHEMA_TOO_NEW",
@@ -35,7 +34,7 @@ export async function migrationStatus(db: Kysely<unknown>, migrations: Readonly<
       { migrations: unknown },
     );
   }
-  return { applied, pending: infos.filter((i) => i.executedAt === undefined).map((i) => i.name) };
+  return { applied, pending: known.filter((n) => !applied.includes(n)) };
 }
 
 async function appliedNames(db: Kysely<unknown>): Promise<string[]> {
@@ -45,9 +44,13 @@ async function appliedNames(db: Kysely<unknown>): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-/** Applies every pending migration, each in its own transaction. */
+/**
+ * Applies every pending migration, each in its own transaction. The common case — nothing
+ * pending — costs one read, so every CLI start does not pay for the migrator's locking.
+ */
 export async function migrateToLatest(db: Kysely<unknown>, migrations: Readonly<Record<string, Migration>>): Promise<readonly string[]> {
-  await migrationStatus(db, migrations);
+  const status = await migrationStatus(db, migrations);
+  if (status.pending.length === 0) return [];
   const { error, results } = await migrator(db, migrations).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
