@@ -10,4 +10,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
 // V8 code cache on disk (os.tmpdir()/node-compile-cache): later starts skip compiling.
 enableCompileCache();
 const { main } = await import("../dist/bundle/main.js");
-process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+process.exitCode = await main(process.argv.slice(2), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});

@@ -56,7 +56,8 @@ describe("dependency direction", () => {
       for (const m of readFileSync(file, "utf8").matchAll(/from\s*["'](\.{1,2}\/[^"']+)["']/g)) {
         const path = resolve(dirname(file), m[1] ?? "");
         const target = capabilityOf(path);
-        if (target !== from && target.startsWith("core/") && !path.endsWith("/index.ts")) breaches.push(`${relative(ROOT, file)} → ${relative(ROOT, path)}`);
+        if (target !== from && target.startsWith("core/") && !path.endsWith("/index.ts"))
+          breaches.push(`${relative(ROOT, file)} → ${relative(ROOT, path)}`);
       }
     }
     assert.deepEqual(breaches, []);

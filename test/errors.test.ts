@@ -10,7 +10,7 @@ import { ROOT } from "./fixtures/cli.ts";
 function documented(): Map<string, { http: number; exit: number }> {
   const text = readFileSync(join(ROOT, "docs", "errors.md"), "utf8");
   const rows = new Map<string, { http: number; exit: number }>();
-  for (const m of text.matchAll(/^\| `([A-Z_]+)` \|.*\| (\d{3}) \| (\d+) \|$/gm)) {
+  for (const m of text.matchAll(/^\|\s*`([A-Z_]+)`\s*\|.*\|\s*(\d{3})\s*\|\s*(\d+)\s*\|$/gm)) {
     rows.set(m[1] ?? "", { http: Number(m[2]), exit: Number(m[3]) });
   }
   return rows;

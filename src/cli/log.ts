@@ -21,7 +21,23 @@ export function createCliLogger(io: Io, level: Level): Logger {
       {
         level,
         base: { name: "coffer" },
-        redact: { paths: ["value", "*.value", "token", "*.token", "key_bytes", "authorization", "*.authorization", "cookie", "password", "*.password", "secret", "*.secret"], censor: "********" },
+        redact: {
+          paths: [
+            "value",
+            "*.value",
+            "token",
+            "*.token",
+            "key_bytes",
+            "authorization",
+            "*.authorization",
+            "cookie",
+            "password",
+            "*.password",
+            "secret",
+            "*.secret",
+          ],
+          censor: "********",
+        },
       },
       io.stderr,
     );

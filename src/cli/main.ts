@@ -1,107 +1,10 @@
-import { Command, CommanderError, Option } from "commander";
-import { CofferError, isCofferError } from "../core/errors/index.ts";
+import { isCofferError } from "../core/errors/index.ts";
 import { EXIT_STATUS } from "./exit.ts";
 import type { Io } from "./io.ts";
-
-/** A command module: lazy-loaded, thin, with injected I/O. Returns the exit status. */
-type Run = (args: Record<string, unknown>, io: Io) => Promise<number>;
-type Loader = () => Promise<{ run: Run }>;
-
-const collect = (v: string, prev: readonly string[]): string[] => [...prev, v];
-const int = (field: string) => (v: string): number => {
-  if (!/^\d+$/.test(v)) throw new CofferError("INVALID_INPUT", `${field}: must be a whole number`, { field });
-  return Number(v);
-};
-
-function build(io: Io, status: { code: number }): Command {
-  const program = new Command("coffer")
-    .description("Coffer: an envelope-encrypted secret store")
-    .version("0.1.0")
-    .enablePositionalOptions()
-    .option("--home <dir>", "data directory, given before the command (default: $COFFER_HOME or ~/.local/share/coffer)")
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
-  const act = (load: Loader) => async (...a: unknown[]): Promise<void> => {
-    const cmd = a.at(-1) as Command;
-    const args = { ...program.opts(), ...cmd.opts(), _: cmd.processedArgs };
-    status.code = await (await load()).run(args, io);
-  };
-  const secrets = program.command("secrets").description("store, read and manage secrets");
-  secrets
-    .command("set <owner> <key> [value]")
-    .description("store a new version (value from a hidden prompt, --stdin or --file)")
-    .option("--stdin", "read the value from standard input (one trailing newline is dropped)")
-    .option("--file <path>", "read the value from a file, byte for byte")
-    .option("--meta <k=v>", "a metadata tag (repeatable)", collect, [])
-    .option("--expect-version <n>", "write only if the current version is n (0: must not exist)", int("expect-version"))
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-set.ts")));
-  secrets
-    .command("get <owner> <key>")
-    .description("show a secret, masked; --reveal prints the plaintext")
-    .option("--reveal", "print the plaintext (audited)")
-    .option("--reason <text>", "why the plaintext is needed (recorded in the audit log)")
-    .option("--yes", "do not ask for confirmation (required when not interactive)")
-    .option("--version <n>", "a specific version", int("version"))
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-get.ts")));
-  secrets
-    .command("unset <owner> <key>")
-    .description("delete a secret (soft: history is kept)")
-    .option("--expect-version <n>", "delete only if the current version is n", int("expect-version"))
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-unset.ts")));
-  secrets
-    .command("list [owner]")
-    .description("list secrets, masked")
-    .option("--prefix <p>", "only keys starting with p")
-    .option("--meta", "show metadata")
-    .option("--deleted", "include deleted secrets")
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-list.ts")));
-  secrets
-    .command("history <owner> <key>")
-    .description("list a secret's versions")
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-history.ts")));
-  secrets
-    .command("rotate <owner> <key>")
-    .description("re-encrypt every version under fresh data keys")
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/secrets-rotate.ts")));
-  program
-    .command("run")
-    .description("run a command with an owner's secrets as environment variables")
-    .requiredOption("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
-    .option("--prefix <p>", "only keys starting with p")
-    .option("--no-override", "keep variables already set in the environment")
-    .argument("<command...>", "the command and its arguments, after --")
-    .action(act(() => import("./commands/run.ts")));
-  const audit = program.command("audit").description("read and verify the audit log");
-  audit
-    .command("list")
-    .description("list audit events")
-    .option("--owner <owner>", "only events for this owner")
-    .option("--action <action>", "only this action, e.g. secret.reveal")
-    .option("--after <seq>", "only events after this sequence number", int("after"))
-    .addOption(new Option("--limit <n>", "at most n events").argParser(int("limit")).default(100))
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/audit-list.ts")));
-  audit
-    .command("verify")
-    .description("check the audit chain: every event unmodified, none deleted or reordered")
-    .option("--json", "machine-readable output")
-    .action(act(() => import("./commands/audit-verify.ts")));
-  return program;
-}
+import { parseRunArgs } from "./run-args.ts";
 
 /** Maps any failure to one line on stderr and an exit status; never a stack trace. */
 export function reportError(io: Io, e: unknown): number {
-  if (e instanceof CommanderError) {
-    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
-    io.stderr.write(`error[USAGE]: ${e.message.replace(/^error: /, "")}\n`);
-    return EXIT_STATUS.USAGE;
-  }
   if (isCofferError(e)) {
     io.stderr.write(`error[${e.code}]: ${e.message}\n`);
     return EXIT_STATUS[e.code];
@@ -113,12 +16,18 @@ export function reportError(io: Io, e: unknown): number {
   return EXIT_STATUS.INTERNAL;
 }
 
-/** Parses argv, runs one command, and returns its exit status. The only place that catches. */
+/**
+ * Runs one command and returns its exit status; the only place that catches. `coffer run`
+ * takes a fast path that does not load commander (it is on the start-up path of the user's
+ * program); everything else, `run --help` included, goes through commander, loaded lazily.
+ */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  const status = { code: 0 };
   try {
-    await build(io, status).parseAsync([...argv], { from: "user" });
-    return status.code;
+    if (argv[0] === "run") {
+      const args = parseRunArgs(argv.slice(1));
+      if (args !== null) return await (await import("./commands/run.ts")).run(args, io);
+    }
+    return await (await import("./program.ts")).runProgram(argv, io);
   } catch (e) {
     return reportError(io, e);
   }

@@ -13,7 +13,10 @@ function metaText(meta: Readonly<Record<string, string>>): string {
 
 /** One secret, masked. */
 export function printSecret(io: Io, v: SecretView): void {
-  writeLine(io.stdout, `${v.owner} ${v.key} v${String(v.version)} ${v.value}${Object.keys(v.meta).length > 0 ? ` ${metaText(v.meta)}` : ""}`);
+  writeLine(
+    io.stdout,
+    `${v.owner} ${v.key} v${String(v.version)} ${v.value}${Object.keys(v.meta).length > 0 ? ` ${metaText(v.meta)}` : ""}`,
+  );
 }
 
 /** A table of secrets, masked; metadata only with `withMeta`. */
@@ -26,7 +29,12 @@ export function printVersions(io: Io, versions: readonly VersionView[]): void {
   printTable(
     io,
     ["VERSION", "CREATED", "BY", "STATE"],
-    versions.map((v) => [`v${String(v.version)}`, v.createdAt, v.createdBy, v.destroyedAt !== null ? "destroyed" : v.current ? "current" : ""]),
+    versions.map((v) => [
+      `v${String(v.version)}`,
+      v.createdAt,
+      v.createdBy,
+      v.destroyedAt !== null ? "destroyed" : v.current ? "current" : "",
+    ]),
   );
 }
 

@@ -12,8 +12,14 @@ export async function promptLine(io: Io, question: string, hidden: boolean): Pro
       let line = "";
       const onData = (chunk: Buffer | string): void => {
         for (const ch of chunk.toString("utf8")) {
-          if (ch === "\r" || ch === "\n") return done(null);
-          if (ch === "\u0003") return done(new CofferError("USAGE", "cancelled"));
+          if (ch === "\r" || ch === "\n") {
+            done(null);
+            return;
+          }
+          if (ch === "\u0003") {
+            done(new CofferError("USAGE", "cancelled"));
+            return;
+          }
           if (ch === "\u007f" || ch === "\b") line = line.slice(0, -1);
           else line += ch;
         }

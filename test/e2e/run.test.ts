@@ -15,7 +15,8 @@ describe("coffer run", () => {
     cli.cleanup();
   });
 
-  const printEnv = "process.stdout.write(JSON.stringify({db: process.env.DB_PASSWORD ?? null, api: process.env.API_TOKEN ?? null, other: process.env.OTHER_VAR ?? null}))";
+  const printEnv =
+    "process.stdout.write(JSON.stringify({db: process.env.DB_PASSWORD ?? null, api: process.env.API_TOKEN ?? null, other: process.env.OTHER_VAR ?? null}))";
 
   it("injects the owner's secrets as environment variables", () => {
     const r = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", printEnv]);
@@ -29,7 +30,9 @@ describe("coffer run", () => {
   });
 
   it("keeps variables already set with --no-override, and overrides them by default", () => {
-    const keep = cli.run(["run", "--owner", "project/app", "--no-override", "--", process.execPath, "-e", printEnv], { env: { DB_PASSWORD: "from-env" } });
+    const keep = cli.run(["run", "--owner", "project/app", "--no-override", "--", process.execPath, "-e", printEnv], {
+      env: { DB_PASSWORD: "from-env" },
+    });
     assert.equal((JSON.parse(keep.stdout) as { db: string }).db, "from-env");
     const over = cli.run(["run", "--owner", "project/app", "--", process.execPath, "-e", printEnv], { env: { DB_PASSWORD: "from-env" } });
     assert.equal((JSON.parse(over.stdout) as { db: string }).db, "pw-123");
@@ -41,7 +44,15 @@ describe("coffer run", () => {
   });
 
   it("forwards SIGTERM to the child and exits with its status", async () => {
-    const child = cli.start(["run", "--owner", "project/app", "--", process.execPath, "-e", "process.on('SIGTERM', () => process.exit(7)); console.log('ready'); setInterval(() => {}, 1000)"]);
+    const child = cli.start([
+      "run",
+      "--owner",
+      "project/app",
+      "--",
+      process.execPath,
+      "-e",
+      "process.on('SIGTERM', () => process.exit(7)); console.log('ready'); setInterval(() => {}, 1000)",
+    ]);
     try {
       let out = "";
       child.stdout.setEncoding("utf8");

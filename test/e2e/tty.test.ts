@@ -6,7 +6,11 @@ import { BIN, CliHarness } from "../fixtures/cli.ts";
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 
 /** Runs `coffer` on a real pseudo-terminal (util-linux `script`), answering each prompt when it appears. */
-async function onTty(cli: CliHarness, args: readonly string[], answers: readonly [RegExp, string][]): Promise<{ code: number | null; screen: string }> {
+async function onTty(
+  cli: CliHarness,
+  args: readonly string[],
+  answers: readonly [RegExp, string][],
+): Promise<{ code: number | null; screen: string }> {
   const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   const child = spawn("script", ["-qec", cmd, "/dev/null"], { env: cli.env, stdio: ["pipe", "pipe", "pipe"] });
   let screen = "";
@@ -43,10 +47,14 @@ describe("coffer on a terminal", { skip: hasScript ? false : "util-linux script 
   });
 
   it("reveals after a confirmation and a reason typed at the prompt", async () => {
-    const r = await onTty(cli, ["secrets", "get", "project/tty", "K", "--reveal"], [
-      [/in plaintext\? \[y\/N\] /, "y\r"],
-      [/Reason for revealing/, "on-call check\r"],
-    ]);
+    const r = await onTty(
+      cli,
+      ["secrets", "get", "project/tty", "K", "--reveal"],
+      [
+        [/in plaintext\? \[y\/N\] /, "y\r"],
+        [/Reason for revealing/, "on-call check\r"],
+      ],
+    );
     assert.equal(r.code, 0, r.screen);
     assert.match(r.screen, /typed-secret/);
     const audit = cli.run(["audit", "list", "--action", "secret.reveal", "--json"]);

@@ -21,7 +21,17 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   printTable(
     io,
     ["SEQ", "AT", "ACTOR", "ACTION", "OWNER", "KEY", "VERSION", "OUTCOME", "REASON"],
-    events.map((e) => [String(e.seq), e.at, e.actor, e.action, e.owner ?? "", e.key ?? "", e.version === null ? "" : `v${String(e.version)}`, e.outcome, e.reason ?? ""]),
+    events.map((e) => [
+      String(e.seq),
+      e.at,
+      e.actor,
+      e.action,
+      e.owner ?? "",
+      e.key ?? "",
+      e.version === null ? "" : `v${String(e.version)}`,
+      e.outcome,
+      e.reason ?? "",
+    ]),
   );
   return 0;
 }

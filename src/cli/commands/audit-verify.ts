@@ -8,7 +8,8 @@ import { flag, str } from "./args.ts";
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const result = await withCore(io, { home: str(args, "home") }, (core) => core.audit.verify());
   if (flag(args, "json")) printJson(io, result);
-  else if (result.ok) io.stdout.write(`audit chain intact: ${String(result.events)} events, head seq ${String(result.headSeq)} mac ${result.headMac}\n`);
+  else if (result.ok)
+    io.stdout.write(`audit chain intact: ${String(result.events)} events, head seq ${String(result.headSeq)} mac ${result.headMac}\n`);
   else {
     for (const p of result.problems) io.stdout.write(`event ${String(p.seq)}: ${p.problem}\n`);
   }

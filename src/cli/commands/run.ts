@@ -32,7 +32,11 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
   const prefix = str(args, "prefix");
   const secrets = await withCore(io, { home: str(args, "home") }, (core, actor) =>
-    core.secrets.revealAll(actor, LOCAL_CONTEXT, { owner, reason: `coffer run ${basename(file)}`, ...(prefix === undefined ? {} : { prefix }) }),
+    core.secrets.revealAll(actor, LOCAL_CONTEXT, {
+      owner,
+      reason: `coffer run ${basename(file)}`,
+      ...(prefix === undefined ? {} : { prefix }),
+    }),
   );
   const env = childEnv(io, secrets, args["override"] !== false && !flag(args, "noOverride"));
   for (const s of secrets.values()) s.wipe();
@@ -55,7 +59,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     });
     child.on("exit", (code, signal) => {
       cleanup();
-      resolve(code ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0)));
+      resolve(code ?? (signal === null ? 1 : 128 + constants.signals[signal]));
     });
   });
 }

@@ -27,7 +27,8 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     }
     const view = await core.secrets.get(actor, ref);
     if (!flag(args, "yes")) {
-      if (!isInteractive(io)) throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
+      if (!isInteractive(io))
+        throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
       if (!(await confirm(io, `Reveal ${view.owner} ${view.key} v${String(view.version)} in plaintext?`))) {
         throw new CofferError("CONFIRMATION_REQUIRED", "not revealed: confirmation declined");
       }

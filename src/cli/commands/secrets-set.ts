@@ -22,7 +22,9 @@ async function readValue(args: Record<string, unknown>, io: Io): Promise<Secret>
   const sources = [inline !== undefined, flag(args, "stdin"), file !== undefined].filter(Boolean).length;
   if (sources > 1) throw new CofferError("USAGE", "give the value one way only: an argument, --stdin or --file");
   if (inline !== undefined) {
-    io.stderr.write("warning: a value on the command line is visible in shell history and process lists; prefer the prompt, --stdin or --file\n");
+    io.stderr.write(
+      "warning: a value on the command line is visible in shell history and process lists; prefer the prompt, --stdin or --file\n",
+    );
     return Secret.fromString(inline);
   }
   if (flag(args, "stdin")) return Secret.adopt(dropNewline(await readAll(io.stdin)));
@@ -30,10 +32,13 @@ async function readValue(args: Record<string, unknown>, io: Io): Promise<Secret>
     try {
       return Secret.adopt(readFileSync(file));
     } catch (e) {
-      throw new CofferError("INVALID_INPUT", `file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, { field: "file" });
+      throw new CofferError("INVALID_INPUT", `file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, {
+        field: "file",
+      });
     }
   }
-  if (!isInteractive(io)) throw new CofferError("USAGE", "no value given: pass --stdin, --file <path>, or run on a terminal to be prompted");
+  if (!isInteractive(io))
+    throw new CofferError("USAGE", "no value given: pass --stdin, --file <path>, or run on a terminal to be prompted");
   return Secret.fromString(await promptLine(io, "Value (hidden): ", true));
 }
 
@@ -45,7 +50,13 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const value = await readValue(args, io);
   try {
     const view = await withCore(io, { home: str(args, "home") }, (core, actor) =>
-      core.secrets.set(actor, LOCAL_CONTEXT, { owner, key, value, ...(meta === undefined ? {} : { meta }), ...(expectedVersion === undefined ? {} : { expectedVersion }) }),
+      core.secrets.set(actor, LOCAL_CONTEXT, {
+        owner,
+        key,
+        value,
+        ...(meta === undefined ? {} : { meta }),
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      }),
     );
     if (flag(args, "json")) printJson(io, view);
     else printSecret(io, view);

@@ -29,15 +29,29 @@ export function parseAlg(id: string): Alg {
 /** AES-256-GCM with a fresh random 96-bit nonce. */
 export function gcmSeal(key: AesKey, plaintext: Uint8Array, aad: Uint8Array, fx: Effects = systemEffects): Sealed {
   const nonce = fx.random(NONCE_BYTES);
+  if (nonce.byteLength !== NONCE_BYTES)
+    throw new CofferError(
+      "INTERNAL",
+      `the random source returned ${String(nonce.byteLength)} bytes for a ${String(NONCE_BYTES)}-byte nonce`,
+    );
   const cipher = createCipheriv("aes-256-gcm", key.keyObject, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return { alg: "A256GCM", nonce, ciphertext, tag: cipher.getAuthTag() };
 }
 
-/** Returns the plaintext, or `null` when the tag does not authenticate (never garbage). */
+/**
+ * Returns the plaintext, or `null` when the tag does not authenticate (never garbage).
+ * @throws CofferError CIPHERTEXT_MALFORMED when the nonce or tag has the wrong length (a
+ * format error, not a failed authentication).
+ */
 export function gcmOpen(key: AesKey, sealed: Sealed, aad: Uint8Array): Uint8Array | null {
-  if (sealed.nonce.byteLength !== NONCE_BYTES || sealed.tag.byteLength !== TAG_BYTES) return null;
+  if (sealed.nonce.byteLength !== NONCE_BYTES || sealed.tag.byteLength !== TAG_BYTES) {
+    throw new CofferError(
+      "CIPHERTEXT_MALFORMED",
+      `ciphertext has a ${String(sealed.nonce.byteLength)}-byte nonce and a ${String(sealed.tag.byteLength)}-byte tag; expected ${String(NONCE_BYTES)} and ${String(TAG_BYTES)}`,
+    );
+  }
   const decipher = createDecipheriv("aes-256-gcm", key.keyObject, sealed.nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.tag);

@@ -41,7 +41,7 @@ function b64(field: string, text: string, bytes?: number): Uint8Array {
 export function parsePortable(text: string): Portable {
   const parts = text.trim().split(":");
   const version = parts[0];
-  if (version !== "v1" && version !== "v2") throw malformed(`unknown format version '${(version ?? "").slice(0, 8)}' (expected v1 or v2)`);
+  if (version !== "v1" && version !== "v2") throw malformed("unknown format version (expected v1: or v2:)");
   const expected = version === "v1" ? 4 : 5;
   if (parts.length !== expected) throw malformed(`${version} needs ${String(expected)} ':'-separated parts, got ${String(parts.length)}`);
   const rest = version === "v1" ? parts.slice(1) : parts.slice(2);

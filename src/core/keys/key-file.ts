@@ -59,8 +59,10 @@ export function fileExists(path: string): boolean {
  */
 export function createKeyFile(path: string): AesKey {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  // Only a directory created here is set to 0700 (mkdir's mode is reduced by the umask);
+  // an existing directory is the operator's, and is left as it is.
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (created !== undefined) chmodSync(dir, 0o700);
   const key = AesKey.generate();
   const bytes = key.exportBytes();
   try {

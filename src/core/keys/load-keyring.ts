@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
 import { parseKeyBase64 } from "../crypto/index.ts";
-import { Kid, parseKid } from "../model/index.ts";
+import { Kid, KID_RULE } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
 import { Keyring } from "./keyring.ts";
@@ -82,11 +82,12 @@ function loadKeyringFile(path: string): Keyring {
     throw new CofferError("KEY_INVALID", `keyring file ${path} must be { "active": "<kid>", "keys": { "<kid>": "<base64>" } }`, { path });
   }
   const providers = Object.entries(parsed.data.keys).map(([kid, b64]) => {
-    const k = parseKid(kid, `keyring file ${path} kid`);
-    return new LocalKek("keyring", k, parseKeyBase64(b64, `keyring file ${path} key '${kid}'`));
+    const k = Kid.safeParse(kid);
+    if (!k.success) throw new CofferError("KEY_INVALID", `keyring file ${path}: kid '${kid.slice(0, 64)}' ${KID_RULE}`, { path });
+    return new LocalKek("keyring", k.data, parseKeyBase64(b64, `keyring file ${path} key '${kid}'`));
   });
   const active = Kid.safeParse(parsed.data.active);
-  if (!active.success || !(parsed.data.active in parsed.data.keys)) {
+  if (!active.success || !Object.hasOwn(parsed.data.keys, parsed.data.active)) {
     throw new CofferError(
       "KEY_INVALID",
       `keyring file ${path}: "active" must name one of its keys (${Object.keys(parsed.data.keys).join(", ")})`,

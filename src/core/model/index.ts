@@ -10,4 +10,16 @@ export {
   sameOwner,
 } from "./owner.ts";
 export type { Owner, OwnerType } from "./owner.ts";
-export { KeyName, Kid, Meta, KeyPrefix, MAX_VALUE_BYTES, MAX_META_ENTRIES, parseKeyName, parseKid, parseWith } from "./names.ts";
+export {
+  KeyName,
+  Kid,
+  KID_RULE,
+  KEY_NAME_RULE,
+  Meta,
+  KeyPrefix,
+  MAX_VALUE_BYTES,
+  MAX_META_ENTRIES,
+  parseKeyName,
+  parseKid,
+  parseWith,
+} from "./names.ts";

@@ -4,7 +4,9 @@ import { CofferError, invalidInput } from "../errors/index.ts";
 /** `user/<id>` and `project/<id>` ids: a letter or digit, then letters, digits, `.`, `_`, `-`; ≤ 64 chars. */
 export const OwnerId = z
   .string()
-  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit"))
+  .check(
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit"),
+  )
   .brand<"OwnerId">();
 export type OwnerId = z.infer<typeof OwnerId>;
 

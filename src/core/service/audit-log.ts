@@ -141,7 +141,12 @@ export class AuditLog {
     } catch (err) {
       if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
       const action = events[0]?.action ?? "unknown";
-      throw new CofferError("AUDIT_FAILED", `cannot write the audit event for ${action}; the action was not carried out`, { action }, { cause: err });
+      throw new CofferError(
+        "AUDIT_FAILED",
+        `cannot write the audit event for ${action}; the action was not carried out`,
+        { action },
+        { cause: err },
+      );
     }
   }
 

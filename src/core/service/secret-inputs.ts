@@ -11,7 +11,9 @@ export const Version = z.int("must be a whole number").check(z.minimum(1, "must 
 export const ExpectedVersion = z
   .int("must be a whole number")
   .check(z.minimum(0, "must be 0 (must not exist) or more"), z.maximum(2 ** 31 - 1, "is too large"));
-export const Reason = z.string().check(z.trim(), z.minLength(1, "is required: say why the plaintext is needed"), z.maxLength(500, "must be at most 500 chars"));
+export const Reason = z
+  .string()
+  .check(z.trim(), z.minLength(1, "is required: say why the plaintext is needed"), z.maxLength(500, "must be at most 500 chars"));
 export const Limit = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(1000, "must be at most 1000"));
 
 export function parseRef(input: RefInput): SecretRef {

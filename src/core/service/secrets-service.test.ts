@@ -19,7 +19,12 @@ for (const dialect of DIALECTS) {
     });
 
     it("returns a masked view on set and get, and the plaintext only on reveal", async () => {
-      const set = await t.core.secrets.set(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD", value: val("pw-1"), meta: { provider: "pg" } });
+      const set = await t.core.secrets.set(ACTOR, CTX, {
+        owner: "project/acme",
+        key: "DB_PASSWORD",
+        value: val("pw-1"),
+        meta: { provider: "pg" },
+      });
       assert.equal(set.value, MASK);
       assert.equal(set.version, 1);
       assert.deepEqual(set.meta, { provider: "pg" });
@@ -50,7 +55,10 @@ for (const dialect of DIALECTS) {
 
     it("rejects a check-and-set whose expected version is stale, and records the conflict", async () => {
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/cas", key: "K", value: val("a"), expectedVersion: 0 });
-      await assert.rejects(t.core.secrets.set(ACTOR, CTX, { owner: "project/cas", key: "K", value: val("b"), expectedVersion: 0 }), code("CONFLICT"));
+      await assert.rejects(
+        t.core.secrets.set(ACTOR, CTX, { owner: "project/cas", key: "K", value: val("b"), expectedVersion: 0 }),
+        code("CONFLICT"),
+      );
       const ok = await t.core.secrets.set(ACTOR, CTX, { owner: "project/cas", key: "K", value: val("c"), expectedVersion: 1 });
       assert.equal(ok.version, 2);
       const events = await t.core.audit.list({ owner: null, action: "secret.set", afterSeq: 0, limit: 1000 });
@@ -70,7 +78,8 @@ for (const dialect of DIALECTS) {
     });
 
     it("filters a list by a literal prefix ('_' is not a wildcard)", async () => {
-      for (const k of ["DB_HOST", "DB_PASS", "DBX", "API_KEY"]) await t.core.secrets.set(ACTOR, CTX, { owner: "project/pfx", key: k, value: val(k) });
+      for (const k of ["DB_HOST", "DB_PASS", "DBX", "API_KEY"])
+        await t.core.secrets.set(ACTOR, CTX, { owner: "project/pfx", key: k, value: val(k) });
       const r = await t.core.secrets.list(ACTOR, { owner: "project/pfx", prefix: "DB_" });
       assert.deepEqual(r.items.map((i) => i.key).sort(), ["DB_HOST", "DB_PASS"]);
     });
@@ -81,7 +90,10 @@ for (const dialect of DIALECTS) {
       assert.equal(p1.items.length, 3);
       assert.notEqual(p1.nextCursor, null);
       const p2 = await t.core.secrets.list(ACTOR, { owner: "project/page", limit: 3, cursor: p1.nextCursor ?? 0 });
-      assert.deepEqual([...p1.items, ...p2.items].map((i) => i.key), ["K0", "K1", "K2", "K3", "K4"]);
+      assert.deepEqual(
+        [...p1.items, ...p2.items].map((i) => i.key),
+        ["K0", "K1", "K2", "K3", "K4"],
+      );
       assert.equal(p2.nextCursor, null);
     });
 
@@ -89,7 +101,10 @@ for (const dialect of DIALECTS) {
       await t.core.secrets.set(ACTOR, CTX, { owner: "system", key: "SHARED", value: val("sys") });
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/other", key: "SHARED", value: val("proj") });
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "system", key: "SHARED", reason: "r" })).value.revealText(), "sys");
-      assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/other", key: "SHARED", reason: "r" })).value.revealText(), "proj");
+      assert.equal(
+        (await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/other", key: "SHARED", reason: "r" })).value.revealText(),
+        "proj",
+      );
     });
 
     it("rotates every version onto new data keys without changing values or versions", async () => {
@@ -98,7 +113,10 @@ for (const dialect of DIALECTS) {
       const rotated = await t.core.secrets.rotate(ACTOR, CTX, { owner: "project/rot", key: "K" });
       assert.equal(rotated.version, 2);
       assert.notEqual(rotated.lastRotatedAt, null);
-      assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/rot", key: "K", version: 1, reason: "r" })).value.revealText(), "one");
+      assert.equal(
+        (await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/rot", key: "K", version: 1, reason: "r" })).value.revealText(),
+        "one",
+      );
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/rot", key: "K", reason: "r" })).value.revealText(), "two");
     });
 
@@ -119,17 +137,22 @@ for (const dialect of DIALECTS) {
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/run", key: "APP_B", value: val("b") });
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/run", key: "OTHER", value: val("o") });
       const all = await t.core.secrets.revealAll(ACTOR, CTX, { owner: "project/run", prefix: "APP_", reason: "run" });
-      assert.deepEqual([...all.entries()].map(([k, v]) => [k, v.revealText()]), [
-        ["APP_A", "a"],
-        ["APP_B", "b"],
-      ]);
+      assert.deepEqual(
+        [...all.entries()].map(([k, v]) => [k, v.revealText()]),
+        [
+          ["APP_A", "a"],
+          ["APP_B", "b"],
+        ],
+      );
       const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
       assert.equal(events.filter((e) => e.owner === "project/run" && e.reason === "run").length, 2);
     });
 
     it("numbers versions without gaps or duplicates under concurrent writers", async () => {
       const n = 25;
-      const views = await Promise.all(Array.from({ length: n }, (_, i) => t.core.secrets.set(ACTOR, CTX, { owner: "project/conc", key: "K", value: val(String(i)) })));
+      const views = await Promise.all(
+        Array.from({ length: n }, (_, i) => t.core.secrets.set(ACTOR, CTX, { owner: "project/conc", key: "K", value: val(String(i)) })),
+      );
       assert.deepEqual(
         views.map((v) => v.version).sort((a, b) => a - b),
         Array.from({ length: n }, (_, i) => i + 1),
@@ -138,7 +161,9 @@ for (const dialect of DIALECTS) {
 
     it("lets exactly one of two writers with the same expected version win", async () => {
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/race", key: "K", value: val("base") });
-      const results = await Promise.allSettled([1, 2].map((i) => t.core.secrets.set(ACTOR, CTX, { owner: "project/race", key: "K", value: val(String(i)), expectedVersion: 1 })));
+      const results = await Promise.allSettled(
+        [1, 2].map((i) => t.core.secrets.set(ACTOR, CTX, { owner: "project/race", key: "K", value: val(String(i)), expectedVersion: 1 })),
+      );
       assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
       const rejected = results.find((r) => r.status === "rejected");
       assert.ok(rejected !== undefined && code("CONFLICT")(rejected.reason));

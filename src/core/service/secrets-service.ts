@@ -190,17 +190,10 @@ export class SecretsService {
     const out = new Map<string, Secret>();
     try {
       for (const r of rows) out.set(r.key_name, await this.#open(this.#store.db, { owner, name: r.key_name as KeyName }, r));
-      await this.#store.transaction(async (tx) => {
-        for (const r of rows)
-          await this.#audit.append(tx, actor, ctx, {
-            action: "secret.reveal",
-            owner,
-            key: r.key_name,
-            version: r.version,
-            outcome: "success",
-            reason,
-          });
-      });
+      const events = rows.map(
+        (r) => ({ action: "secret.reveal", owner, key: r.key_name, version: r.version, outcome: "success", reason }) as const,
+      );
+      await this.#store.transaction((tx) => this.#audit.appendAll(tx, actor, ctx, events));
     } catch (e) {
       for (const v of out.values()) v.wipe();
       throw e;

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from "kysely";
+import { CompiledQuery, type Insertable, type Selectable } from "kysely";
 import type { AuditEventsTable, Executor } from "./schema.ts";
 
 export type AuditRow = Selectable<AuditEventsTable>;
@@ -9,8 +9,25 @@ export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: 
   return row ?? null;
 }
 
+/**
+ * Inserts events in order. The single-row INSERT is built once by Kysely and then executed
+ * once per row with that row's parameters: building a multi-row INSERT visits every value
+ * node, which dominated `coffer run` with 100 secrets (100 events, 1,600 values).
+ */
 export async function insertAuditEvents(db: Executor, rows: readonly Insertable<AuditEventsTable>[]): Promise<void> {
-  if (rows.length > 0) await db.insertInto("audit_events").values([...rows]).execute();
+  const first = rows[0];
+  if (first === undefined) return;
+  const columns = Object.keys(first) as (keyof Insertable<AuditEventsTable>)[];
+  const compiled = db.insertInto("audit_events").values(first).compile();
+  for (const row of rows) {
+    if (Object.keys(row).length !== columns.length) throw new Error("audit rows must all have the same columns");
+    await db.executeQuery(
+      CompiledQuery.raw(
+        compiled.sql,
+        columns.map((c) => row[c]),
+      ),
+    );
+  }
 }
 
 export type AuditFilter = {

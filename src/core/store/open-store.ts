@@ -26,6 +26,33 @@ export interface Store {
 }
 
 const BUSY_TIMEOUT_MS = 10_000;
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * Kysely prepares every query anew; better-sqlite3 statements are reusable, so keep the most
+ * recently used ones by SQL text. Safe because Coffer never streams (a statement is never
+ * executing twice at once).
+ */
+function withStatementCache(raw: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      raw.close();
+    },
+    prepare: (sql: string) => {
+      const hit = cache.get(sql);
+      if (hit !== undefined) return hit;
+      const stmt = raw.prepare(sql);
+      cache.set(sql, stmt);
+      if (cache.size > MAX_CACHED_STATEMENTS) {
+        const oldest = cache.keys().next();
+        if (oldest.done !== true) cache.delete(oldest.value);
+      }
+      return stmt;
+    },
+  };
+}
 
 /**
  * Opens (creating if needed) a SQLite store in WAL mode.
@@ -42,7 +69,7 @@ export function openSqliteStore(settings: StoreSettings): Store {
   } catch (e) {
     throw new CofferError("CONFIG_INVALID", `cannot open the database ${settings.path}: ${(e as Error).message}`, { path: settings.path });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return {
     dialect: "sqlite",
     db,

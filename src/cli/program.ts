@@ -1,0 +1,115 @@
+import { Command, CommanderError, Option } from "commander";
+import { CofferError } from "../core/errors/index.ts";
+import type { Io } from "./io.ts";
+
+/** A command module: lazy-loaded, thin, with injected I/O. Returns the exit status. */
+type Run = (args: Record<string, unknown>, io: Io) => Promise<number>;
+type Loader = () => Promise<{ run: Run }>;
+
+const collect = (v: string, prev: readonly string[]): string[] => [...prev, v];
+const int =
+  (field: string) =>
+  (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new CofferError("INVALID_INPUT", `${field}: must be a whole number`, { field });
+    return Number(v);
+  };
+
+function build(io: Io, status: { code: number }): Command {
+  const program = new Command("coffer")
+    .description("Coffer: an envelope-encrypted secret store")
+    .version("0.1.0")
+    .enablePositionalOptions()
+    .option("--home <dir>", "data directory, given before the command (default: $COFFER_HOME or ~/.local/share/coffer)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
+  const act =
+    (load: Loader) =>
+    async (...a: unknown[]): Promise<void> => {
+      const cmd = a.at(-1) as Command;
+      const args = { ...program.opts(), ...cmd.opts(), _: cmd.processedArgs };
+      status.code = await (await load()).run(args, io);
+    };
+  const secrets = program.command("secrets").description("store, read and manage secrets");
+  secrets
+    .command("set <owner> <key> [value]")
+    .description("store a new version (value from a hidden prompt, --stdin or --file)")
+    .option("--stdin", "read the value from standard input (one trailing newline is dropped)")
+    .option("--file <path>", "read the value from a file, byte for byte")
+    .option("--meta <k=v>", "a metadata tag (repeatable)", collect, [])
+    .option("--expect-version <n>", "write only if the current version is n (0: must not exist)", int("expect-version"))
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-set.ts")));
+  secrets
+    .command("get <owner> <key>")
+    .description("show a secret, masked; --reveal prints the plaintext")
+    .option("--reveal", "print the plaintext (audited)")
+    .option("--reason <text>", "why the plaintext is needed (recorded in the audit log)")
+    .option("--yes", "do not ask for confirmation (required when not interactive)")
+    .option("--version <n>", "a specific version", int("version"))
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-get.ts")));
+  secrets
+    .command("unset <owner> <key>")
+    .description("delete a secret (soft: history is kept)")
+    .option("--expect-version <n>", "delete only if the current version is n", int("expect-version"))
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-unset.ts")));
+  secrets
+    .command("list [owner]")
+    .description("list secrets, masked")
+    .option("--prefix <p>", "only keys starting with p")
+    .option("--meta", "show metadata")
+    .option("--deleted", "include deleted secrets")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-list.ts")));
+  secrets
+    .command("history <owner> <key>")
+    .description("list a secret's versions")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-history.ts")));
+  secrets
+    .command("rotate <owner> <key>")
+    .description("re-encrypt every version under fresh data keys")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-rotate.ts")));
+  program
+    .command("run")
+    .description("run a command with an owner's secrets as environment variables")
+    .requiredOption("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
+    .option("--prefix <p>", "only keys starting with p")
+    .option("--no-override", "keep variables already set in the environment")
+    .argument("<command...>", "the command and its arguments, after --")
+    .action(act(() => import("./commands/run.ts")));
+  const audit = program.command("audit").description("read and verify the audit log");
+  audit
+    .command("list")
+    .description("list audit events")
+    .option("--owner <owner>", "only events for this owner")
+    .option("--action <action>", "only this action, e.g. secret.reveal")
+    .option("--after <seq>", "only events after this sequence number", int("after"))
+    .addOption(new Option("--limit <n>", "at most n events").argParser(int("limit")).default(100))
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/audit-list.ts")));
+  audit
+    .command("verify")
+    .description("check the audit chain: every event unmodified, none deleted or reordered")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/audit-verify.ts")));
+  return program;
+}
+
+/**
+ * Parses argv with commander and runs the command. Help and version exit 0; commander's
+ * usage errors become USAGE errors for main.ts to report.
+ */
+export async function runProgram(argv: readonly string[], io: Io): Promise<number> {
+  const status = { code: 0 };
+  try {
+    await build(io, status).parseAsync([...argv], { from: "user" });
+    return status.code;
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    throw new CofferError("USAGE", e.message.replace(/^error: /, ""));
+  }
+}

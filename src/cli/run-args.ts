@@ -1,0 +1,32 @@
+import { parseArgs } from "node:util";
+import { CofferError } from "../core/errors/index.ts";
+
+/**
+ * `coffer run` is on the start-up path of the user's program, so it skips commander (about
+ * 8 ms to load) and parses its few options with `node:util`'s parseArgs. The options and
+ * their meaning are the same as the commander definition in main.ts, which still serves
+ * `coffer run --help`; test/e2e/run.test.ts runs both paths.
+ * Returns `null` when the arguments ask for help (commander then answers).
+ */
+export function parseRunArgs(argv: readonly string[]): Record<string, unknown> | null {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    const dashdash = argv.indexOf("--");
+    const helpAt = Math.max(argv.indexOf("--help"), argv.indexOf("-h"));
+    if (dashdash === -1 || helpAt < dashdash) return null;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { owner: { type: "string" }, prefix: { type: "string" }, "no-override": { type: "boolean" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new CofferError("USAGE", (e as Error).message.split("\n")[0] ?? "bad arguments");
+  }
+  const { owner, prefix } = parsed.values;
+  if (owner === undefined) throw new CofferError("USAGE", "required option '--owner <owner>' not specified");
+  if (parsed.positionals.length === 0) throw new CofferError("USAGE", "missing required argument 'command'");
+  return { owner, ...(prefix === undefined ? {} : { prefix }), override: parsed.values["no-override"] !== true, _: [parsed.positionals] };
+}
