@@ -82,3 +82,55 @@ describe("coffer run", () => {
     assert.ok(events.filter((e) => e.reason === "coffer run node").length >= 3);
   });
 });
+
+describe("coffer run argument parsing", () => {
+  let cli: CliHarness;
+  before(() => {
+    cli = new CliHarness();
+    cli.run(["secrets", "set", "project/p", "A", "--stdin"], { input: "a-value" });
+  });
+  after(() => {
+    cli.cleanup();
+  });
+
+  it("behaves the same through commander (global options first) as through the fast path", () => {
+    const script = "process.stdout.write(process.env.A ?? 'unset')";
+    const fast = cli.run(["run", "--owner", "project/p", "--", process.execPath, "-e", script]);
+    const viaCommander = cli.run(["--home", cli.home, "run", "--owner", "project/p", "--", process.execPath, "-e", script]);
+    assert.equal(fast.stdout, "a-value");
+    assert.equal(viaCommander.stdout, "a-value");
+    assert.equal(fast.status, viaCommander.status);
+  });
+
+  it("answers --help with the usage", () => {
+    const r = cli.run(["run", "--help"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /Usage: coffer run \[options\] <command\.\.\.>/);
+  });
+
+  it("passes --help after -- to the child instead", () => {
+    const r = cli.run([
+      "run",
+      "--owner",
+      "project/p",
+      "--",
+      process.execPath,
+      "-e",
+      "process.stdout.write(process.argv.slice(1).join(' '))",
+      "--",
+      "--help",
+    ]);
+    assert.equal(r.stdout, "--help");
+  });
+
+  it("refuses a missing --owner or command with a usage error", () => {
+    const noOwner = cli.run(["run", "--", process.execPath, "-e", "0"]);
+    assert.equal(noOwner.status, 2);
+    assert.match(noOwner.stderr, /^error\[USAGE\]: .*--owner/);
+    const noCommand = cli.run(["run", "--owner", "project/p"]);
+    assert.equal(noCommand.status, 2);
+    assert.match(noCommand.stderr, /^error\[USAGE\]: missing required argument 'command'/);
+    const unknown = cli.run(["run", "--owner", "project/p", "--bogus", "--", "true"]);
+    assert.equal(unknown.status, 2);
+  });
+});
