@@ -61,6 +61,7 @@ describe("a planted canary secret", () => {
   it("never appears in any stdout or stderr (trace-level logs included) except the reveal", () => {
     const all = cli.allOutput();
     assert.ok(all.length > 1000, "the scenarios produced output");
+    assert.match(all, /"msg":"secret revealed"/, "trace-level JSON logs were on");
     assert.ok(!all.includes(CANARY));
   });
 

@@ -4,7 +4,7 @@ import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, ty
 import type { Secret } from "../secret/index.ts";
 import { secretRepo, type Executor, type Store } from "../store/index.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
-import type { AuditInput, AuditLog } from "./audit-log.ts";
+import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
 import { openColumns, sealToColumns } from "./sealing.ts";
@@ -276,6 +276,11 @@ export class SecretsService {
       });
       return toSecretView(ref.owner, { ...row, last_rotated_at: now, updated_at: now });
     });
+  }
+
+  /** Walks the audit chain; see {@link AuditLog.verify}. */
+  verifyAudit(): Promise<AuditVerification> {
+    return this.#audit.verify();
   }
 
   /** Runs a change and its audit event in one transaction; a failure is audited on its own. */
