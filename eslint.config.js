@@ -4,7 +4,7 @@ import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: ["dist/", "node_modules/", "coverage/", "web/dist/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", "web/dist/", ".cache/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -26,6 +26,12 @@ export default defineConfig(
         { selector: "TSModuleDeclaration[kind='namespace']", message: "no namespaces" },
       ],
     },
+  },
+  {
+    // Plain-JS entry points: checked without type information (the bin imports the bundle).
+    files: ["bin/**/*.js", "scripts/**/*.mjs", "*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
   {
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
