@@ -23,4 +23,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   AUDIT_FAILED: 7,
   AUDIT_CHAIN_BROKEN: 7,
   SCHEMA_TOO_NEW: 8,
+  MIGRATIONS_PENDING: 8,
 });

@@ -4,11 +4,11 @@ import { createCore, type Actor, type Core } from "../core/service/index.ts";
 import type { Io } from "./io.ts";
 import { createCliLogger } from "./log.ts";
 
-export type GlobalOptions = { readonly home?: string | undefined };
+export type GlobalOptions = { readonly home?: string | undefined; readonly db?: string | undefined };
 
 /** Opens the store and keys in this process (local mode). Unknown COFFER_* names warn. */
 export async function openLocalCore(io: Io, opts: GlobalOptions): Promise<Core> {
-  const config = loadConfig({ env: io.env, flags: { home: opts.home } });
+  const config = loadConfig({ env: io.env, flags: { home: opts.home, db: opts.db } });
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
   return createCore(config, { logger: createCliLogger(io, config.logLevel) });
 }

@@ -20,6 +20,10 @@ function build(io: Io, status: { code: number }): Command {
     .version("0.1.0")
     .enablePositionalOptions()
     .option("--home <dir>", "data directory, given before the command (default: $COFFER_HOME or ~/.local/share/coffer)")
+    .option(
+      "--db <url>",
+      "database: postgres://… or sqlite:<path> (default: $COFFER_DB_URL, $DATABASE_URL, or SQLite in the data directory)",
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
   const act =
@@ -80,6 +84,12 @@ function build(io: Io, status: { code: number }): Command {
     .option("--no-override", "keep variables already set in the environment")
     .argument("<command...>", "the command and its arguments, after --")
     .action(act(() => import("./commands/run.ts")));
+  program
+    .command("migrate")
+    .description("apply pending database migrations (PostgreSQL; SQLite migrates itself)")
+    .option("--status", "only show applied and pending migrations")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/migrate.ts")));
   const audit = program.command("audit").description("read and verify the audit log");
   audit
     .command("list")

@@ -45,3 +45,8 @@ export function parseMetaFlags(pairs: readonly string[]): Record<string, string>
   }
   return out;
 }
+
+/** The global options (given before the command) that choose the data directory and database. */
+export function globalOptions(args: Record<string, unknown>): { home: string | undefined; db: string | undefined } {
+  return { home: str(args, "home"), db: str(args, "db") };
+}

@@ -3,10 +3,11 @@ import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, num, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const ownerText = str(args, "owner");
-  const events = await withCore(io, { home: str(args, "home") }, (core) =>
+  const events = await withCore(io, globalOptions(args), (core) =>
     core.audit.list({
       owner: ownerText === undefined ? null : parseOwner(ownerText),
       action: str(args, "action") ?? null,

@@ -6,6 +6,7 @@ import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { flag, pos, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -31,7 +32,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const file = argv[0];
   if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
   const prefix = str(args, "prefix");
-  const secrets = await withCore(io, { home: str(args, "home") }, (core, actor) =>
+  const secrets = await withCore(io, globalOptions(args), (core, actor) =>
     core.secrets.revealAll(actor, LOCAL_CONTEXT, {
       owner,
       reason: `coffer run ${basename(file)}`,

@@ -5,6 +5,7 @@ import { withCore } from "../local-core.ts";
 import { printJson, printSecret } from "../output.ts";
 import { confirm, promptLine } from "../prompt.ts";
 import { flag, num, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 async function reasonFor(args: Record<string, unknown>, io: Io): Promise<string> {
   const given = str(args, "reason");
@@ -18,7 +19,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const key = required(pos(args, 1), "<key>");
   const version = num(args, "version");
   const ref = { owner, key, ...(version === undefined ? {} : { version }) };
-  return withCore(io, { home: str(args, "home") }, async (core, actor) => {
+  return withCore(io, globalOptions(args), async (core, actor) => {
     if (!flag(args, "reveal")) {
       const view = await core.secrets.get(actor, ref);
       if (flag(args, "json")) printJson(io, view);

@@ -3,11 +3,12 @@ import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printSecretTable } from "../output.ts";
 import { flag, pos, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = pos(args, 0);
   const prefix = str(args, "prefix");
-  const items = await withCore(io, { home: str(args, "home") }, async (core, actor) => {
+  const items = await withCore(io, globalOptions(args), async (core, actor) => {
     const all: SecretView[] = [];
     let cursor: number | null = 0;
     while (cursor !== null) {

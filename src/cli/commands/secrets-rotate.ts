@@ -3,11 +3,12 @@ import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
   const key = required(pos(args, 1), "<key>");
-  const view = await withCore(io, { home: str(args, "home") }, (core, actor) => core.secrets.rotate(actor, LOCAL_CONTEXT, { owner, key }));
+  const view = await withCore(io, globalOptions(args), (core, actor) => core.secrets.rotate(actor, LOCAL_CONTEXT, { owner, key }));
   if (flag(args, "json")) printJson(io, view);
   else io.stdout.write(`rotated ${view.owner} ${view.key}: every version re-encrypted under a new data key\n`);
   return 0;

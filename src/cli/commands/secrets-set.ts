@@ -7,6 +7,7 @@ import { withCore } from "../local-core.ts";
 import { printJson, printSecret } from "../output.ts";
 import { promptLine } from "../prompt.ts";
 import { flag, list, num, parseMetaFlags, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 /** Drops one trailing "\n" or "\r\n", as `echo value |` adds it. */
 function dropNewline(bytes: Uint8Array): Uint8Array {
@@ -49,7 +50,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const expectedVersion = num(args, "expectVersion");
   const value = await readValue(args, io);
   try {
-    const view = await withCore(io, { home: str(args, "home") }, (core, actor) =>
+    const view = await withCore(io, globalOptions(args), (core, actor) =>
       core.secrets.set(actor, LOCAL_CONTEXT, {
         owner,
         key,

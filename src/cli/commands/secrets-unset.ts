@@ -3,12 +3,13 @@ import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, num, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
   const key = required(pos(args, 1), "<key>");
   const expectedVersion = num(args, "expectVersion");
-  const view = await withCore(io, { home: str(args, "home") }, (core, actor) =>
+  const view = await withCore(io, globalOptions(args), (core, actor) =>
     core.secrets.unset(actor, LOCAL_CONTEXT, { owner, key, ...(expectedVersion === undefined ? {} : { expectedVersion }) }),
   );
   if (flag(args, "json")) printJson(io, view);

@@ -20,6 +20,9 @@ export const KNOWN_ENV = [
   "COFFER_LOG_LEVEL",
   "COFFER_ADDR",
   "COFFER_TOKEN",
+  "COFFER_DB_URL",
+  "COFFER_DB_POOL_MAX",
+  "COFFER_DB_STATEMENT_TIMEOUT_MS",
 ] as const;
 
 export type Config = {
@@ -41,12 +44,42 @@ const EnvSchema = z.object({
   COFFER_KEYRING_FILE: z.optional(NonEmpty),
   COFFER_KEK_ID: z.optional(Kid),
   COFFER_LOG_LEVEL: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
+  COFFER_DB_URL: z.optional(NonEmpty),
+  COFFER_DB_POOL_MAX: z.optional(z.string().check(z.regex(/^([1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, "must be a whole number from 1 to 200"))),
+  COFFER_DB_STATEMENT_TIMEOUT_MS: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{2,6}$/, "must be a whole number of milliseconds from 100 to 9999999")),
+  ),
 });
+
+const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
+
+/**
+ * The store: `--db` > `COFFER_DB_URL` > `DATABASE_URL` > SQLite in the data directory.
+ * `postgres://…` selects PostgreSQL; `sqlite:<path>` a SQLite file elsewhere.
+ */
+function storeSettings(
+  home: string,
+  env: z.infer<typeof EnvSchema>,
+  raw: Readonly<Record<string, string | undefined>>,
+  flag: string | undefined,
+): StoreSettings {
+  const url = flag ?? env.COFFER_DB_URL ?? (raw["DATABASE_URL"] === "" ? undefined : raw["DATABASE_URL"]);
+  if (url === undefined) return { kind: "sqlite", path: join(home, "coffer.db") };
+  const source = flag !== undefined ? "--db" : env.COFFER_DB_URL !== undefined ? "COFFER_DB_URL" : "DATABASE_URL";
+  if (!DB_URL.test(url)) throw new CofferError("CONFIG_INVALID", `${source}: must be postgres://… or sqlite:<path>`, { fields: [source] });
+  if (url.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(url.slice("sqlite:".length)) };
+  return {
+    kind: "postgres",
+    url: Secret.fromString(url),
+    poolMax: Number(env.COFFER_DB_POOL_MAX ?? "10"),
+    statementTimeoutMs: Number(env.COFFER_DB_STATEMENT_TIMEOUT_MS ?? "15000"),
+  };
+}
 
 export type ConfigSources = {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Flags win over environment variables. */
-  readonly flags?: { readonly home?: string | undefined };
+  readonly flags?: { readonly home?: string | undefined; readonly db?: string | undefined };
 };
 
 /** `$XDG_DATA_HOME/coffer`, i.e. `~/.local/share/coffer` by default. */
@@ -106,7 +139,7 @@ export function loadConfig(src: ConfigSources): Config {
     .map((k) => `unknown environment variable ${k} is ignored`);
   return Object.freeze({
     home,
-    store: Object.freeze({ kind: "sqlite", path: join(home, "coffer.db") }),
+    store: Object.freeze(storeSettings(home, env, src.env, src.flags?.db)),
     kek: Object.freeze(kek),
     logLevel: env.COFFER_LOG_LEVEL ?? "warn",
     scopeKeyCacheTtlMs: 5 * 60_000,

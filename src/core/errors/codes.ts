@@ -21,6 +21,7 @@ export const CODES = [
   "AUDIT_CHAIN_BROKEN",
   "CONFIG_INVALID",
   "SCHEMA_TOO_NEW",
+  "MIGRATIONS_PENDING",
   "INTERNAL",
 ] as const;
 

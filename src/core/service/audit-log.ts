@@ -1,7 +1,7 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
 import { ownerIdColumn, type Owner } from "../model/index.ts";
-import { auditRepo, type Executor, type Store } from "../store/index.ts";
+import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
 import type { KeyManager } from "./key-manager.ts";
 
@@ -111,6 +111,7 @@ export class AuditLog {
   async appendAll(tx: Executor, actor: Actor, ctx: RequestContext, events: readonly AuditInput[]): Promise<void> {
     try {
       const macKey = await this.#keys.internalKey(tx, PURPOSE);
+      await auditRepo.lockAuditChain(tx);
       const head = await auditRepo.lastAuditEvent(tx);
       let prev = { seq: head?.seq ?? 0, mac: head?.mac ?? GENESIS };
       const at = this.#fx.now().toISOString();
@@ -152,7 +153,7 @@ export class AuditLog {
 
   /** Appends in a transaction of its own (for denials and failures whose change rolled back). */
   async appendNow(actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
-    await this.#store.transaction((tx) => this.append(tx, actor, ctx, e));
+    await this.#store.transaction(NO_OWNERS, (tx) => this.append(tx, actor, ctx, e));
   }
 
   async list(filter: {
@@ -161,13 +162,15 @@ export class AuditLog {
     readonly afterSeq: number;
     readonly limit: number;
   }): Promise<AuditEventView[]> {
-    const rows = await auditRepo.listAuditEvents(this.#store.db, {
-      afterSeq: filter.afterSeq,
-      limit: filter.limit,
-      ownerType: filter.owner?.kind ?? null,
-      ownerId: filter.owner === null ? null : ownerIdColumn(filter.owner),
-      action: filter.action,
-    });
+    const rows = await this.#store.read(NO_OWNERS, (db) =>
+      auditRepo.listAuditEvents(db, {
+        afterSeq: filter.afterSeq,
+        limit: filter.limit,
+        ownerType: filter.owner?.kind ?? null,
+        ownerId: filter.owner === null ? null : ownerIdColumn(filter.owner),
+        action: filter.action,
+      }),
+    );
     return rows.map(toView);
   }
 
@@ -177,13 +180,15 @@ export class AuditLog {
     let prev: { seq: number; mac: Uint8Array } = { seq: 0, mac: GENESIS };
     let events = 0;
     for (;;) {
-      const rows = await auditRepo.listAuditEvents(this.#store.db, {
-        afterSeq: prev.seq,
-        limit: PAGE,
-        ownerType: null,
-        ownerId: null,
-        action: null,
-      });
+      const rows = await this.#store.read(NO_OWNERS, (db) =>
+        auditRepo.listAuditEvents(db, {
+          afterSeq: prev.seq,
+          limit: PAGE,
+          ownerType: null,
+          ownerId: null,
+          action: null,
+        }),
+      );
       for (const row of rows) {
         events++;
         if (row.seq !== prev.seq + 1)
@@ -206,7 +211,7 @@ export class AuditLog {
 
   async #macKey(id: string): Promise<AesKey | null> {
     try {
-      return await this.#keys.internalKeyById(this.#store.db, id);
+      return await this.#store.read(NO_OWNERS, (db) => this.#keys.internalKeyById(db, id));
     } catch {
       return null;
     }

@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { kekNeedsCreation, loadKeyring, type Keyring } from "../keys/index.ts";
-import { keyRepo, openSqliteStore, type Store } from "../store/index.ts";
+import { CofferError } from "../errors/index.ts";
+import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
 import { AuditLog } from "./audit-log.ts";
 import { KeyManager } from "./key-manager.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -20,15 +21,15 @@ export type Core = {
  * validated before the database is even opened).
  * @throws CofferError KEY_*, CONFIG_INVALID, SCHEMA_TOO_NEW.
  */
-export async function createCore(config: Config, opts: { readonly logger?: Logger } = {}): Promise<Core> {
+export async function createCore(config: Config, opts: { readonly logger?: Logger; readonly migrate?: boolean } = {}): Promise<Core> {
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
   let keyring: Keyring | null = create ? null : loadKeyring(config.kek, { allowCreate: false });
-  const store = openSqliteStore(config.store);
+  const store = openStore(config.store);
   try {
-    await store.migrate();
+    await prepareSchema(store, opts.migrate ?? false);
     if (keyring === null) {
-      const used = (await keyRepo.listKeyringKeys(store.db)).length > 0;
+      const used = (await store.read(NO_OWNERS, (db) => keyRepo.listKeyringKeys(db))).length > 0;
       keyring = loadKeyring(config.kek, { allowCreate: !used });
       logger.info({ kid: keyring.active.kid }, "created a new master key");
     }
@@ -41,5 +42,43 @@ export async function createCore(config: Config, opts: { readonly logger?: Logge
   } catch (e) {
     await store.close();
     throw e;
+  }
+}
+
+/**
+ * The embedded SQLite store migrates itself (one user, one file). PostgreSQL, shared by
+ * several servers, is migrated on purpose with `coffer migrate` (or `migrate: true`); until
+ * then nothing runs against it.
+ * @throws CofferError MIGRATIONS_PENDING, SCHEMA_TOO_NEW.
+ */
+async function prepareSchema(store: Store, migrate: boolean): Promise<void> {
+  if (store.dialect === "sqlite" || migrate) {
+    await store.migrate();
+    return;
+  }
+  const status = await store.migrationStatus();
+  if (status.pending.length > 0) {
+    throw new CofferError("MIGRATIONS_PENDING", `the database needs migrations ${status.pending.join(", ")}; run: coffer migrate`, {
+      migrations: status.pending,
+    });
+  }
+}
+
+export type MigrationReport = {
+  readonly dialect: string;
+  readonly applied: readonly string[];
+  readonly alreadyApplied: readonly string[];
+  readonly pending: readonly string[];
+};
+
+/** `coffer migrate`: applies pending migrations (or with `statusOnly` lists them). Needs no key. */
+export async function migrateDatabase(config: Config, statusOnly: boolean): Promise<MigrationReport> {
+  const store = openStore(config.store);
+  try {
+    const before = await store.migrationStatus();
+    const applied = statusOnly ? [] : await store.migrate();
+    return { dialect: store.dialect, applied, alreadyApplied: before.applied, pending: statusOnly ? before.pending : [] };
+  } finally {
+    await store.close();
   }
 }

@@ -1,5 +1,5 @@
-export { createCore } from "./create-core.ts";
-export type { Core } from "./create-core.ts";
+export { createCore, migrateDatabase } from "./create-core.ts";
+export type { Core, MigrationReport } from "./create-core.ts";
 export { SecretsService } from "./secrets-service.ts";
 export type { SetInput, RevealInput, ListInput, RevealedSecret } from "./secrets-service.ts";
 export type { SecretView, VersionView } from "./secret-views.ts";

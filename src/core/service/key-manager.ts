@@ -2,7 +2,8 @@ import { CofferError } from "../errors/index.ts";
 import { AesKey, constantTimeEqual, systemEffects, toHex, type Effects, type WrapAad } from "../crypto/index.ts";
 import type { Keyring } from "../keys/index.ts";
 import { formatOwner, ownerFromColumns, ownerIdColumn, sameOwner, type Owner } from "../model/index.ts";
-import { keyRepo, type Executor, type Store } from "../store/index.ts";
+import { keyRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
+import { ownerScope } from "./scopes.ts";
 
 export type KeyManagerOptions = {
   /** How long an unwrapped scope key stays in memory. */
@@ -58,7 +59,7 @@ export class KeyManager {
     if (!constantTimeEqual(back.exportBytes(), probe.exportBytes())) {
       throw new CofferError("KEY_INVALID", `the active key '${active.kid}' failed its wrap/unwrap self-test`, { kid: active.kid });
     }
-    const known = new Map((await keyRepo.listKeyringKeys(this.#store.db)).map((r) => [r.kid, r]));
+    const known = new Map((await this.#store.read(NO_OWNERS, (db) => keyRepo.listKeyringKeys(db))).map((r) => [r.kid, r]));
     const now = this.#fx.now().toISOString();
     for (const info of this.#keyring.describe()) {
       const row = known.get(info.kid);
@@ -71,15 +72,17 @@ export class KeyManager {
       }
       if (row === undefined) {
         const activatedAt = info.kid === active.kid ? now : null;
-        await keyRepo.insertKeyringKey(this.#store.db, {
-          kid: info.kid,
-          provider: info.provider,
-          fingerprint: info.fingerprint,
-          created_at: now,
-          activated_at: activatedAt,
-          retired_at: null,
-          wrap_count: 0,
-        });
+        await this.#store.transaction(NO_OWNERS, (tx) =>
+          keyRepo.insertKeyringKey(tx, {
+            kid: info.kid,
+            provider: info.provider,
+            fingerprint: info.fingerprint,
+            created_at: now,
+            activated_at: activatedAt,
+            retired_at: null,
+            wrap_count: 0,
+          }),
+        );
       }
     }
   }
@@ -91,14 +94,14 @@ export class KeyManager {
     const cached = cachedId === undefined ? null : this.#fromCache(cachedId);
     if (cachedId !== undefined && cached !== null) return { id: cachedId, key: cached };
     const cols = { ownerType: owner.kind, ownerId: ownerIdColumn(owner) };
-    const created = await this.#store.transaction(async (tx) => {
+    const created = await this.#store.transaction(ownerScope(owner), async (tx): Promise<ScopeKey> => {
       const row = await keyRepo.findActiveScopeKey(tx, cols);
       if (row !== null) return { id: row.id, key: await this.#unwrapScopeKey(row, owner) };
       const id = newKeyId("sk", this.#fx);
       const key = AesKey.generate(this.#fx);
       const kek = this.#keyring.active;
       const wrapped = await kek.wrap(key, { kind: "scope-key", owner, scopeKeyId: id, kid: kek.kid });
-      await keyRepo.insertScopeKey(tx, {
+      const inserted = await keyRepo.insertActiveScopeKey(tx, {
         id,
         owner_type: cols.ownerType,
         owner_id: cols.ownerId,
@@ -108,6 +111,12 @@ export class KeyManager {
         created_at: this.#fx.now().toISOString(),
         rewrapped_at: null,
       });
+      if (!inserted) {
+        // Another server created this owner's scope key first: use theirs.
+        const winner = await keyRepo.findActiveScopeKey(tx, cols);
+        if (winner === null) throw new CofferError("INTERNAL", "a concurrently created scope key vanished", { owner: formatOwner(owner) });
+        return { id: winner.id, key: await this.#unwrapScopeKey(winner, owner) };
+      }
       await keyRepo.addWraps(tx, kek.kid, 1);
       return { id, key };
     });
@@ -143,8 +152,9 @@ export class KeyManager {
    * need to create one.
    */
   async ensureInternalKey(purpose: string): Promise<void> {
-    if ((await keyRepo.findInternalKey(this.#store.db, purpose)) !== null) return;
-    await this.#store.transaction(async (tx) => {
+    if ((await this.#store.read(NO_OWNERS, (db) => keyRepo.findInternalKey(db, purpose))) !== null) return;
+    await this.#store.transaction(NO_OWNERS, async (tx) => {
+      await keyRepo.lockInternalKeys(tx);
       if ((await keyRepo.findInternalKey(tx, purpose)) !== null) return;
       const id = newKeyId("ik", this.#fx);
       const key = AesKey.generate(this.#fx);

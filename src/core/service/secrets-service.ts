@@ -2,7 +2,8 @@ import { CofferError, isCofferError } from "../errors/index.ts";
 import { systemEffects, type Effects } from "../crypto/index.ts";
 import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
-import { secretRepo, type Executor, type Store } from "../store/index.ts";
+import { NO_OWNERS, secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
+import { actorScope, ownerScope } from "./scopes.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
@@ -73,10 +74,22 @@ export class SecretsService {
       outcome,
       reason: null,
     });
-    return this.#audited(actor, ctx, audit(null, "error"), async (tx) => {
+    return this.#audited(actor, ctx, ownerScope(ref.owner), audit(null, "error"), async (tx) => {
       const now = this.#fx.now().toISOString();
-      const row = await secretRepo.findSecret(tx, cols(ref.owner), ref.name);
-      const live = row !== null && row.deleted_at === null ? row.current_version : 0;
+      await secretRepo.insertSecretIfAbsent(tx, {
+        owner_type: ref.owner.kind,
+        owner_id: ownerIdColumn(ref.owner),
+        key_name: ref.name,
+        current_version: 0,
+        meta: "{}",
+        created_at: now,
+        updated_at: now,
+        last_rotated_at: null,
+        deleted_at: null,
+      });
+      const row = await secretRepo.lockSecret(tx, cols(ref.owner), ref.name);
+      if (row === null) throw new CofferError("INTERNAL", "secret row vanished inside its own transaction");
+      const live = row.deleted_at === null ? row.current_version : 0;
       if (expected !== null && expected !== live) {
         throw new CofferError("CONFLICT", `${ref.name} is at version ${String(live)}, not the expected ${String(expected)}`, {
           key: ref.name,
@@ -84,28 +97,12 @@ export class SecretsService {
           expected,
         });
       }
-      const version = (row?.current_version ?? 0) + 1;
+      const version = row.current_version + 1;
       const sealed = sealToColumns(scope.key, input.value, { owner: ref.owner, name: ref.name, version, scopeKeyId: scope.id }, this.#fx);
-      const metaJson = JSON.stringify(meta ?? (row === null ? {} : (JSON.parse(row.meta) as unknown)));
-      let id: number;
-      if (row === null) {
-        id = await secretRepo.insertSecret(tx, {
-          owner_type: ref.owner.kind,
-          owner_id: ownerIdColumn(ref.owner),
-          key_name: ref.name,
-          current_version: version,
-          meta: metaJson,
-          created_at: now,
-          updated_at: now,
-          last_rotated_at: null,
-          deleted_at: null,
-        });
-      } else {
-        id = row.id;
-        await secretRepo.updateSecret(tx, id, { current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
-      }
+      const metaJson = meta === null ? row.meta : JSON.stringify(meta);
+      await secretRepo.updateSecret(tx, row.id, { current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
       await secretRepo.insertVersion(tx, {
-        secret_id: id,
+        secret_id: row.id,
         version,
         ...sealed,
         hmac: null,
@@ -114,9 +111,7 @@ export class SecretsService {
         destroyed_at: null,
       });
       await this.#audit.append(tx, actor, ctx, audit(version, "success"));
-      const after = await secretRepo.findSecret(tx, cols(ref.owner), ref.name);
-      if (after === null) throw new CofferError("INTERNAL", "secret vanished inside its own transaction");
-      return toSecretView(ref.owner, after);
+      return toSecretView(ref.owner, { ...row, current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
     });
   }
 
@@ -124,7 +119,7 @@ export class SecretsService {
   async get(_actor: Actor, input: RefInput & { readonly version?: number }): Promise<SecretView> {
     const ref = parseRef(input);
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const { row, version: v } = await this.#findLive(this.#store.db, ref, version);
+    const { row, version: v } = await this.#store.read(ownerScope(ref.owner), (db) => this.#findLive(db, ref, version));
     return toSecretView(ref.owner, row, v.version);
   }
 
@@ -150,10 +145,10 @@ export class SecretsService {
       throw e;
     }
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const found = await this.#findLive(this.#store.db, ref, version);
+    const found = await this.#store.read(ownerScope(ref.owner), (db) => this.#findLive(db, ref, version));
     let value: Secret;
     try {
-      value = await this.#open(this.#store.db, ref, found.version);
+      value = await this.#store.read(ownerScope(ref.owner), (db) => this.#open(db, ref, found.version));
     } catch (e) {
       await this.#audit.appendNow(actor, ctx, {
         ...base,
@@ -186,14 +181,18 @@ export class SecretsService {
     const owner = parseOwner(input.owner);
     const prefix = parsePrefix(input.prefix);
     const reason = parseWith(Reason, input.reason, "reason");
-    const rows = await secretRepo.listCurrentVersions(this.#store.db, cols(owner), prefix);
     const out = new Map<string, Secret>();
+    let rows: readonly (secretRepo.VersionRow & { readonly key_name: string })[] = [];
     try {
-      for (const r of rows) out.set(r.key_name, await this.#open(this.#store.db, { owner, name: r.key_name as KeyName }, r));
+      rows = await this.#store.read(ownerScope(owner), async (db) => {
+        const found = await secretRepo.listCurrentVersions(db, cols(owner), prefix);
+        for (const r of found) out.set(r.key_name, await this.#open(db, { owner, name: r.key_name as KeyName }, r));
+        return found;
+      });
       const events = rows.map(
         (r) => ({ action: "secret.reveal", owner, key: r.key_name, version: r.version, outcome: "success", reason }) as const,
       );
-      await this.#store.transaction((tx) => this.#audit.appendAll(tx, actor, ctx, events));
+      await this.#store.transaction(NO_OWNERS, (tx) => this.#audit.appendAll(tx, actor, ctx, events));
     } catch (e) {
       for (const v of out.values()) v.wipe();
       throw e;
@@ -206,7 +205,7 @@ export class SecretsService {
     const ref = parseRef(input);
     const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
     const base = { action: "secret.unset", owner: ref.owner, key: ref.name, version: null, reason: null } as const;
-    return this.#audited(actor, ctx, { ...base, outcome: "error" }, async (tx) => {
+    return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, outcome: "error" }, async (tx) => {
       const { row } = await this.#findLive(tx, ref, null);
       if (expected !== null && expected !== row.current_version) {
         throw new CofferError(
@@ -222,16 +221,17 @@ export class SecretsService {
     });
   }
 
-  async list(_actor: Actor, input: ListInput): Promise<{ readonly items: readonly SecretView[]; readonly nextCursor: number | null }> {
+  async list(actor: Actor, input: ListInput): Promise<{ readonly items: readonly SecretView[]; readonly nextCursor: number | null }> {
     const owner = input.owner === undefined ? null : parseOwner(input.owner);
     const limit = parseWith(Limit, input.limit ?? 1000, "limit");
-    const rows = await secretRepo.listSecrets(this.#store.db, {
+    const filter = {
       owner: owner === null ? null : cols(owner),
       prefix: parsePrefix(input.prefix),
       includeDeleted: input.includeDeleted ?? false,
       afterId: input.cursor ?? 0,
       limit,
-    });
+    };
+    const rows = await this.#store.read(owner === null ? actorScope(actor) : ownerScope(owner), (db) => secretRepo.listSecrets(db, filter));
     const items = rows.map((r) => toSecretView(owner ?? ownerOf(r), r));
     return { items, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
   }
@@ -239,9 +239,11 @@ export class SecretsService {
   /** Every version, deleted secrets included. @throws CofferError NOT_FOUND. */
   async history(_actor: Actor, input: RefInput): Promise<readonly VersionView[]> {
     const ref = parseRef(input);
-    const row = await secretRepo.findSecret(this.#store.db, cols(ref.owner), ref.name);
-    if (row === null) throw notFound(ref);
-    return (await secretRepo.listVersions(this.#store.db, row.id)).map((v) => toVersionView(v, row.current_version));
+    return this.#store.read(ownerScope(ref.owner), async (db) => {
+      const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
+      if (row === null) throw notFound(ref);
+      return (await secretRepo.listVersions(db, row.id)).map((v) => toVersionView(v, row.current_version));
+    });
   }
 
   /** New DEK for every stored version, values re-encrypted under the owner's active scope key. */
@@ -249,7 +251,7 @@ export class SecretsService {
     const ref = parseRef(input);
     const scope = await this.#keys.activeScopeKey(ref.owner);
     const base = { action: "secret.rotate", owner: ref.owner, key: ref.name, reason: null } as const;
-    return this.#audited(actor, ctx, { ...base, version: null, outcome: "error" }, async (tx) => {
+    return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, version: null, outcome: "error" }, async (tx) => {
       const { row } = await this.#findLive(tx, ref, null);
       const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
       for (const v of versions) {
@@ -284,9 +286,15 @@ export class SecretsService {
   }
 
   /** Runs a change and its audit event in one transaction; a failure is audited on its own. */
-  async #audited<T>(actor: Actor, ctx: RequestContext, failure: AuditInput, fn: (tx: Executor) => Promise<T>): Promise<T> {
+  async #audited<T>(
+    actor: Actor,
+    ctx: RequestContext,
+    scope: OwnerScope,
+    failure: AuditInput,
+    fn: (tx: Executor) => Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.#store.transaction(fn);
+      return await this.#store.transaction(scope, fn);
     } catch (e) {
       if (isCofferError(e) && (e.code === "AUDIT_FAILED" || e.code === "INVALID_INPUT" || e.code === "NOT_FOUND")) throw e;
       const outcome = isCofferError(e) && e.code === "CONFLICT" ? "conflict" : "error";

@@ -1,7 +1,20 @@
-import { CompiledQuery, type Insertable, type Selectable } from "kysely";
+import { CompiledQuery, sql, type Insertable, type Selectable } from "kysely";
+import { isPostgres } from "./store.ts";
 import type { AuditEventsTable, Executor } from "./schema.ts";
 
 export type AuditRow = Selectable<AuditEventsTable>;
+
+/** Advisory lock id of the audit chain (an arbitrary constant, unique within Coffer). */
+const AUDIT_CHAIN_LOCK = 7_300_001;
+
+/**
+ * Takes the audit chain's lock until the transaction ends, so appends from several servers
+ * are serialised and each event chains to the true previous one (PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE already serialises writers).
+ */
+export async function lockAuditChain(db: Executor): Promise<void> {
+  if (isPostgres(db)) await sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(db);
+}
 
 /** The chain's head: the newest event's sequence number and MAC. */
 export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: Uint8Array } | null> {

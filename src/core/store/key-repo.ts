@@ -1,6 +1,11 @@
 import type { Insertable, Selectable } from "kysely";
 import type { OwnerColumns } from "./secret-repo.ts";
+import { sql } from "kysely";
 import type { Executor, InternalKeysTable, KeyringKeysTable, ScopeKeysTable } from "./schema.ts";
+import { isPostgres } from "./store.ts";
+
+/** Advisory lock ids (arbitrary constants, unique within Coffer). */
+const INTERNAL_KEYS_LOCK = 7_300_002;
 
 export type ScopeKeyRow = Selectable<ScopeKeysTable>;
 export type KeyringKeyRow = Selectable<KeyringKeysTable>;
@@ -21,8 +26,14 @@ export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRo
   return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
 }
 
-export async function insertScopeKey(db: Executor, row: Insertable<ScopeKeysTable>): Promise<void> {
-  await db.insertInto("scope_keys").values(row).execute();
+/** Inserts an owner's active scope key unless it already has one; true when inserted. */
+export async function insertActiveScopeKey(db: Executor, row: Insertable<ScopeKeysTable>): Promise<boolean> {
+  const r = await db
+    .insertInto("scope_keys")
+    .values(row)
+    .onConflict((oc) => oc.columns(["owner_type", "owner_id"]).where(sql.ref("state"), "=", sql.lit("active")).doNothing())
+    .executeTakeFirst();
+  return BigInt(r.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
 export async function listKeyringKeys(db: Executor): Promise<KeyringKeyRow[]> {
@@ -56,4 +67,9 @@ export async function findInternalKeyById(db: Executor, id: string): Promise<Int
 
 export async function insertInternalKey(db: Executor, row: Insertable<InternalKeysTable>): Promise<void> {
   await db.insertInto("internal_keys").values(row).execute();
+}
+
+/** Serialises internal-key creation across servers (PostgreSQL); SQLite's writer lock already does. */
+export async function lockInternalKeys(db: Executor): Promise<void> {
+  if (isPostgres(db)) await sql`SELECT pg_advisory_xact_lock(${INTERNAL_KEYS_LOCK})`.execute(db);
 }

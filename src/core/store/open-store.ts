@@ -1,92 +1,24 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import SqliteDatabase from "better-sqlite3";
-import { Kysely, SqliteDialect, sql } from "kysely";
 import { CofferError } from "../errors/index.ts";
-import { migrateToLatest, migrationStatus, type MigrationStatus } from "./migrate.ts";
-import { sqliteMigrations } from "./migrations/sqlite/index.ts";
-import type { Database, Executor } from "./schema.ts";
+import type { Secret } from "../secret/index.ts";
+import { openPostgresStore } from "./postgres-store.ts";
+import { openSqliteStore } from "./sqlite-store.ts";
+import type { Store } from "./store.ts";
 
-export type StoreSettings = { readonly kind: "sqlite"; readonly path: string };
-
-/** The one door to the database. Only `core/store` writes SQL. */
-export interface Store {
-  readonly dialect: "sqlite";
-  /** For reads that need no transaction. */
-  readonly db: Executor;
-  /**
-   * Runs `fn` in one write transaction: all or nothing. On SQLite it starts with BEGIN
-   * IMMEDIATE, so concurrent writers (other CLI processes) queue on the busy timeout instead
-   * of failing when a read turns into a write.
-   */
-  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
-  migrationStatus(): Promise<MigrationStatus>;
-  migrate(): Promise<readonly string[]>;
-  close(): Promise<void>;
-}
-
-const BUSY_TIMEOUT_MS = 10_000;
-const MAX_CACHED_STATEMENTS = 256;
+export type StoreSettings =
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: Secret; readonly poolMax: number; readonly statementTimeoutMs: number };
 
 /**
- * Kysely prepares every query anew; better-sqlite3 statements are reusable, so keep the most
- * recently used ones by SQL text. Safe because Coffer never streams (a statement is never
- * executing twice at once).
+ * Opens the configured store. PostgreSQL connections are lazy: a wrong URL fails on first use
+ * (the migration check at boot), with CONFIG_INVALID.
  */
-function withStatementCache(raw: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
-  const cache = new Map<string, SqliteDatabase.Statement>();
-  return {
-    close: () => {
-      cache.clear();
-      raw.close();
-    },
-    prepare: (sql: string) => {
-      const hit = cache.get(sql);
-      if (hit !== undefined) return hit;
-      const stmt = raw.prepare(sql);
-      cache.set(sql, stmt);
-      if (cache.size > MAX_CACHED_STATEMENTS) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
-      }
-      return stmt;
-    },
-  };
-}
-
-/**
- * Opens (creating if needed) a SQLite store in WAL mode.
- * @throws CofferError CONFIG_INVALID when the file cannot be opened.
- */
-export function openSqliteStore(settings: StoreSettings): Store {
-  let raw: SqliteDatabase.Database;
-  try {
-    mkdirSync(dirname(settings.path), { recursive: true, mode: 0o700 });
-    raw = new SqliteDatabase(settings.path, { timeout: BUSY_TIMEOUT_MS });
-    raw.pragma("journal_mode = WAL");
-    raw.pragma("synchronous = NORMAL");
-    raw.pragma("foreign_keys = ON");
-  } catch (e) {
-    throw new CofferError("CONFIG_INVALID", `cannot open the database ${settings.path}: ${(e as Error).message}`, { path: settings.path });
+export function openStore(settings: StoreSettings): Store {
+  switch (settings.kind) {
+    case "sqlite":
+      return openSqliteStore(settings);
+    case "postgres":
+      return openPostgresStore(settings);
+    default:
+      throw new CofferError("CONFIG_INVALID", "unknown store kind");
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-  return {
-    dialect: "sqlite",
-    db,
-    transaction: (fn) =>
-      db.connection().execute(async (conn) => {
-        await sql`BEGIN IMMEDIATE`.execute(conn);
-        try {
-          const result = await fn(conn);
-          await sql`COMMIT`.execute(conn);
-          return result;
-        } catch (e) {
-          await sql`ROLLBACK`.execute(conn);
-          throw e;
-        }
-      }),
-    migrationStatus: () => migrationStatus(db as Kysely<unknown>, sqliteMigrations),
-    migrate: () => migrateToLatest(db as Kysely<unknown>, sqliteMigrations),
-    close: () => db.destroy(),
-  };
 }

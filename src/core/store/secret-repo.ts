@@ -1,5 +1,6 @@
 import type { Insertable, Selectable, Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
+import { isPostgres } from "./store.ts";
 
 export type SecretRow = Selectable<SecretsTable>;
 export type VersionRow = Selectable<SecretVersionsTable>;
@@ -16,9 +17,31 @@ export async function findSecret(db: Executor, owner: OwnerColumns, keyName: str
   return row ?? null;
 }
 
-export async function insertSecret(db: Executor, row: Insertable<SecretsTable>): Promise<number> {
-  const r = await db.insertInto("secrets").values(row).returning("id").executeTakeFirstOrThrow();
-  return r.id;
+/**
+ * Reads a secret's row and, on PostgreSQL, locks it until the transaction ends, so concurrent
+ * writers of the same secret take turns (SQLite's BEGIN IMMEDIATE already serialises writers).
+ */
+export async function lockSecret(db: Executor, owner: OwnerColumns, keyName: string): Promise<SecretRow | null> {
+  let q = db
+    .selectFrom("secrets")
+    .selectAll()
+    .where("owner_type", "=", owner.ownerType)
+    .where("owner_id", "=", owner.ownerId)
+    .where("key_name", "=", keyName);
+  if (isPostgres(db)) q = q.forUpdate();
+  return (await q.executeTakeFirst()) ?? null;
+}
+
+/**
+ * Creates the secret's row unless it exists. Two writers creating the same secret at once do
+ * not fail: the second waits for the first and then does nothing.
+ */
+export async function insertSecretIfAbsent(db: Executor, row: Insertable<SecretsTable>): Promise<void> {
+  await db
+    .insertInto("secrets")
+    .values(row)
+    .onConflict((oc) => oc.columns(["owner_type", "owner_id", "key_name"]).doNothing())
+    .execute();
 }
 
 export async function updateSecret(db: Executor, id: number, patch: Updateable<SecretsTable>): Promise<void> {

@@ -1,0 +1,7 @@
+import type { Migration } from "kysely/migration";
+import * as m0001 from "./0001-initial.ts";
+
+/** PostgreSQL migrations, in order; names match the SQLite migrations one for one. */
+export const postgresMigrations: Readonly<Record<string, Migration>> = Object.freeze({
+  "0001-initial": m0001,
+});

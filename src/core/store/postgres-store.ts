@@ -1,0 +1,103 @@
+import pg from "pg";
+import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
+import { CofferError } from "../errors/index.ts";
+import type { Secret } from "../secret/index.ts";
+import { migrateToLatest, migrationStatus } from "./migrate.ts";
+import { postgresMigrations } from "./migrations/postgres/index.ts";
+import type { Database, Executor } from "./schema.ts";
+import { ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
+
+export type PostgresSettings = {
+  /** A `postgres://` URL; it may hold a password, so it is a Secret and never logged. */
+  readonly url: Secret;
+  readonly poolMax: number;
+  readonly statementTimeoutMs: number;
+};
+
+/** The role the application switches to on every connection: not the owner, no BYPASSRLS. */
+export const APP_ROLE = "coffer_app";
+
+const TIMESTAMPTZ = 1184;
+const TIMESTAMP = 1114;
+const JSONB = 3802;
+const JSON_OID = 114;
+const INT8 = 20;
+
+/**
+ * The application's view of PostgreSQL values: times as ISO-8601 strings and JSON as text,
+ * as in SQLite, so repositories and services see one shape on both dialects; bigint as a
+ * JavaScript number (ids and sequence numbers stay far below 2^53).
+ */
+const types = {
+  getTypeParser: (oid: number, format?: "text" | "binary") => {
+    if (oid === TIMESTAMPTZ || oid === TIMESTAMP)
+      return (v: string) => new Date(v.includes("+") || v.endsWith("Z") ? v : `${v}Z`).toISOString();
+    if (oid === JSONB || oid === JSON_OID) return (v: string) => v;
+    if (oid === INT8) {
+      return (v: string) => {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n)) throw new CofferError("INTERNAL", "a bigint column exceeded 2^53");
+        return n;
+      };
+    }
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+function pool(settings: PostgresSettings, max: number): pg.Pool {
+  const p = new pg.Pool({
+    connectionString: settings.url.revealText(),
+    max,
+    types,
+    statement_timeout: settings.statementTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client's error (server restart) must not crash the process; the next query fails loudly.
+  p.on("error", () => undefined);
+  return p;
+}
+
+/** Sets the transaction-local owner scope that the row-level security policies read. */
+async function applyScope(tx: Executor, scope: OwnerScope): Promise<void> {
+  const all = scope.kind === "all" ? "on" : "off";
+  const owners = scope.kind === "owners" ? scope.patterns.map(ownerPatternToLike).join(",") : "";
+  await sql`SELECT set_config('coffer.all_owners', ${all}, true), set_config('coffer.owners', ${owners}, true)`.execute(tx);
+}
+
+/**
+ * Opens a PostgreSQL store: a connection pool whose every connection switches to the
+ * `coffer_app` role, and a transaction per unit of work carrying its owner scope. Migrations
+ * run as the connecting (owner) role on a connection of their own.
+ */
+export function openPostgresStore(settings: PostgresSettings): Store {
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: pool(settings, settings.poolMax),
+      onCreateConnection: async (conn) => {
+        await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
+      },
+    }),
+  });
+  const asOwner = async <T>(fn: (owner: Kysely<unknown>) => Promise<T>): Promise<T> => {
+    const owner = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pool(settings, 1) }) });
+    try {
+      return await fn(owner);
+    } finally {
+      await owner.destroy();
+    }
+  };
+  const run = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
+    db.transaction().execute(async (tx) => {
+      await applyScope(tx, scope);
+      return fn(tx);
+    });
+  return {
+    dialect: "postgres",
+    read: run,
+    transaction: run,
+    migrationStatus: () => asOwner((owner) => migrationStatus(owner, postgresMigrations)),
+    migrate: () => asOwner((owner) => migrateToLatest(owner, postgresMigrations)),
+    close: () => db.destroy(),
+  };
+}
