@@ -2,7 +2,7 @@ import { EXIT_STATUS } from "../exit.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, str } from "./args.ts";
+import { flag } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 /** Exits 0 when the chain is intact; otherwise names each broken event and exits 7. */

@@ -10,7 +10,8 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const status = flag(args, "status");
   const r = await migrateDatabase(config, status);
   if (flag(args, "json")) printJson(io, r);
-  else if (status) io.stdout.write(`${r.dialect}: ${String(r.alreadyApplied.length)} applied, pending: ${r.pending.join(", ") || "none"}\n`);
+  else if (status)
+    io.stdout.write(`${r.dialect}: ${String(r.alreadyApplied.length)} applied, pending: ${r.pending.join(", ") || "none"}\n`);
   else io.stdout.write(r.applied.length > 0 ? `${r.dialect}: applied ${r.applied.join(", ")}\n` : `${r.dialect}: schema is up to date\n`);
   return 0;
 }

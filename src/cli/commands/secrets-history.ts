@@ -1,7 +1,7 @@
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printVersions } from "../output.ts";
-import { flag, pos, required, str } from "./args.ts";
+import { flag, pos, required } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {

@@ -2,7 +2,7 @@ import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, num, pos, required, str } from "./args.ts";
+import { flag, num, pos, required } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {

@@ -51,6 +51,19 @@ const INSERT_BATCH = 500;
 
 type ChainFields = Omit<auditRepo.AuditRow, "mac">;
 
+/**
+ * JSON with sorted keys and no whitespace. The MAC covers this form, not the stored text:
+ * PostgreSQL's jsonb re-spaces and reorders keys, SQLite keeps text as written.
+ */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
 /** Field by field, with a marker so `null` and `""` (or "null") never encode alike. */
 function chainBytes(r: ChainFields): Uint8Array {
   const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
@@ -68,7 +81,7 @@ function chainBytes(r: ChainFields): Uint8Array {
     f(r.reason),
     f(r.request_id),
     f(r.client_addr),
-    r.details,
+    canonicalJson(JSON.parse(r.details)),
     r.mac_key_id,
   ]);
   const out = new Uint8Array(fields.byteLength + r.prev_mac.byteLength);
@@ -130,7 +143,7 @@ export class AuditLog {
           reason: e.reason,
           request_id: ctx.requestId,
           client_addr: ctx.clientAddr,
-          details: JSON.stringify(e.details ?? {}),
+          details: canonicalJson(e.details ?? {}),
           mac_key_id: macKey.id,
           prev_mac: prev.mac,
         };

@@ -182,9 +182,8 @@ export class SecretsService {
     const prefix = parsePrefix(input.prefix);
     const reason = parseWith(Reason, input.reason, "reason");
     const out = new Map<string, Secret>();
-    let rows: readonly (secretRepo.VersionRow & { readonly key_name: string })[] = [];
     try {
-      rows = await this.#store.read(ownerScope(owner), async (db) => {
+      const rows = await this.#store.read(ownerScope(owner), async (db) => {
         const found = await secretRepo.listCurrentVersions(db, cols(owner), prefix);
         for (const r of found) out.set(r.key_name, await this.#open(db, { owner, name: r.key_name as KeyName }, r));
         return found;

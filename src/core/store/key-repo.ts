@@ -33,7 +33,7 @@ export async function insertActiveScopeKey(db: Executor, row: Insertable<ScopeKe
     .values(row)
     .onConflict((oc) => oc.columns(["owner_type", "owner_id"]).where(sql.ref("state"), "=", sql.lit("active")).doNothing())
     .executeTakeFirst();
-  return BigInt(r.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
 export async function listKeyringKeys(db: Executor): Promise<KeyringKeyRow[]> {

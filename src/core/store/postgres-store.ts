@@ -28,8 +28,8 @@ const INT8 = 20;
  * as in SQLite, so repositories and services see one shape on both dialects; bigint as a
  * JavaScript number (ids and sequence numbers stay far below 2^53).
  */
-const types = {
-  getTypeParser: (oid: number, format?: "text" | "binary") => {
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary"): ((v: string) => unknown) => {
     if (oid === TIMESTAMPTZ || oid === TIMESTAMP)
       return (v: string) => new Date(v.includes("+") || v.endsWith("Z") ? v : `${v}Z`).toISOString();
     if (oid === JSONB || oid === JSON_OID) return (v: string) => v;
@@ -40,9 +40,10 @@ const types = {
         return n;
       };
     }
-    return pg.types.getTypeParser(oid, format);
-  },
-} as pg.CustomTypesConfig;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- pg's TypeId is a numeric enum of OIDs; any OID is valid here.
+    return pg.types.getTypeParser(oid, format) as (v: string) => unknown;
+  }) as pg.CustomTypesConfig["getTypeParser"],
+};
 
 function pool(settings: PostgresSettings, max: number): pg.Pool {
   const p = new pg.Pool({

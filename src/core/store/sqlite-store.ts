@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect, sql } from "kysely";
 import { CofferError } from "../errors/index.ts";
-import { migrateToLatest, migrationStatus, type MigrationStatus } from "./migrate.ts";
+import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
 import type { Store } from "./store.ts";
