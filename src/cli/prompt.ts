@@ -4,9 +4,11 @@ import { isInteractive, type Io } from "./io.ts";
 /** Reads one line from the terminal. With `hidden`, typed characters are not echoed. */
 export async function promptLine(io: Io, question: string, hidden: boolean): Promise<string> {
   if (!isInteractive(io)) throw new CofferError("CONFIRMATION_REQUIRED", "cannot prompt: standard input is not a terminal");
-  io.stderr.write(question);
   const stdin = io.stdin;
+  // Echo goes off before the question appears, so an answer typed (or pasted) the moment the
+  // prompt shows is never echoed.
   if (hidden) stdin.setRawMode?.(true);
+  io.stderr.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let line = "";
