@@ -81,6 +81,20 @@ export interface AuditEventsTable {
   mac: Uint8Array;
 }
 
+export interface RotationJobsTable {
+  id: string;
+  from_kid: string | null;
+  to_kid: string;
+  state: string;
+  cursor: string | null;
+  total: number;
+  done: number;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  error_code: string | null;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -88,6 +102,7 @@ export interface Database {
   keyring_keys: KeyringKeysTable;
   internal_keys: InternalKeysTable;
   audit_events: AuditEventsTable;
+  rotation_jobs: RotationJobsTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */
