@@ -119,8 +119,16 @@ export class SecretsService {
   async get(_actor: Actor, input: RefInput & { readonly version?: number }): Promise<SecretView> {
     const ref = parseRef(input);
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const { row, version: v } = await this.#store.read(ownerScope(ref.owner), (db) => this.#findLive(db, ref, version));
-    return toSecretView(ref.owner, row, v.version);
+    return this.#store.read(ownerScope(ref.owner), async (db) => {
+      if (version !== null) {
+        const found = await this.#findLive(db, ref, version);
+        return toSecretView(ref.owner, found.row, found.version.version);
+      }
+      // The masked view of the current version needs only the secret's row: one query.
+      const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
+      if (row === null || row.deleted_at !== null) throw notFound(ref);
+      return toSecretView(ref.owner, row);
+    });
   }
 
   /**

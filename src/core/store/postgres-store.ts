@@ -1,5 +1,5 @@
 import pg from "pg";
-import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
@@ -17,6 +17,8 @@ export type PostgresSettings = {
 /** The role the application switches to on every connection: not the owner, no BYPASSRLS. */
 export const APP_ROLE = "coffer_app";
 
+const COMMIT = CompiledQuery.raw("COMMIT");
+const ROLLBACK = CompiledQuery.raw("ROLLBACK");
 const TIMESTAMPTZ = 1184;
 const TIMESTAMP = 1114;
 const JSONB = 3802;
@@ -59,11 +61,19 @@ function pool(settings: PostgresSettings, max: number): pg.Pool {
   return p;
 }
 
-/** Sets the transaction-local owner scope that the row-level security policies read. */
-async function applyScope(tx: Executor, scope: OwnerScope): Promise<void> {
+const SCOPE_TEXT = /^[A-Za-z0-9._/%\\,-]*$/;
+
+/**
+ * BEGIN and the transaction-local owner scope that the row-level security policies read, in
+ * one round trip: a parameterless multi-statement string goes over the simple-query protocol.
+ * The scope is inlined as a literal, so it is checked against a strict character set first
+ * (owner patterns are validated long before; this is the last guard).
+ */
+function beginScoped(scope: OwnerScope): CompiledQuery {
   const all = scope.kind === "all" ? "on" : "off";
   const owners = scope.kind === "owners" ? scope.patterns.map(ownerPatternToLike).join(",") : "";
-  await sql`SELECT set_config('coffer.all_owners', ${all}, true), set_config('coffer.owners', ${owners}, true)`.execute(tx);
+  if (!SCOPE_TEXT.test(owners)) throw new CofferError("INTERNAL", "an owner pattern has characters that cannot reach SQL");
+  return CompiledQuery.raw(`BEGIN; SELECT set_config('coffer.all_owners', '${all}', true), set_config('coffer.owners', '${owners}', true)`);
 }
 
 /**
@@ -89,9 +99,17 @@ export function openPostgresStore(settings: PostgresSettings): Store {
     }
   };
   const run = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
-    db.transaction().execute(async (tx) => {
-      await applyScope(tx, scope);
-      return fn(tx);
+    db.connection().execute(async (conn) => {
+      await conn.executeQuery(beginScoped(scope));
+      try {
+        const result = await fn(conn);
+        await conn.executeQuery(COMMIT);
+        return result;
+      } catch (e) {
+        // A broken connection fails the ROLLBACK too; the original error is the one to report.
+        await conn.executeQuery(ROLLBACK).catch(() => undefined);
+        throw e;
+      }
     });
   return {
     dialect: "postgres",
