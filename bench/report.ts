@@ -1,5 +1,5 @@
 // Results: the figures, their targets, and how they are printed (a table, or JSON with --json).
-import { cpus, platform, arch, totalmem } from "node:os";
+import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import type { KeyTypeResult } from "./aes-keys.ts";
 import { opsPerSec, type Counts, type Dialect, type PairTiming } from "./common.ts";
 import type { StartupResult } from "./startup.ts";
@@ -29,7 +29,15 @@ export type StartupReport = StartupResult & { readonly targetRatio: number; read
 export type BenchReport = {
   readonly dialect: Dialect;
   readonly quick: boolean;
-  readonly machine: { readonly node: string; readonly platform: string; readonly cpu: string; readonly cores: number; readonly memGiB: number };
+  readonly machine: {
+    readonly node: string;
+    readonly platform: string;
+    readonly cpu: string;
+    readonly cores: number;
+    readonly memGiB: number;
+    /** 1-minute load average when the run started: above the core count, figures are noisy. */
+    readonly loadAvg: number;
+  };
   readonly counts: Counts;
   readonly operations: readonly OpResult[];
   readonly startup: StartupReport;
@@ -71,6 +79,7 @@ export function machine(): BenchReport["machine"] {
     cpu: c[0]?.model.trim() ?? "unknown",
     cores: c.length,
     memGiB: Math.round(totalmem() / 2 ** 30),
+    loadAvg: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
 
@@ -91,7 +100,7 @@ export function formatText(r: BenchReport): string {
   const m = r.machine;
   const out: string[] = [];
   out.push(
-    `Coffer benchmark${r.quick ? " (--quick)" : ""}: ${r.dialect}, Node ${m.node}, ${m.platform}, ${String(m.cores)} x ${m.cpu}, ${String(m.memGiB)} GiB`,
+    `Coffer benchmark${r.quick ? " (--quick)" : ""}: ${r.dialect}, Node ${m.node}, ${m.platform}, ${String(m.cores)} x ${m.cpu}, ${String(m.memGiB)} GiB, load ${m.loadAvg.toFixed(2)}`,
   );
   out.push(
     `${int(r.counts.secrets)} secrets set and read in one owner, ${int(r.counts.reveals)} revealed; 64-byte values; ` +

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --json] [-- --db sqlite]`: Coffer against the raw floor of
+// `npm run bench [-- [--quick] [--json] [--db sqlite]]`: Coffer against the raw floor of
 // the same machine, in one run. See docs/benchmarks.md for what each figure means.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +25,7 @@ import { checkBuild, childEnv, measureStartup } from "./startup.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --json] [-- --db sqlite]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite]]
 
   --quick       smaller counts (5,000 set/get, 1,000 reveal), for a fast check
   --json        print the results as JSON on stdout (progress stays on stderr)
@@ -100,6 +100,7 @@ async function measureOps(dialect: Dialect, dir: string, counts: Counts): Promis
 
 async function bench(opts: Options): Promise<BenchReport> {
   const started = performance.now();
+  const host = machine();
   const counts = opts.quick ? QUICK_COUNTS : FULL_COUNTS;
   const warnings: string[] = [];
   const stale = checkBuild(ROOT);
@@ -108,6 +109,12 @@ async function bench(opts: Options): Promise<BenchReport> {
     progress(`warning: ${stale}`);
   }
   const dir = mkdtempSync(join(tmpdir(), "coffer-bench-"));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     progress(`data in ${dir}`);
     progress(`AES-256-GCM Buffer vs KeyObject keys: ${counts.keyOps.toLocaleString("en-US")} pairs per case`);
@@ -118,7 +125,7 @@ async function bench(opts: Options): Promise<BenchReport> {
     mkdirSync(runHome);
     progress(`run: seeding ${String(counts.runSecrets)} secrets, then ${String(counts.startupRuns)} timed runs of each command`);
     await seedHome(opts.dialect, runHome, counts.runSecrets, makeWorkload(counts.runSecrets));
-    const startup = measureStartup({
+    const startup = await measureStartup({
       root: ROOT,
       env: childEnv(cofferEnv(opts.dialect, runHome)),
       runs: counts.startupRuns,
@@ -128,7 +135,7 @@ async function bench(opts: Options): Promise<BenchReport> {
     return {
       dialect: opts.dialect,
       quick: opts.quick,
-      machine: machine(),
+      machine: host,
       counts,
       operations,
       startup: startupReport(startup),
@@ -137,6 +144,8 @@ async function bench(opts: Options): Promise<BenchReport> {
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -154,7 +163,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const report = await bench(opts);
+  let report: BenchReport;
+  try {
+    report = await bench(opts);
+  } catch (e) {
+    process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
   process.stdout.write(`${opts.json ? formatJson(report) : formatText(report)}\n`);
   return 0;
 }

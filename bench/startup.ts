@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { median, progress, OWNER } from "./common.ts";
+import { median, progress, yieldToEventLoop, OWNER } from "./common.ts";
 
 export type StartupResult = {
   readonly runs: number;
@@ -27,31 +27,35 @@ function timeOnce(cmd: Command, env: NodeJS.ProcessEnv, cwd: string): number {
   return ms;
 }
 
-/** The parent's environment without any COFFER_* setting of the user's, plus the bench home's. */
+/**
+ * The parent's environment without any Coffer setting of the user's (COFFER_*, and
+ * DATABASE_URL, which Coffer also reads), plus the bench home's.
+ */
 export function childEnv(cofferEnv: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("COFFER_") && v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("COFFER_") && k !== "DATABASE_URL" && v !== undefined) env[k] = v;
   return { ...env, ...cofferEnv };
 }
 
-function newestMtime(dir: string): number {
+function newestMtime(dir: string, suffix: string): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, suffix));
+    else if (e.name.endsWith(suffix) && !e.name.endsWith(".test.ts")) newest = Math.max(newest, statSync(p).mtimeMs);
   }
   return newest;
 }
 
 /**
- * `coffer` runs from dist/ (bin/coffer.js), so start-up measures the build. Missing: an error;
- * older than src/: a warning, since the figure would describe old code.
+ * `coffer` runs from dist/ (bin/coffer.js), so start-up measures the last build. No build: an
+ * error; a build older than src/: a warning, since the figure would describe old code.
  */
 export function checkBuild(root: string): string | null {
-  const main = join(root, "dist", "cli", "main.js");
-  if (!existsSync(main)) throw new Error("dist/cli/main.js is missing: run `npm run build` first");
-  if (statSync(main).mtimeMs < newestMtime(join(root, "src")))
+  const dist = join(root, "dist");
+  const probe = spawnSync(process.execPath, [join(root, "bin", "coffer.js"), "--version"], { stdio: "ignore" });
+  if (!existsSync(dist) || probe.status !== 0) throw new Error("`node bin/coffer.js --version` fails: run `npm run build` first");
+  if (newestMtime(dist, ".js") < newestMtime(join(root, "src"), ".ts"))
     return "dist/ is older than src/: the `run` figure measures the last build; run `npm run build` first";
   return null;
 }
@@ -60,13 +64,13 @@ export function checkBuild(root: string): string | null {
  * Times both commands `runs` times each, alternating them (after `warmup` untimed runs each),
  * so the page cache and CPU state are the same for both.
  */
-export function measureStartup(opts: {
+export async function measureStartup(opts: {
   readonly root: string;
   readonly env: NodeJS.ProcessEnv;
   readonly runs: number;
   readonly warmup: number;
   readonly secrets: number;
-}): StartupResult {
+}): Promise<StartupResult> {
   const node = process.execPath;
   const bare: Command = { label: "node -e 0", file: node, args: ["-e", "0"] };
   const coffer: Command = {
@@ -77,12 +81,14 @@ export function measureStartup(opts: {
   for (let i = 0; i < opts.warmup; i++) {
     timeOnce(bare, opts.env, opts.root);
     timeOnce(coffer, opts.env, opts.root);
+    await yieldToEventLoop();
   }
   const nodeMs: number[] = [];
   const cofferMs: number[] = [];
   for (let i = 0; i < opts.runs; i++) {
     nodeMs.push(timeOnce(bare, opts.env, opts.root));
     cofferMs.push(timeOnce(coffer, opts.env, opts.root));
+    await yieldToEventLoop();
   }
   const nodeMedianMs = median(nodeMs);
   const cofferMedianMs = median(cofferMs);
