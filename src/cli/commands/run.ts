@@ -4,7 +4,7 @@ import { constants } from "node:os";
 import { CofferError } from "../../core/errors/index.ts";
 import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { localActor, openLocalCore } from "../local-core.ts";
 import { flag, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
@@ -32,17 +32,29 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const file = argv[0];
   if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
   const prefix = str(args, "prefix");
-  const secrets = await withCore(io, globalOptions(args), (core, actor) =>
-    core.secrets.revealAll(actor, LOCAL_CONTEXT, {
+  const core = await openLocalCore(io, globalOptions(args));
+  let env: Record<string, string>;
+  try {
+    const secrets = await core.secrets.revealAll(localActor(io), LOCAL_CONTEXT, {
       owner,
       reason: `coffer run ${basename(file)}`,
       ...(prefix === undefined ? {} : { prefix }),
-    }),
-  );
-  const env = childEnv(io, secrets, args["override"] !== false && !flag(args, "noOverride"));
-  for (const s of secrets.values()) s.wipe();
+    });
+    env = childEnv(io, secrets, args["override"] !== false && !flag(args, "noOverride"));
+    for (const s of secrets.values()) s.wipe();
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
+  // The child starts first; closing the database (a WAL checkpoint) overlaps with its start-up.
+  const exited = spawnChild(file, argv.slice(1), env);
+  await core.close();
+  return exited;
+}
+
+function spawnChild(file: string, args: readonly string[], env: Record<string, string>): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(file, argv.slice(1), { stdio: "inherit", env });
+    const child = spawn(file, args, { stdio: "inherit", env });
     const handlers = FORWARDED.map((sig) => {
       const h = (): void => {
         child.kill(sig);

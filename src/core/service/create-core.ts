@@ -25,7 +25,7 @@ export async function createCore(config: Config, opts: { readonly logger?: Logge
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
   let keyring: Keyring | null = create ? null : loadKeyring(config.kek, { allowCreate: false });
-  const store = openStore(config.store);
+  const store = await openStore(config.store);
   try {
     await prepareSchema(store, opts.migrate ?? false);
     if (keyring === null) {
@@ -73,7 +73,7 @@ export type MigrationReport = {
 
 /** `coffer migrate`: applies pending migrations (or with `statusOnly` lists them). Needs no key. */
 export async function migrateDatabase(config: Config, statusOnly: boolean): Promise<MigrationReport> {
-  const store = openStore(config.store);
+  const store = await openStore(config.store);
   try {
     const before = await store.migrationStatus();
     const applied = statusOnly ? [] : await store.migrate();

@@ -1,6 +1,5 @@
 import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
-import { openPostgresStore } from "./postgres-store.ts";
 import { openSqliteStore } from "./sqlite-store.ts";
 import type { Store } from "./store.ts";
 
@@ -9,15 +8,16 @@ export type StoreSettings =
   | { readonly kind: "postgres"; readonly url: Secret; readonly poolMax: number; readonly statementTimeoutMs: number };
 
 /**
- * Opens the configured store. PostgreSQL connections are lazy: a wrong URL fails on first use
- * (the migration check at boot), with CONFIG_INVALID.
+ * Opens the configured store. The PostgreSQL driver is loaded only when PostgreSQL is chosen:
+ * it would add about 180 KB to every CLI start (`coffer run` start-up is a target). Its
+ * connections are lazy: a wrong URL fails on first use (the migration check at boot).
  */
-export function openStore(settings: StoreSettings): Store {
+export async function openStore(settings: StoreSettings): Promise<Store> {
   switch (settings.kind) {
     case "sqlite":
       return openSqliteStore(settings);
     case "postgres":
-      return openPostgresStore(settings);
+      return (await import("./postgres-store.ts")).openPostgresStore(settings);
     default:
       throw new CofferError("CONFIG_INVALID", "unknown store kind");
   }
