@@ -24,4 +24,6 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   AUDIT_CHAIN_BROKEN: 7,
   SCHEMA_TOO_NEW: 8,
   MIGRATIONS_PENDING: 8,
+  STORE_BUSY: 9,
+  STORE_UNAVAILABLE: 9,
 });

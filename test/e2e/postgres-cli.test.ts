@@ -101,3 +101,17 @@ describe("coffer CLI on PostgreSQL (real child processes, real server)", () => {
     }
   });
 });
+
+describe("coffer CLI with an unreachable PostgreSQL", () => {
+  it("exits 9 with STORE_UNAVAILABLE and no stack trace", () => {
+    const cli = new CliHarness({ COFFER_DB_URL: "postgres://coffer:pw@127.0.0.1:1/coffer" });
+    try {
+      const r = cli.run(["secrets", "list"]);
+      assert.equal(r.status, 9);
+      assert.match(r.stderr, /^error\[STORE_UNAVAILABLE\]: cannot reach the database \(ECONNREFUSED\)\n$/);
+      assert.ok(!r.stderr.includes("pw@"));
+    } finally {
+      cli.cleanup();
+    }
+  });
+});

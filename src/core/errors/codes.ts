@@ -22,6 +22,8 @@ export const CODES = [
   "CONFIG_INVALID",
   "SCHEMA_TOO_NEW",
   "MIGRATIONS_PENDING",
+  "STORE_BUSY",
+  "STORE_UNAVAILABLE",
   "INTERNAL",
 ] as const;
 

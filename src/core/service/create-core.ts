@@ -19,7 +19,7 @@ export type Core = {
  * The composition root of the core: store, keys and services, built once. Fail-closed: an
  * unusable key stops here, before anything is written (a key given by env or keyring file is
  * validated before the database is even opened).
- * @throws CofferError KEY_*, CONFIG_INVALID, SCHEMA_TOO_NEW.
+ * @throws CofferError KEY_*, CONFIG_INVALID, SCHEMA_TOO_NEW, MIGRATIONS_PENDING.
  */
 export async function createCore(config: Config, opts: { readonly logger?: Logger; readonly migrate?: boolean } = {}): Promise<Core> {
   const logger = opts.logger ?? silentLogger;

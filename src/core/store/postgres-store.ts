@@ -5,7 +5,7 @@ import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
 import type { Database, Executor } from "./schema.ts";
-import { ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
+import { mapStoreError, ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
 
 export type PostgresSettings = {
   /** A `postgres://` URL; it may hold a password, so it is a Secret and never logged. */
@@ -94,23 +94,30 @@ export function openPostgresStore(settings: PostgresSettings): Store {
     const owner = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pool(settings, 1) }) });
     try {
       return await fn(owner);
+    } catch (e) {
+      throw mapStoreError(e);
     } finally {
       await owner.destroy();
     }
   };
   const run = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
-    db.connection().execute(async (conn) => {
-      await conn.executeQuery(beginScoped(scope));
-      try {
-        const result = await fn(conn);
-        await conn.executeQuery(COMMIT);
-        return result;
-      } catch (e) {
-        // A broken connection fails the ROLLBACK too; the original error is the one to report.
-        await conn.executeQuery(ROLLBACK).catch(() => undefined);
-        throw e;
-      }
-    });
+    db
+      .connection()
+      .execute(async (conn) => {
+        await conn.executeQuery(beginScoped(scope));
+        try {
+          const result = await fn(conn);
+          await conn.executeQuery(COMMIT);
+          return result;
+        } catch (e) {
+          // A broken connection fails the ROLLBACK too; the original error is the one to report.
+          await conn.executeQuery(ROLLBACK).catch(() => undefined);
+          throw e;
+        }
+      })
+      .catch((e: unknown) => {
+        throw mapStoreError(e);
+      });
   return {
     dialect: "postgres",
     read: run,

@@ -6,7 +6,7 @@ import { CofferError } from "../errors/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
-import type { Store } from "./store.ts";
+import { mapStoreError, type Store } from "./store.ts";
 
 const BUSY_TIMEOUT_MS = 10_000;
 const MAX_CACHED_STATEMENTS = 256;
@@ -58,19 +58,29 @@ export function openSqliteStore(settings: { readonly path: string }): Store {
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
     transaction: (_scope, fn) =>
-      db.connection().execute(async (conn) => {
-        await sql`BEGIN IMMEDIATE`.execute(conn);
-        try {
-          const result = await fn(conn);
-          await sql`COMMIT`.execute(conn);
-          return result;
-        } catch (e) {
-          await sql`ROLLBACK`.execute(conn);
-          throw e;
-        }
-      }),
+      withMappedErrors(() =>
+        db.connection().execute(async (conn) => {
+          await sql`BEGIN IMMEDIATE`.execute(conn);
+          try {
+            const result = await fn(conn);
+            await sql`COMMIT`.execute(conn);
+            return result;
+          } catch (e) {
+            await sql`ROLLBACK`.execute(conn);
+            throw e;
+          }
+        }),
+      ),
     migrationStatus: () => migrationStatus(db as Kysely<unknown>, sqliteMigrations),
     migrate: () => migrateToLatest(db as Kysely<unknown>, sqliteMigrations),
     close: () => db.destroy(),
   };
+}
+
+async function withMappedErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw mapStoreError(e);
+  }
 }

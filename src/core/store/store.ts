@@ -1,4 +1,5 @@
 import { PostgresAdapter } from "kysely";
+import { CofferError } from "../errors/index.ts";
 import type { MigrationStatus } from "./migrate.ts";
 import type { Executor } from "./schema.ts";
 
@@ -51,4 +52,39 @@ export function ownerPatternToLike(pattern: string): string {
 /** The executor's dialect, for the few statements that differ (row locks, advisory locks). */
 export function isPostgres(db: Executor): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "57014", "55P03", "40P01"]);
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "57P01",
+  "57P03",
+  "08000",
+  "08001",
+  "08003",
+  "08006",
+]);
+
+/**
+ * Driver errors that say "not now" become stable codes, with the driver's code but never its
+ * message (it can quote SQL parameters); anything else passes through unchanged.
+ */
+export function mapStoreError(e: unknown): unknown {
+  if (e instanceof CofferError || typeof e !== "object" || e === null) return e;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== "string") return e;
+  if (BUSY_CODES.has(code))
+    return new CofferError(
+      "STORE_BUSY",
+      `the database is busy (${code}); nothing was written, try again`,
+      { driverCode: code },
+      { cause: e },
+    );
+  if (UNAVAILABLE_CODES.has(code))
+    return new CofferError("STORE_UNAVAILABLE", `cannot reach the database (${code})`, { driverCode: code }, { cause: e });
+  return e;
 }

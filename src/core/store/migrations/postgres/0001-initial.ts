@@ -103,11 +103,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("mac", "bytea", (c) => c.notNull())
     .execute();
 
+  // Roles are per server, databases per role: several databases migrating at once race to
+  // create it, so a concurrent creation is not an error.
   await sql`
     DO $$ BEGIN
-      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coffer_app') THEN
-        CREATE ROLE coffer_app NOLOGIN NOBYPASSRLS;
-      END IF;
+      CREATE ROLE coffer_app NOLOGIN NOBYPASSRLS;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END $$`.execute(db);
   await sql`GRANT coffer_app TO CURRENT_USER`.execute(db);
   await sql`

@@ -36,7 +36,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("scope_keys")
-    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("id", "text", (c) => c.primaryKey().notNull())
     .addColumn("owner_type", "text", (c) => c.notNull())
     .addColumn("owner_id", "text", (c) => c.notNull())
     .addColumn("kid", "text", (c) => c.notNull())
@@ -55,7 +55,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("keyring_keys")
-    .addColumn("kid", "text", (c) => c.primaryKey())
+    .addColumn("kid", "text", (c) => c.primaryKey().notNull())
     .addColumn("provider", "text", (c) => c.notNull())
     .addColumn("fingerprint", "text", (c) => c.notNull())
     .addColumn("created_at", "text", (c) => c.notNull())
@@ -66,7 +66,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("internal_keys")
-    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("id", "text", (c) => c.primaryKey().notNull())
     .addColumn("purpose", "text", (c) => c.notNull())
     .addColumn("kid", "text", (c) => c.notNull())
     .addColumn("wrapped_key", "blob", (c) => c.notNull())

@@ -4,7 +4,7 @@ import type { Kysely } from "kysely";
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable("rotation_jobs")
-    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("id", "text", (c) => c.primaryKey().notNull())
     .addColumn("from_kid", "text")
     .addColumn("to_kid", "text", (c) => c.notNull())
     .addColumn("state", "text", (c) => c.notNull())
