@@ -4,7 +4,7 @@ import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, ty
 import type { Secret } from "../secret/index.ts";
 import { NO_OWNERS, secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
 import { actorScope, ownerScope } from "./scopes.ts";
-import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
+import { actorLabel, LOCAL_CONTEXT, type Actor, type RequestContext } from "./actor.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
@@ -238,7 +238,20 @@ export class SecretsService {
       afterId: input.cursor ?? 0,
       limit,
     };
-    const rows = await this.#store.read(owner === null ? actorScope(actor) : ownerScope(owner), (db) => secretRepo.listSecrets(db, filter));
+    const scope = owner === null ? actorScope(actor) : ownerScope(owner);
+    const rows = await this.#store.read(scope, (db) => secretRepo.listSecrets(db, filter));
+    if (scope.kind === "all") {
+      // The cross-owner (administrative) path is audited: who listed everything, and why.
+      await this.#audit.appendNow(actor, LOCAL_CONTEXT, {
+        action: "secret.list",
+        owner: null,
+        key: null,
+        version: null,
+        outcome: "success",
+        reason: scope.why,
+        details: { scope: "all", count: rows.length },
+      });
+    }
     const items = rows.map((r) => toSecretView(owner ?? ownerOf(r), r));
     return { items, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
   }
