@@ -1,6 +1,6 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { systemEffects, type Effects } from "../crypto/index.ts";
-import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
+import { ownerIdColumn, parseOwner, parseWith, type KeyName } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { NO_OWNERS, secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
 import { actorScope, ownerScope } from "./scopes.ts";
@@ -9,6 +9,7 @@ import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
 import { openColumns, sealToColumns } from "./sealing.ts";
+import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
   ExpectedVersion,
   Limit,
@@ -33,8 +34,6 @@ export type ListInput = {
   readonly limit?: number;
 };
 export type RevealedSecret = { readonly view: SecretView; readonly value: Secret };
-
-const cols = (o: Owner) => ({ ownerType: o.kind, ownerId: ownerIdColumn(o) });
 
 /**
  * The product's behaviour for secrets, shared by every adapter (CLI local mode, HTTP server),
@@ -121,7 +120,7 @@ export class SecretsService {
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
     return this.#store.read(ownerScope(ref.owner), async (db) => {
       if (version !== null) {
-        const found = await this.#findLive(db, ref, version);
+        const found = await findLive(db, ref, version);
         return toSecretView(ref.owner, found.row, found.version.version);
       }
       // The masked view of the current version needs only the secret's row: one query.
@@ -153,7 +152,7 @@ export class SecretsService {
       throw e;
     }
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const found = await this.#store.read(ownerScope(ref.owner), (db) => this.#findLive(db, ref, version));
+    const found = await this.#store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version));
     let value: Secret;
     try {
       value = await this.#store.read(ownerScope(ref.owner), (db) => this.#open(db, ref, found.version));
@@ -213,7 +212,7 @@ export class SecretsService {
     const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
     const base = { action: "secret.unset", owner: ref.owner, key: ref.name, version: null, reason: null } as const;
     return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, outcome: "error" }, async (tx) => {
-      const { row } = await this.#findLive(tx, ref, null);
+      const { row } = await findLive(tx, ref, null);
       if (expected !== null && expected !== row.current_version) {
         throw new CofferError(
           "CONFLICT",
@@ -272,7 +271,7 @@ export class SecretsService {
     const scope = await this.#keys.activeScopeKey(ref.owner);
     const base = { action: "secret.rotate", owner: ref.owner, key: ref.name, reason: null } as const;
     return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, version: null, outcome: "error" }, async (tx) => {
-      const { row } = await this.#findLive(tx, ref, null);
+      const { row } = await findLive(tx, ref, null);
       const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
       for (const v of versions) {
         const value = await this.#open(tx, ref, v);
@@ -323,29 +322,8 @@ export class SecretsService {
     }
   }
 
-  async #findLive(
-    db: Executor,
-    ref: SecretRef,
-    version: number | null,
-  ): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
-    const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
-    if (row === null || row.deleted_at !== null) throw notFound(ref);
-    const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
-    if (v === null || v.destroyed_at !== null)
-      throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
-    return { row, version: v };
-  }
-
   async #open(db: Executor, ref: SecretRef, v: secretRepo.VersionRow): Promise<Secret> {
     const scopeKey = await this.#keys.scopeKeyById(db, v.scope_key_id, ref.owner);
     return openColumns(scopeKey, v, { owner: ref.owner, name: ref.name, version: v.version });
   }
-}
-
-function notFound(ref: SecretRef): CofferError {
-  return new CofferError("NOT_FOUND", `no secret ${ref.name} for ${formatOwner(ref.owner)}`, { key: ref.name });
-}
-
-function ownerOf(r: secretRepo.SecretRow): Owner {
-  return ownerFromColumns(r.owner_type, r.owner_id);
 }

@@ -1,0 +1,35 @@
+import { CofferError } from "../errors/index.ts";
+import { formatOwner, ownerFromColumns, ownerIdColumn, type Owner } from "../model/index.ts";
+import { secretRepo, type Executor } from "../store/index.ts";
+import type { SecretRef } from "./secret-inputs.ts";
+
+/** An owner as the columns that store it. */
+export function cols(owner: Owner): secretRepo.OwnerColumns {
+  return { ownerType: owner.kind, ownerId: ownerIdColumn(owner) };
+}
+
+export function ownerOf(r: secretRepo.SecretRow): Owner {
+  return ownerFromColumns(r.owner_type, r.owner_id);
+}
+
+export function notFound(ref: SecretRef): CofferError {
+  return new CofferError("NOT_FOUND", `no secret ${ref.name} for ${formatOwner(ref.owner)}`, { key: ref.name });
+}
+
+/**
+ * A live (not deleted) secret and one of its versions (the current one when `version` is null).
+ * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed version.
+ */
+export async function findLive(
+  db: Executor,
+  ref: SecretRef,
+  version: number | null,
+): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
+  const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
+  if (row === null || row.deleted_at !== null) throw notFound(ref);
+  const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
+  if (v === null || v.destroyed_at !== null) {
+    throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
+  }
+  return { row, version: v };
+}
