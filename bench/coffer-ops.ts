@@ -4,7 +4,7 @@ import SqliteDatabase from "better-sqlite3";
 import { loadConfig } from "../src/core/config/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
 import { LOCAL_CONTEXT, createCore, type Actor, type Core } from "../src/core/service/index.ts";
-import { ACTOR_USER, OWNER, keyName, type Dialect, type RangeFn, type Workload } from "./common.ts";
+import { ACTOR_USER, OWNER, keyName, type BenchDb, type Dialect, type RangeFn, type Workload } from "./common.ts";
 
 export const ACTOR: Actor = { kind: "local", user: ACTOR_USER };
 const REASON = "benchmark";
@@ -15,7 +15,10 @@ export interface CofferOps {
   readonly get: RangeFn;
   readonly reveal: RangeFn;
   warmUp(n: number): Promise<void>;
-  /** Coffer's own DDL for the tables the floor writes (so both use the same schema). */
+  /**
+   * SQLite: Coffer's own DDL for the tables the floor writes (so both use the same schema).
+   * PostgreSQL: nothing; the floor copies Coffer's tables inside the database (floor-postgres.ts).
+   */
   schema(): readonly string[];
   close(): Promise<void>;
 }
@@ -34,17 +37,24 @@ function readSqliteSchema(home: string): readonly string[] {
   }
 }
 
-/** Per dialect: Coffer's environment for a bench home, and how to read its schema back. */
-const ENV: Readonly<Record<Dialect, (home: string) => Record<string, string>>> = { sqlite: (home) => ({ COFFER_HOME: home }) };
-const SCHEMA: Readonly<Record<Dialect, (home: string) => readonly string[]>> = { sqlite: readSqliteSchema };
+/**
+ * Per dialect: Coffer's environment for a bench home, and how to read its schema back. On
+ * PostgreSQL the home holds only the master key; `poolMax` is `COFFER_DB_POOL_MAX`.
+ */
+const ENV: Readonly<{ [D in Dialect]: (db: Extract<BenchDb, { dialect: D }>, home: string, poolMax: number) => Record<string, string> }> = {
+  sqlite: (_db, home) => ({ COFFER_HOME: home }),
+  postgres: (db, home, poolMax) => ({ COFFER_HOME: home, COFFER_DB_URL: db.url, COFFER_DB_POOL_MAX: String(poolMax) }),
+};
+const SCHEMA: Readonly<Record<Dialect, (home: string) => readonly string[]>> = { sqlite: readSqliteSchema, postgres: () => [] };
 
-/** The environment Coffer reads for a bench home of this dialect. */
-export function cofferEnv(dialect: Dialect, home: string): Record<string, string> {
-  return ENV[dialect](home);
+/** The environment Coffer reads for a bench home of this database (PostgreSQL: one connection unless `poolMax`). */
+export function cofferEnv(db: BenchDb, home: string, poolMax = 1): Record<string, string> {
+  return db.dialect === "sqlite" ? ENV.sqlite(db, home, poolMax) : ENV.postgres(db, home, poolMax);
 }
 
-export async function openCofferCore(dialect: Dialect, home: string): Promise<Core> {
-  return createCore(loadConfig({ env: cofferEnv(dialect, home) }));
+/** The core as the CLI builds it; PostgreSQL is migrated on the first open (as `coffer migrate` would). */
+export async function openCofferCore(db: BenchDb, home: string, poolMax = 1): Promise<Core> {
+  return createCore(loadConfig({ env: cofferEnv(db, home, poolMax) }), { migrate: true });
 }
 
 /** The `CREATE` statements of `secrets`, `secret_versions` and their indexes, read from Coffer's own database. */
@@ -52,8 +62,8 @@ function readSchema(dialect: Dialect, home: string): readonly string[] {
   return SCHEMA[dialect](home);
 }
 
-export async function openCofferOps(dialect: Dialect, home: string, w: Workload): Promise<CofferOps> {
-  const core = await openCofferCore(dialect, home);
+export async function openCofferOps(db: BenchDb, home: string, w: Workload): Promise<CofferOps> {
+  const core = await openCofferCore(db, home);
   const s = core.secrets;
   const set1 = async (owner: string, i: number): Promise<void> => {
     await s.set(ACTOR, LOCAL_CONTEXT, { owner, key: w.keys[i]!, value: Secret.fromString(w.values[i]!) });
@@ -81,14 +91,14 @@ export async function openCofferOps(dialect: Dialect, home: string, w: Workload)
         await reveal1(warmOwner, i);
       }
     },
-    schema: () => readSchema(dialect, home),
+    schema: () => readSchema(db.dialect, home),
     close: () => core.close(),
   };
 }
 
 /** Creates a home whose owner holds `n` secrets of `VALUE_BYTES` bytes (for `coffer run`). */
-export async function seedHome(dialect: Dialect, home: string, n: number, w: Workload): Promise<void> {
-  const core = await openCofferCore(dialect, home);
+export async function seedHome(db: BenchDb, home: string, n: number, w: Workload): Promise<void> {
+  const core = await openCofferCore(db, home);
   try {
     for (let i = 0; i < n; i++) {
       await core.secrets.set(ACTOR, LOCAL_CONTEXT, {

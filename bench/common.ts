@@ -1,10 +1,15 @@
 // Shared pieces of the benchmark: options, the workload (keys, values, read order) and timing.
 import { randomBytes } from "node:crypto";
 
-/** Databases the bench knows of. Only SQLite runs today; the rest are planned (`--db postgres`). */
-export const KNOWN_DIALECTS = ["sqlite", "postgres"] as const;
-export const SUPPORTED_DIALECTS = ["sqlite"] as const;
-export type Dialect = (typeof SUPPORTED_DIALECTS)[number];
+/** Databases the bench runs on (`--db`). */
+export const DIALECTS = ["sqlite", "postgres"] as const;
+export type Dialect = (typeof DIALECTS)[number];
+
+/**
+ * Where a run's data lives. SQLite: files under the bench home. PostgreSQL: `url` names a
+ * database created for this run (owner role, may create roles for Coffer's first migration).
+ */
+export type BenchDb = { readonly dialect: "sqlite" } | { readonly dialect: "postgres"; readonly url: string };
 
 /** The single owner every benchmarked secret belongs to, and its stored columns. */
 export const OWNER = "project/bench";
@@ -30,6 +35,17 @@ export type Counts = {
   readonly keyOps: number;
   /** Floor and Coffer alternate in this many rounds, so drift on the machine hits both alike. */
   readonly rounds: number;
+  /** PostgreSQL only: `get` with concurrent callers over a pool of 1 and of 8 connections. */
+  readonly pool: PoolCounts | null;
+};
+
+export type PoolCounts = {
+  /** `get` calls per pool size. */
+  readonly ops: number;
+  /** Callers with a request in flight at all times, the same for every pool size. */
+  readonly workers: number;
+  /** The pool sizes compared: the first is the baseline. */
+  readonly sizes: readonly [number, number];
 };
 
 export const FULL_COUNTS: Counts = {
@@ -40,6 +56,7 @@ export const FULL_COUNTS: Counts = {
   runSecrets: 100,
   keyOps: 100_000,
   rounds: 10,
+  pool: null,
 };
 
 export const QUICK_COUNTS: Counts = {
@@ -50,7 +67,32 @@ export const QUICK_COUNTS: Counts = {
   runSecrets: 100,
   keyOps: 20_000,
   rounds: 5,
+  pool: null,
 };
+
+/**
+ * PostgreSQL: every operation is several network round trips, so the counts are smaller than
+ * SQLite's, to keep the full run within about 3 minutes on 2 cores. `run` start-up is not
+ * measured there (its counts are unused).
+ */
+export const POSTGRES_FULL_COUNTS: Counts = {
+  ...FULL_COUNTS,
+  secrets: 20_000,
+  reveals: 2_000,
+  pool: { ops: 20_000, workers: 16, sizes: [1, 8] },
+};
+
+export const POSTGRES_QUICK_COUNTS: Counts = {
+  ...QUICK_COUNTS,
+  secrets: 2_000,
+  reveals: 500,
+  pool: { ops: 2_000, workers: 16, sizes: [1, 8] },
+};
+
+export function countsFor(dialect: Dialect, quick: boolean): Counts {
+  if (dialect === "postgres") return quick ? POSTGRES_QUICK_COUNTS : POSTGRES_FULL_COUNTS;
+  return quick ? QUICK_COUNTS : FULL_COUNTS;
+}
 
 /** What both sides write and read: the same names, the same values, the same read order. */
 export type Workload = {
@@ -96,24 +138,59 @@ export type RangeFn = (from: number, to: number) => void | Promise<void>;
 export type PairTiming = { readonly floorMs: number; readonly cofferMs: number; readonly ops: number };
 
 /**
- * Times `n` operations on each side, alternating floor and Coffer in `rounds` slices of the
- * same index ranges, so a busy neighbour or a warming CPU affects both the same way.
+ * Times `n` operations on each side, the sides taking turns in `rounds` slices of the same
+ * index ranges, so a busy neighbour or a warming CPU affects all of them the same way.
+ * `afterRound`, if given, runs untimed after each round. Returns each side's total
+ * milliseconds, in the order of `sides`.
  */
-export async function timeInterleaved(n: number, rounds: number, floor: RangeFn, coffer: RangeFn): Promise<PairTiming> {
-  let floorMs = 0;
-  let cofferMs = 0;
+export async function timeRounds(
+  n: number,
+  rounds: number,
+  sides: readonly RangeFn[],
+  afterRound?: () => void | Promise<void>,
+): Promise<number[]> {
+  const ms = sides.map(() => 0);
   const slice = Math.ceil(n / rounds);
   for (let from = 0; from < n; from += slice) {
     const to = Math.min(n, from + slice);
-    let t = performance.now();
-    await floor(from, to);
-    floorMs += performance.now() - t;
-    t = performance.now();
-    await coffer(from, to);
-    cofferMs += performance.now() - t;
+    for (const [k, side] of sides.entries()) {
+      const t = performance.now();
+      await side(from, to);
+      ms[k]! += performance.now() - t;
+    }
+    await afterRound?.();
     await yieldToEventLoop();
   }
+  return ms;
+}
+
+/** `timeRounds` for the usual pair: floor first, then Coffer, in each round. */
+export async function timeInterleaved(
+  n: number,
+  rounds: number,
+  floor: RangeFn,
+  coffer: RangeFn,
+  afterRound?: () => void | Promise<void>,
+): Promise<PairTiming> {
+  const [floorMs = 0, cofferMs = 0] = await timeRounds(n, rounds, [floor, coffer], afterRound);
   return { floorMs, cofferMs, ops: n };
+}
+
+/**
+ * Runs operations `from`..`to` with `workers` callers each keeping one operation in flight:
+ * a caller takes the next index as soon as its previous operation has finished.
+ */
+export async function runConcurrent(
+  from: number,
+  to: number,
+  workers: number,
+  op: (index: number, worker: number) => Promise<unknown>,
+): Promise<void> {
+  let next = from;
+  const caller = async (worker: number): Promise<void> => {
+    while (next < to) await op(next++, worker);
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => caller(w)));
 }
 
 export function opsPerSec(ops: number, ms: number): number {

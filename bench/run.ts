@@ -1,4 +1,4 @@
-// `npm run bench [-- [--quick] [--json] [--db sqlite]]`: Coffer against the raw floor of
+// `npm run bench [-- [--quick] [--json] [--db sqlite|postgres]]`: Coffer against the raw floor of
 // the same machine, in one run. See docs/benchmarks.md for what each figure means.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,30 +6,39 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureKeyTypes } from "./aes-keys.ts";
+import { Cleanup } from "./cleanup.ts";
 import { cofferEnv, openCofferOps, seedHome } from "./coffer-ops.ts";
 import {
-  FULL_COUNTS,
-  KNOWN_DIALECTS,
-  QUICK_COUNTS,
-  SUPPORTED_DIALECTS,
+  DIALECTS,
+  countsFor,
   makeWorkload,
   opsPerSec,
   progress,
   timeInterleaved,
+  type BenchDb,
   type Counts,
   type Dialect,
+  type Workload,
 } from "./common.ts";
 import { openFloor } from "./floors.ts";
-import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult } from "./report.ts";
+import { preparePostgres } from "./pg-server.ts";
+import { measurePoolScaling } from "./pool-scaling.ts";
+import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** However the run goes, it ends (with its cleanup) by then. */
+const DEADLINE_MS = 15 * 60_000;
+/** Each cleanup step (drop the database, stop the embedded server: start-up may take 60 s). */
+const CLEANUP_STEP_MS = 90_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite]]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres]]
 
-  --quick       smaller counts (5,000 set/get, 1,000 reveal), for a fast check
+  --quick       smaller counts, for a fast check (SQLite: 5,000 set/get, 1,000 reveal;
+                PostgreSQL: 2,000 set/get, 500 reveal)
   --json        print the results as JSON on stdout (progress stays on stderr)
-  --db <name>   the database to benchmark: sqlite (default); postgres is planned
+  --db <name>   the database to benchmark: sqlite (default) or postgres (the DATABASE_URL
+                server if set, else an embedded PostgreSQL started for the run)
   --help        this text
 `;
 
@@ -56,97 +65,141 @@ function parseOptions(argv: readonly string[]): Options | null {
   }
   const v = parsed.values;
   if (v.help) return null;
-  const db = v.db;
-  const supported = SUPPORTED_DIALECTS.find((d) => d === db);
-  if (supported === undefined) {
-    if ((KNOWN_DIALECTS as readonly string[]).includes(db))
-      throw new UsageError(`--db ${db} is not supported yet; supported: ${SUPPORTED_DIALECTS.join(", ")}`);
-    throw new UsageError(`unknown --db '${db}'; supported: ${SUPPORTED_DIALECTS.join(", ")}`);
-  }
-  return { quick: v.quick, json: v.json, dialect: supported };
+  const dialect = DIALECTS.find((d) => d === v.db);
+  if (dialect === undefined) throw new UsageError(`unknown --db '${v.db}'; supported: ${DIALECTS.join(", ")}`);
+  return { quick: v.quick, json: v.json, dialect };
 }
 
-async function measureOps(dialect: Dialect, dir: string, counts: Counts): Promise<OpResult[]> {
-  progress(`preparing ${counts.secrets.toLocaleString("en-US")} values`);
-  const w = makeWorkload(counts.secrets);
-  const home = join(dir, "home");
-  const coffer = await openCofferOps(dialect, home, w);
-  const floor = openFloor(dialect, { dir, workload: w, schema: coffer.schema() });
+async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
+  const coffer = await openCofferOps(db, home, w);
   try {
-    const warm = Math.min(1000, Math.ceil(counts.secrets / 20));
-    progress(`warming up (${String(warm)} secrets of another owner, each side)`);
-    floor.warmUp(warm);
-    await coffer.warmUp(warm);
-    const results: OpResult[] = [];
-    for (const [op, n] of [
-      ["set", counts.secrets],
-      ["get", counts.secrets],
-      ["reveal", counts.reveals],
-    ] as const) {
-      progress(`${op}: ${n.toLocaleString("en-US")} operations, floor and Coffer alternating`);
-      const t = await timeInterleaved(n, counts.rounds, floor[op], coffer[op]);
-      const r = opResult(op, t);
-      progress(
-        `${op}: Coffer ${opsPerSec(n, t.cofferMs).toFixed(0)}/s, floor ${opsPerSec(n, t.floorMs).toFixed(0)}/s (${r.ratioPct.toFixed(1)}%)`,
-      );
-      results.push(r);
+    const floor = await openFloor({ db, dir, workload: w, schema: coffer.schema() });
+    try {
+      const warm = Math.min(1000, Math.ceil(counts.secrets / 20));
+      progress(`warming up (${String(warm)} secrets of another owner, each side)`);
+      await floor.warmUp(warm);
+      await coffer.warmUp(warm);
+      await floor.refreshStats();
+      const results: OpResult[] = [];
+      for (const [op, n] of [
+        ["set", counts.secrets],
+        ["get", counts.secrets],
+        ["reveal", counts.reveals],
+      ] as const) {
+        progress(`${op}: ${n.toLocaleString("en-US")} operations, floor and Coffer alternating`);
+        // Writes change the tables: their statistics are refreshed after each round, untimed.
+        const t = await timeInterleaved(n, counts.rounds, floor[op], coffer[op], op === "set" ? () => floor.refreshStats() : undefined);
+        const r = opResult(db.dialect, op, t);
+        progress(
+          `${op}: Coffer ${opsPerSec(n, t.cofferMs).toFixed(0)}/s, floor ${opsPerSec(n, t.floorMs).toFixed(0)}/s (${r.ratioPct.toFixed(1)}%)`,
+        );
+        results.push(r);
+      }
+      return results;
+    } finally {
+      await floor.close();
     }
-    return results;
   } finally {
-    floor.close();
     await coffer.close();
   }
 }
 
+/** `coffer run` start-up (SQLite): real child processes of the built CLI. */
+async function measureRun(db: BenchDb, dir: string, counts: Counts): Promise<StartupReport> {
+  const runHome = join(dir, "run-home");
+  mkdirSync(runHome);
+  progress(`run: seeding ${String(counts.runSecrets)} secrets, then ${String(counts.startupRuns)} timed runs of each command`);
+  await seedHome(db, runHome, counts.runSecrets, makeWorkload(counts.runSecrets));
+  const startup = await measureStartup({
+    root: ROOT,
+    env: childEnv(cofferEnv(db, runHome)),
+    runs: counts.startupRuns,
+    warmup: counts.startupWarmup,
+    secrets: counts.runSecrets,
+  });
+  return startupReport(startup);
+}
+
+/** Set on Ctrl-C or at the deadline: the run is being torn down, errors from then on are expected. */
+let stopping = false;
+
 async function bench(opts: Options): Promise<BenchReport> {
   const started = performance.now();
   const host = machine();
-  const counts = opts.quick ? QUICK_COUNTS : FULL_COUNTS;
+  const counts = countsFor(opts.dialect, opts.quick);
   const warnings: string[] = [];
-  const stale = checkBuild(ROOT);
-  if (stale !== null) {
-    warnings.push(stale);
-    progress(`warning: ${stale}`);
-  }
+  const cleanup = new Cleanup();
   const dir = mkdtempSync(join(tmpdir(), "coffer-bench-"));
-  const onSignal = (signal: NodeJS.Signals): void => {
+  cleanup.add(`remove ${dir}`, () => {
     rmSync(dir, { recursive: true, force: true });
-    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+  const abort = (why: string, code: number): void => {
+    stopping = true;
+    progress(`${why}: cleaning up`);
+    // Stopping the server resets connections in use, and a pooled pg client with a query in
+    // flight has no 'error' listener (pg-pool removes it at checkout): the cleanup must go on.
+    process.on("uncaughtException", (e) => {
+      progress(`while stopping: ${e.message}`);
+    });
+    void cleanup.run(CLEANUP_STEP_MS, true).then((failures) => {
+      for (const f of failures) progress(`cleanup failed: ${f}`);
+      process.exit(code);
+    });
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    abort(signal, signal === "SIGINT" ? 130 : 143);
+  };
+  const deadline = setTimeout(() => {
+    abort(`not finished after ${String(DEADLINE_MS / 60_000)} minutes`, 1);
+  }, DEADLINE_MS);
+  deadline.unref();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
+    if (opts.dialect === "sqlite") {
+      const stale = checkBuild(ROOT);
+      if (stale !== null) {
+        warnings.push(stale);
+        progress(`warning: ${stale}`);
+      }
+    }
+    const pg = opts.dialect === "postgres" ? await preparePostgres(cleanup) : null;
+    const db: BenchDb = pg === null ? { dialect: "sqlite" } : { dialect: "postgres", url: pg.url };
     progress(`data in ${dir}`);
     progress(`AES-256-GCM Buffer vs KeyObject keys: ${counts.keyOps.toLocaleString("en-US")} pairs per case`);
     const aesKeys = await measureKeyTypes(counts.keyOps, counts.rounds);
-    const operations = await measureOps(opts.dialect, dir, counts);
-
-    const runHome = join(dir, "run-home");
-    mkdirSync(runHome);
-    progress(`run: seeding ${String(counts.runSecrets)} secrets, then ${String(counts.startupRuns)} timed runs of each command`);
-    await seedHome(opts.dialect, runHome, counts.runSecrets, makeWorkload(counts.runSecrets));
-    const startup = await measureStartup({
-      root: ROOT,
-      env: childEnv(cofferEnv(opts.dialect, runHome)),
-      runs: counts.startupRuns,
-      warmup: counts.startupWarmup,
-      secrets: counts.runSecrets,
-    });
+    progress(`preparing ${counts.secrets.toLocaleString("en-US")} values`);
+    const w = makeWorkload(counts.secrets);
+    const home = join(dir, "home");
+    const operations = await measureOps(db, dir, home, w, counts);
+    const pool =
+      db.dialect === "postgres" && counts.pool !== null ? await measurePoolScaling(db, home, w, counts.pool, counts.rounds) : null;
+    let startup: StartupReport | null = null;
+    if (db.dialect === "sqlite") startup = await measureRun(db, dir, counts);
+    else progress(`run start-up: measured on SQLite only, skipped on ${db.dialect}`);
     return {
       dialect: opts.dialect,
+      server: pg?.server ?? null,
       quick: opts.quick,
       machine: host,
       counts,
       operations,
-      startup: startupReport(startup),
+      pool,
+      startup,
       aesKeys,
       warnings,
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    rmSync(dir, { recursive: true, force: true });
+    if (!stopping) {
+      clearTimeout(deadline);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      for (const f of await cleanup.run(CLEANUP_STEP_MS, false)) {
+        warnings.push(`cleanup failed: ${f}`);
+        progress(`cleanup failed: ${f}`);
+      }
+    }
   }
 }
 
@@ -167,6 +220,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     report = await bench(opts);
   } catch (e) {
+    if (stopping) return 1; // the abort path reports and exits
     process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
