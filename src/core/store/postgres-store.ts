@@ -4,6 +4,7 @@ import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
+import { preparedStatementPool, SESSION_SCOPE_MARKER } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
 import { mapStoreError, ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
 
@@ -63,6 +64,14 @@ function pool(settings: PostgresSettings, max: number): pg.Pool {
 
 const SCOPE_TEXT = /^[A-Za-z0-9._/%\\,-]*$/;
 
+/** The two settings the row-level security policies read, for a scope. */
+function scopeSettings(scope: OwnerScope): { all: "on" | "off"; owners: string } {
+  const all = scope.kind === "all" ? "on" : "off";
+  const owners = scope.kind === "owners" ? scope.patterns.map(ownerPatternToLike).join(",") : "";
+  if (!SCOPE_TEXT.test(owners)) throw new CofferError("INTERNAL", "an owner pattern has characters that cannot reach SQL");
+  return { all, owners };
+}
+
 /**
  * BEGIN and the transaction-local owner scope that the row-level security policies read, in
  * one round trip: a parameterless multi-statement string goes over the simple-query protocol.
@@ -70,9 +79,7 @@ const SCOPE_TEXT = /^[A-Za-z0-9._/%\\,-]*$/;
  * (owner patterns are validated long before; this is the last guard).
  */
 function beginScoped(scope: OwnerScope): CompiledQuery {
-  const all = scope.kind === "all" ? "on" : "off";
-  const owners = scope.kind === "owners" ? scope.patterns.map(ownerPatternToLike).join(",") : "";
-  if (!SCOPE_TEXT.test(owners)) throw new CofferError("INTERNAL", "an owner pattern has characters that cannot reach SQL");
+  const { all, owners } = scopeSettings(scope);
   return CompiledQuery.raw(`BEGIN; SELECT set_config('coffer.all_owners', '${all}', true), set_config('coffer.owners', '${owners}', true)`);
 }
 
@@ -84,7 +91,7 @@ function beginScoped(scope: OwnerScope): CompiledQuery {
 export function openPostgresStore(settings: PostgresSettings): Store {
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool: pool(settings, settings.poolMax),
+      pool: preparedStatementPool(pool(settings, settings.poolMax)),
       onCreateConnection: async (conn) => {
         await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
       },
@@ -100,7 +107,7 @@ export function openPostgresStore(settings: PostgresSettings): Store {
       await owner.destroy();
     }
   };
-  const run = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
+  const transaction = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
     db
       .connection()
       .execute(async (conn) => {
@@ -118,10 +125,24 @@ export function openPostgresStore(settings: PostgresSettings): Store {
       .catch((e: unknown) => {
         throw mapStoreError(e);
       });
+  // Reads run in autocommit under a session-level scope that the pool caches per connection:
+  // a read whose scope the connection already has is one round trip, like a bare query.
+  // Each statement sees committed data (READ COMMITTED); reads need no multi-statement snapshot.
+  const read = <T>(scope: OwnerScope, fn: (db: Executor) => Promise<T>): Promise<T> =>
+    db
+      .connection()
+      .execute(async (conn) => {
+        const { all, owners } = scopeSettings(scope);
+        await conn.executeQuery(CompiledQuery.raw(`${SESSION_SCOPE_MARKER}${all}|${owners}`));
+        return fn(conn);
+      })
+      .catch((e: unknown) => {
+        throw mapStoreError(e);
+      });
   return {
     dialect: "postgres",
-    read: run,
-    transaction: run,
+    read,
+    transaction,
     migrationStatus: () => asOwner((owner) => migrationStatus(owner, postgresMigrations)),
     migrate: () => asOwner((owner) => migrateToLatest(owner, postgresMigrations)),
     close: () => db.destroy(),

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { Secret } from "../secret/index.ts";
-import { ownerPatternToLike } from "./store.ts";
+import { openStore } from "./open-store.ts";
+import type { Executor } from "./schema.ts";
+import { NO_OWNERS, ownerPatternToLike, type OwnerScope } from "./store.ts";
 import { LOCAL_CONTEXT } from "../service/index.ts";
 import { ACTOR, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 
@@ -160,5 +162,42 @@ describe("PostgreSQL row-level security", () => {
       await owner.end();
     }
     assert.equal((await probeOwnerB(url, ownerPatternToLike("project/a"))).secrets, 0);
+  });
+});
+
+describe("PostgreSQL owner scopes on a reused connection", () => {
+  let t: TempCore;
+  before(async () => {
+    t = await tempCore("postgres");
+    for (const owner of ["project/a", "project/b", "project/c"]) {
+      await t.core.secrets.set(ACTOR, LOCAL_CONTEXT, { owner, key: "K", value: Secret.fromString("v") });
+    }
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  it("never carries one unit of work's owners into the next on the same connection", async () => {
+    const store = await openStore({ kind: "postgres", url: Secret.fromString(t.dbUrl ?? ""), poolMax: 1, statementTimeoutMs: 5000 });
+    const owners = (db: Executor) => db.selectFrom("secrets").select("owner_id").orderBy("owner_id").execute();
+    const scope = (p: string): OwnerScope => ({ kind: "owners", patterns: [p] });
+    try {
+      assert.deepEqual(await store.read(scope("project/a"), owners), [{ owner_id: "a" }]);
+      assert.deepEqual(await store.read(scope("project/b"), owners), [{ owner_id: "b" }]);
+      assert.deepEqual(await store.transaction(scope("project/c"), owners), [{ owner_id: "c" }]);
+      assert.deepEqual(await store.read(scope("project/b"), owners), [{ owner_id: "b" }], "the transaction's scope ended with it");
+      await assert.rejects(
+        store.transaction(scope("project/a"), async (db) => {
+          await owners(db);
+          throw new Error("boom");
+        }),
+      );
+      assert.deepEqual(await store.read(scope("project/b"), owners), [{ owner_id: "b" }], "a rolled-back scope does not linger");
+      assert.deepEqual(await store.read(NO_OWNERS, owners), []);
+      assert.deepEqual(await store.read({ kind: "all", why: "test" }, owners), [{ owner_id: "a" }, { owner_id: "b" }, { owner_id: "c" }]);
+      assert.deepEqual(await store.read(scope("project/a"), owners), [{ owner_id: "a" }]);
+    } finally {
+      await store.close();
+    }
   });
 });

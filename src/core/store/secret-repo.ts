@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from "kysely";
+import { CompiledQuery, type Insertable, type Selectable, type Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
@@ -6,15 +6,28 @@ export type SecretRow = Selectable<SecretsTable>;
 export type VersionRow = Selectable<SecretVersionsTable>;
 export type OwnerColumns = { readonly ownerType: string; readonly ownerId: string };
 
+/** The SQL of `findSecret` per dialect, built by Kysely once: its parameters are owner type, owner id, key name. */
+const findSecretSql = new Map<boolean, string>();
+
+/**
+ * One secret's row by its unique key. The hottest read (every masked get), so its SQL is built
+ * once per dialect and re-run with new parameters rather than rebuilt on every call.
+ */
 export async function findSecret(db: Executor, owner: OwnerColumns, keyName: string): Promise<SecretRow | null> {
-  const row = await db
-    .selectFrom("secrets")
-    .selectAll()
-    .where("owner_type", "=", owner.ownerType)
-    .where("owner_id", "=", owner.ownerId)
-    .where("key_name", "=", keyName)
-    .executeTakeFirst();
-  return row ?? null;
+  const pg = isPostgres(db);
+  let text = findSecretSql.get(pg);
+  if (text === undefined) {
+    text = db
+      .selectFrom("secrets")
+      .selectAll()
+      .where("owner_type", "=", "")
+      .where("owner_id", "=", "")
+      .where("key_name", "=", "")
+      .compile().sql;
+    findSecretSql.set(pg, text);
+  }
+  const r = await db.executeQuery<SecretRow>(CompiledQuery.raw(text, [owner.ownerType, owner.ownerId, keyName]));
+  return r.rows[0] ?? null;
 }
 
 /**

@@ -1,0 +1,83 @@
+import { createHash } from "node:crypto";
+import type { PostgresPool, PostgresPoolClient } from "kysely";
+import type pg from "pg";
+
+/** At most this many prepared statements per connection; past it, queries go unnamed. */
+const MAX_PREPARED_PER_CONNECTION = 256;
+
+type Prepared = { readonly names: Set<string>; sessionScope: string | null };
+const prepared = new WeakMap<pg.PoolClient, Prepared>();
+
+function statementName(sql: string): string {
+  return `coffer_${createHash("sha1").update(sql).digest("hex")}`;
+}
+
+/**
+ * A query text that asks for a session-level owner scope (`all|owners`) on this connection.
+ * The pool answers it without a round trip when the connection already has that scope.
+ */
+export const SESSION_SCOPE_MARKER = "/*coffer:session-scope*/";
+
+const EMPTY_RESULT = { command: "SELECT", rowCount: 0, rows: [] };
+
+/**
+ * Sets the owner scope for the rest of the session (autocommit, outside any transaction), and
+ * remembers it per connection so the next read with the same scope costs no round trip. A
+ * transaction's own `set_config(…, true)` reverts to this value when it ends, so the cache
+ * stays true; if setting fails, the cache is cleared and the next read sets it again.
+ */
+async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: string): Promise<unknown> {
+  if (state.sessionScope === scope) return EMPTY_RESULT;
+  state.sessionScope = null;
+  const [all = "off", owners = ""] = scope.split("|");
+  await client.query({
+    name: "coffer_session_scope",
+    text: "SELECT set_config('coffer.all_owners', $1, false), set_config('coffer.owners', $2, false)",
+    values: [all, owners],
+  });
+  state.sessionScope = scope;
+  return EMPTY_RESULT;
+}
+
+/**
+ * A pg pool for Kysely whose parameterised queries run as named (prepared) statements, one
+ * per distinct SQL text and connection. Kysely sends every query unnamed, so PostgreSQL
+ * parsed and planned each one on every call: measured at about 90 µs of a 94 µs lookup here.
+ * Coffer's SQL texts are a fixed set, so the statements per connection stay few (and are
+ * capped). Parameterless queries (BEGIN; set_config…, COMMIT) keep the simple protocol,
+ * which allows several statements in one round trip.
+ *
+ * Also listens for errors on checked-out clients: pg-pool removes its listener while a
+ * client is out, and a connection dropped mid-query would otherwise crash the process with
+ * an unhandled 'error' event instead of failing the query.
+ */
+export function preparedStatementPool(pool: pg.Pool): PostgresPool {
+  return {
+    connect: async (): Promise<PostgresPoolClient> => {
+      const client = await pool.connect();
+      let state = prepared.get(client);
+      if (state === undefined) {
+        state = { names: new Set(), sessionScope: null };
+        prepared.set(client, state);
+        client.on("error", () => undefined);
+      }
+      const conn = state;
+      const names = state.names;
+      return {
+        query: (async (sql: string, parameters: readonly unknown[]) => {
+          if (sql.startsWith(SESSION_SCOPE_MARKER)) return setSessionScope(client, conn, sql.slice(SESSION_SCOPE_MARKER.length));
+          if (parameters.length === 0) return client.query(sql);
+          const name = statementName(sql);
+          if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
+          names.add(name);
+          return client.query({ name, text: sql, values: [...parameters] });
+        }) as unknown as PostgresPoolClient["query"],
+        release: () => {
+          client.release();
+        },
+      };
+    },
+    end: () => pool.end(),
+    options: pool.options,
+  };
+}
