@@ -4,7 +4,7 @@ import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
-import { preparedStatementPool, SESSION_SCOPE_MARKER } from "./prepared-pool.ts";
+import { preparedStatementPool, sessionScope } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
 import { mapStoreError, ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
 
@@ -107,38 +107,39 @@ export function openPostgresStore(settings: PostgresSettings): Store {
       await owner.destroy();
     }
   };
+  // A transaction sets its scope transaction-locally (BEGIN; set_config(…, true)); it runs
+  // outside any read's session scope so no session-level setting happens inside it.
   const transaction = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
-    db
-      .connection()
-      .execute(async (conn) => {
-        await conn.executeQuery(beginScoped(scope));
-        try {
-          const result = await fn(conn);
-          await conn.executeQuery(COMMIT);
-          return result;
-        } catch (e) {
-          // A broken connection fails the ROLLBACK too; the original error is the one to report.
-          await conn.executeQuery(ROLLBACK).catch(() => undefined);
-          throw e;
-        }
-      })
+    sessionScope
+      .exit(() =>
+        db.connection().execute(async (conn) => {
+          await conn.executeQuery(beginScoped(scope));
+          try {
+            const result = await fn(conn);
+            await conn.executeQuery(COMMIT);
+            return result;
+          } catch (e) {
+            // A broken connection fails the ROLLBACK too; the original error is the one to report.
+            await conn.executeQuery(ROLLBACK).catch(() => undefined);
+            throw e;
+          }
+        }),
+      )
       .catch((e: unknown) => {
         throw mapStoreError(e);
       });
-  // Reads run in autocommit under a session-level scope that the pool caches per connection:
-  // a read whose scope the connection already has is one round trip, like a bare query.
-  // Each statement sees committed data (READ COMMITTED); reads need no multi-statement snapshot.
-  const read = <T>(scope: OwnerScope, fn: (db: Executor) => Promise<T>): Promise<T> =>
-    db
-      .connection()
-      .execute(async (conn) => {
-        const { all, owners } = scopeSettings(scope);
-        await conn.executeQuery(CompiledQuery.raw(`${SESSION_SCOPE_MARKER}${all}|${owners}`));
-        return fn(conn);
-      })
+  // Reads run in autocommit. Before each statement the pool makes sure its connection has the
+  // read's session-level scope, which it caches per connection: a read whose scope the
+  // connection already has is one round trip, like a bare query. Each statement sees committed
+  // data (READ COMMITTED); no read needs a multi-statement snapshot.
+  const read = <T>(scope: OwnerScope, fn: (db: Executor) => Promise<T>): Promise<T> => {
+    const { all, owners } = scopeSettings(scope);
+    return sessionScope
+      .run(`${all}|${owners}`, () => fn(db))
       .catch((e: unknown) => {
         throw mapStoreError(e);
       });
+  };
   return {
     dialect: "postgres",
     read,

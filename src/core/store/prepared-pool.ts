@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
@@ -13,12 +14,11 @@ function statementName(sql: string): string {
 }
 
 /**
- * A query text that asks for a session-level owner scope (`all|owners`) on this connection.
- * The pool answers it without a round trip when the connection already has that scope.
+ * The session-level owner scope (`all|owners`) that the queries of the current read need.
+ * Set by the store's `read()`; a query run outside any read (inside a transaction, which sets
+ * its own transaction-local scope) sees none.
  */
-export const SESSION_SCOPE_MARKER = "/*coffer:session-scope*/";
-
-const EMPTY_RESULT = { command: "SELECT", rowCount: 0, rows: [] };
+export const sessionScope = new AsyncLocalStorage<string>();
 
 /**
  * Sets the owner scope for the rest of the session (autocommit, outside any transaction), and
@@ -26,8 +26,7 @@ const EMPTY_RESULT = { command: "SELECT", rowCount: 0, rows: [] };
  * transaction's own `set_config(…, true)` reverts to this value when it ends, so the cache
  * stays true; if setting fails, the cache is cleared and the next read sets it again.
  */
-async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: string): Promise<unknown> {
-  if (state.sessionScope === scope) return EMPTY_RESULT;
+async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: string): Promise<void> {
   state.sessionScope = null;
   const [all = "off", owners = ""] = scope.split("|");
   await client.query({
@@ -36,7 +35,6 @@ async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: st
     values: [all, owners],
   });
   state.sessionScope = scope;
-  return EMPTY_RESULT;
 }
 
 /**
@@ -65,7 +63,8 @@ export function preparedStatementPool(pool: pg.Pool): PostgresPool {
       const names = state.names;
       return {
         query: (async (sql: string, parameters: readonly unknown[]) => {
-          if (sql.startsWith(SESSION_SCOPE_MARKER)) return setSessionScope(client, conn, sql.slice(SESSION_SCOPE_MARKER.length));
+          const scope = sessionScope.getStore();
+          if (scope !== undefined && conn.sessionScope !== scope) await setSessionScope(client, conn, scope);
           if (parameters.length === 0) return client.query(sql);
           const name = statementName(sql);
           if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
