@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { caught as caughtError } from "../../../test/fixtures/caught.ts";
 import { inspect } from "node:util";
 import fc from "fast-check";
 import { CofferError } from "../errors/index.ts";
@@ -21,16 +22,6 @@ function aadFor(p: Place): { readonly value: ValueAad; readonly dek: DekAad } {
     value: { kind: "value", owner: p.owner, name: p.name, version: p.version },
     dek: { kind: "dek", owner: p.owner, name: p.name, version: p.version, scopeKeyId: p.scopeKeyId },
   };
-}
-
-function caught(fn: () => unknown): CofferError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CofferError, `expected a CofferError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("returned plaintext instead of failing");
 }
 
 const CANARY = "CANARY-7d1f0c-do-not-print";
@@ -138,3 +129,7 @@ describe("openVersion against a moved ciphertext", () => {
     );
   });
 });
+
+function caught(fn: () => unknown): CofferError {
+  return caughtError(fn, "returned plaintext instead of failing");
+}

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { codeOf } from "../../../test/fixtures/caught.ts";
 import fc from "fast-check";
-import { CofferError } from "../errors/index.ts";
 import { OwnerId, type Owner } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import type { DekAad, ValueAad } from "./aad.ts";
@@ -23,16 +23,6 @@ function flip(bytes: Uint8Array, at: number): Uint8Array {
   const out = Uint8Array.from(bytes);
   out[at] = out[at]! ^ 0x01;
   return out;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CofferError, `expected a CofferError, got ${String(e)}`);
-    return e.code;
-  }
-  return "RETURNED";
 }
 
 const PLACE: Place = { owner: { kind: "project", id: OwnerId.parse("payments") }, name: "STRIPE_SECRET", version: 7, scopeKeyId: "sk-9" };

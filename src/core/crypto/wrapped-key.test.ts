@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { codeOf } from "../../../test/fixtures/caught.ts";
 import { createDecipheriv } from "node:crypto";
 import { inspect } from "node:util";
 import { CofferError } from "../errors/index.ts";
@@ -18,16 +19,6 @@ function flip(bytes: Uint8Array, at: number, mask = 0x01): Uint8Array {
   const out = Uint8Array.from(bytes);
   out[at] = out[at]! ^ mask;
   return out;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CofferError, `expected a CofferError, got ${String(e)}`);
-    return e.code;
-  }
-  return "RETURNED";
 }
 
 /** The code every byte position of a wrapped key must give when changed. */

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { caught as caughtError } from "../../../test/fixtures/caught.ts";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,16 +19,6 @@ const aadFor = (kid: string): ScopeKeyAad => ({
   scopeKeyId: "sk-1",
   kid,
 });
-
-function caught(fn: () => unknown): CofferError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CofferError, `expected a CofferError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a throw");
-}
 
 describe("Keyring", () => {
   const k1 = AesKey.generate();
@@ -172,3 +163,7 @@ describe("loadKeyring with a keyring file", () => {
     assert.equal(caught(() => load(join(dir, "absent.json"))).code, "KEY_NOT_FOUND");
   });
 });
+
+function caught(fn: () => unknown): CofferError {
+  return caughtError(fn, "expected a throw");
+}

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { caught as caughtError } from "../../../test/fixtures/caught.ts";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,16 +16,6 @@ const AAD: ScopeKeyAad = { kind: "scope-key", owner: { kind: "user", id: OwnerId
 const newKeyText = (bytes = 32): string => `${randomBytes(bytes).toString("base64")}\n`;
 const fingerprintOf = (text: string): string => fingerprintKey(parseKeyBase64(text, "test"));
 const modeOf = (path: string): number => statSync(path).mode & 0o777;
-
-function caught(fn: () => unknown): CofferError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CofferError, `expected a CofferError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected loadKeyring to throw");
-}
 
 let root = "";
 let n = 0;
@@ -173,3 +164,7 @@ describe("loadKeyring with the env provider", () => {
     assert.match(err.message, /COFFER_KEK_BASE64 or COFFER_KEK_BASE64_FILE/);
   });
 });
+
+function caught(fn: () => unknown): CofferError {
+  return caughtError(fn, "expected loadKeyring to throw");
+}
