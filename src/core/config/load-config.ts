@@ -23,6 +23,7 @@ export const KNOWN_ENV = [
   "COFFER_DB_URL",
   "COFFER_DB_POOL_MAX",
   "COFFER_DB_STATEMENT_TIMEOUT_MS",
+  "COFFER_DB_BUSY_TIMEOUT_MS",
 ] as const;
 
 export type Config = {
@@ -46,6 +47,9 @@ const EnvSchema = z.object({
   COFFER_LOG_LEVEL: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
   COFFER_DB_URL: z.optional(NonEmpty),
   COFFER_DB_POOL_MAX: z.optional(z.string().check(z.regex(/^([1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, "must be a whole number from 1 to 200"))),
+  COFFER_DB_BUSY_TIMEOUT_MS: z.optional(
+    z.string().check(z.regex(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of milliseconds from 0 to 9999999")),
+  ),
   COFFER_DB_STATEMENT_TIMEOUT_MS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{2,6}$/, "must be a whole number of milliseconds from 100 to 9999999")),
   ),
@@ -64,10 +68,11 @@ function storeSettings(
   flag: string | undefined,
 ): StoreSettings {
   const url = flag ?? env.COFFER_DB_URL ?? (raw["DATABASE_URL"] === "" ? undefined : raw["DATABASE_URL"]);
-  if (url === undefined) return { kind: "sqlite", path: join(home, "coffer.db") };
+  const busyTimeoutMs = Number(env.COFFER_DB_BUSY_TIMEOUT_MS ?? "10000");
+  if (url === undefined) return { kind: "sqlite", path: join(home, "coffer.db"), busyTimeoutMs };
   const source = flag !== undefined ? "--db" : env.COFFER_DB_URL !== undefined ? "COFFER_DB_URL" : "DATABASE_URL";
   if (!DB_URL.test(url)) throw new CofferError("CONFIG_INVALID", `${source}: must be postgres://… or sqlite:<path>`, { fields: [source] });
-  if (url.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(url.slice("sqlite:".length)) };
+  if (url.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(url.slice("sqlite:".length)), busyTimeoutMs };
   return {
     kind: "postgres",
     url: Secret.fromString(url),

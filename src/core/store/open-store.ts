@@ -4,7 +4,7 @@ import { openSqliteStore } from "./sqlite-store.ts";
 import type { Store } from "./store.ts";
 
 export type StoreSettings =
-  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "sqlite"; readonly path: string; readonly busyTimeoutMs: number }
   | { readonly kind: "postgres"; readonly url: Secret; readonly poolMax: number; readonly statementTimeoutMs: number };
 
 /**

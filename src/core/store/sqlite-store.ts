@@ -8,7 +8,6 @@ import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
 import { mapStoreError, type Store } from "./store.ts";
 
-const BUSY_TIMEOUT_MS = 10_000;
 const MAX_CACHED_STATEMENTS = 256;
 
 /**
@@ -42,11 +41,11 @@ function withStatementCache(raw: SqliteDatabase.Database): { close(): void; prep
  * SQLite (there is no row-level security); the service's own filters are the guard here.
  * @throws CofferError CONFIG_INVALID when the file cannot be opened.
  */
-export function openSqliteStore(settings: { readonly path: string }): Store {
+export function openSqliteStore(settings: { readonly path: string; readonly busyTimeoutMs: number }): Store {
   let raw: SqliteDatabase.Database;
   try {
     mkdirSync(dirname(settings.path), { recursive: true, mode: 0o700 });
-    raw = new SqliteDatabase(settings.path, { timeout: BUSY_TIMEOUT_MS });
+    raw = new SqliteDatabase(settings.path, { timeout: settings.busyTimeoutMs });
     raw.pragma("journal_mode = WAL");
     raw.pragma("synchronous = NORMAL");
     raw.pragma("foreign_keys = ON");
