@@ -105,6 +105,25 @@ function build(io: Io, status: { code: number }): Command {
     .description("check the audit chain: every event unmodified, none deleted or reordered")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/audit-verify.ts")));
+  const keys = program.command("keys").description("split and recombine the master key");
+  keys
+    .command("split")
+    .description("split the master key into N shares (Shamir), any K of which rebuild it (audited)")
+    .requiredOption("--shares <n>", "how many shares to make (N, 2-255)", int("shares"))
+    .requiredOption("--threshold <k>", "how many shares rebuild the key (K, 2-N)", int("threshold"))
+    .option("--out-dir <dir>", "write share-<i>-of-<N>.txt files (mode 0600) there instead of printing the shares")
+    .option("--kid <kid>", "split this kid of the keyring instead of the active key")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/keys-split.ts")));
+  keys
+    .command("combine")
+    .description("rebuild the master key from K shares and verify it against the shares and the configured key")
+    .option("--file <path>", "a file of shares, one per line (repeatable)", collect, [])
+    .option("--stdin", "read shares from standard input, one per line")
+    .option("--out <file>", "write the recovered key (base64) to a new file with mode 0600")
+    .option("--stdout-key", "print the recovered key (base64) on standard output")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/keys-combine.ts")));
   return program;
 }
 

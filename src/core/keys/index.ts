@@ -5,3 +5,5 @@ export { LocalKek } from "./local-kek.ts";
 export { loadKeyring, kekNeedsCreation } from "./load-keyring.ts";
 export type { KekSettings, LoadKeyringOptions } from "./load-keyring.ts";
 export { assertPrivateFile } from "./key-file.ts";
+export { splitKey, parseShare, combineShares } from "./shamir.ts";
+export type { KeyShareSet } from "./shamir.ts";

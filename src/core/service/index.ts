@@ -9,3 +9,5 @@ export { LOCAL_CONTEXT, actorLabel } from "./actor.ts";
 export type { Actor, RequestContext } from "./actor.ts";
 export type { Logger } from "./logger.ts";
 export { silentLogger } from "./logger.ts";
+export { KeyEscrow, recoverMasterKey } from "./key-escrow.ts";
+export type { RecoveredKey, ShareInput } from "./key-escrow.ts";
