@@ -105,7 +105,12 @@ function build(io: Io, status: { code: number }): Command {
     .description("check the audit chain: every event unmodified, none deleted or reordered")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/audit-verify.ts")));
-  const keys = program.command("keys").description("split and recombine the master key");
+  const keys = program.command("keys").description("key status, and splitting and recombining the master key");
+  keys
+    .command("status")
+    .description("the active kid; every kid with its provider, fingerprint, wrap count and what depends on it")
+    .option("--json", "machine-readable output (the active kid is `active`)")
+    .action(act(() => import("./commands/keys-status.ts")));
   keys
     .command("split")
     .description("split the master key into N shares (Shamir), any K of which rebuild it (audited)")

@@ -11,3 +11,5 @@ export type { Logger } from "./logger.ts";
 export { silentLogger } from "./logger.ts";
 export { KeyEscrow, recoverMasterKey } from "./key-escrow.ts";
 export type { RecoveredKey, ShareInput } from "./key-escrow.ts";
+export { keyStatus, NONCE_BUDGET_PER_KEY } from "./key-status.ts";
+export type { KeyStatus, KidStatus } from "./key-status.ts";

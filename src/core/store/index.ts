@@ -7,3 +7,4 @@ export type { MigrationStatus } from "./migrate.ts";
 export * as secretRepo from "./secret-repo.ts";
 export * as keyRepo from "./key-repo.ts";
 export * as auditRepo from "./audit-repo.ts";
+export * as statusRepo from "./status-repo.ts";

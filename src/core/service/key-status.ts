@@ -1,0 +1,95 @@
+import { keyRepo, statusRepo, type Store } from "../store/index.ts";
+import type { KeyManager } from "./key-manager.ts";
+
+/** Random 96-bit nonces: NIST SP 800-38D caps one key at 2^32 encryptions. */
+export const NONCE_BUDGET_PER_KEY = 2 ** 32;
+
+export type KidStatus = {
+  readonly kid: string;
+  readonly provider: string;
+  readonly fingerprint: string;
+  /** Is this kid in the keyring configured now (can Coffer unwrap what it wrapped)? */
+  readonly configured: boolean;
+  readonly active: boolean;
+  readonly createdAt: string;
+  readonly activatedAt: string | null;
+  readonly retiredAt: string | null;
+  /** Keys this KEK has wrapped, and that count as a fraction of the random-nonce budget. */
+  readonly wrapCount: number;
+  readonly nonceBudgetUsed: number;
+  readonly scopeKeys: number;
+  readonly owners: number;
+  readonly secretVersions: number;
+  readonly internalKeys: number;
+};
+
+export type KeyStatus = {
+  readonly active: string;
+  readonly keys: readonly KidStatus[];
+  readonly totals: { readonly secrets: number; readonly liveSecrets: number; readonly versions: number };
+  /** Values still in a legacy format: none, since legacy imports are re-encrypted on the way in. */
+  readonly legacyRows: number;
+  readonly rotationJobs: readonly {
+    readonly id: string;
+    readonly fromKid: string | null;
+    readonly toKid: string;
+    readonly state: string;
+    readonly total: number;
+    readonly done: number;
+    readonly startedAt: string;
+    readonly finishedAt: string | null;
+  }[];
+};
+
+/**
+ * The encryption status: the active kid; every kid with provider, fingerprint (never key
+ * bytes), times, wrap count and what depends on it. Reads across every owner: the explicit
+ * administrative scope.
+ */
+export async function keyStatus(core: { readonly store: Store; readonly keys: KeyManager }): Promise<KeyStatus> {
+  const scope = { kind: "all", why: "encryption status" } as const;
+  const { rows, usage, totals, jobs } = await core.store.read(scope, async (db) => ({
+    rows: await keyRepo.listKeyringKeys(db),
+    usage: await statusRepo.usageByKid(db),
+    totals: await statusRepo.secretTotals(db),
+    jobs: await statusRepo.listRotationJobs(db, 20),
+  }));
+  const configured = new Map<string, { readonly provider: string }>(core.keys.keyring.describe().map((p) => [p.kid, p]));
+  const active = core.keys.keyring.active.kid;
+  const keys = rows.map((r): KidStatus => {
+    const u = usage.find((x) => x.kid === r.kid);
+    const wrapCount = r.wrap_count;
+    return {
+      kid: r.kid,
+      provider: configured.get(r.kid)?.provider ?? r.provider,
+      fingerprint: r.fingerprint,
+      configured: configured.has(r.kid),
+      active: r.kid === active,
+      createdAt: r.created_at,
+      activatedAt: r.activated_at,
+      retiredAt: r.retired_at,
+      wrapCount,
+      nonceBudgetUsed: wrapCount / NONCE_BUDGET_PER_KEY,
+      scopeKeys: u?.scopeKeys ?? 0,
+      owners: u?.owners ?? 0,
+      secretVersions: u?.versions ?? 0,
+      internalKeys: u?.internalKeys ?? 0,
+    };
+  });
+  return {
+    active,
+    keys,
+    totals,
+    legacyRows: 0,
+    rotationJobs: jobs.map((j) => ({
+      id: j.id,
+      fromKid: j.from_kid,
+      toKid: j.to_kid,
+      state: j.state,
+      total: j.total,
+      done: j.done,
+      startedAt: j.started_at,
+      finishedAt: j.finished_at,
+    })),
+  };
+}
