@@ -105,6 +105,16 @@ function build(io: Io, status: { code: number }): Command {
     .description("check the audit chain: every event unmodified, none deleted or reordered")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/audit-verify.ts")));
+  program
+    .command("import")
+    .description("import secrets from a legacy system's v1:/v2: encrypted values (verified, audited, all or nothing)")
+    .requiredOption("--legacy <file>", "a CSV (header owner,key,value) or JSON array of { owner, key, value }")
+    .option("--legacy-key-file <path>", "the legacy master key for v1: values (base64, 32 bytes, mode 0600)")
+    .option("--legacy-keyring <path>", 'the legacy keyring for v2:<kid>: values ({ "active", "keys": { "<kid>": "<base64>" } })')
+    .addOption(new Option("--format <format>", "the listing's format (default: from the file extension)").choices(["csv", "json"]))
+    .option("--dry-run", "decrypt, re-encrypt and verify everything, then write nothing")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/import-legacy.ts")));
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
     .command("status")
