@@ -115,6 +115,13 @@ function build(io: Io, status: { code: number }): Command {
     .option("--dry-run", "decrypt, re-encrypt and verify everything, then write nothing")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/import-legacy.ts")));
+  program
+    .command("erase <owner>")
+    .description("crypto-erase an owner: delete its secrets and scope keys for good (audited), and say when backups stop holding them")
+    .option("--yes", "do not ask for confirmation (required when not interactive)")
+    .option("--backup-retention <duration>", "how long database backups are kept, e.g. 30d, 12h, 90m (default: $COFFER_BACKUP_RETENTION)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/erase.ts")));
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
     .command("status")

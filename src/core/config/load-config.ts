@@ -24,6 +24,7 @@ export const KNOWN_ENV = [
   "COFFER_DB_POOL_MAX",
   "COFFER_DB_STATEMENT_TIMEOUT_MS",
   "COFFER_DB_BUSY_TIMEOUT_MS",
+  "COFFER_BACKUP_RETENTION",
 ] as const;
 
 export type Config = {
@@ -33,6 +34,8 @@ export type Config = {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly scopeKeyCacheTtlMs: number;
   readonly maxCachedKeys: number;
+  /** How long database backups are kept (`COFFER_BACKUP_RETENTION`, e.g. `30d`); null when not said. */
+  readonly backupRetentionMs: number | null;
   readonly warnings: readonly string[];
 };
 
@@ -53,7 +56,12 @@ const EnvSchema = z.object({
   COFFER_DB_STATEMENT_TIMEOUT_MS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{2,6}$/, "must be a whole number of milliseconds from 100 to 9999999")),
   ),
+  COFFER_BACKUP_RETENTION: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90m, 12h, 30d")),
+  ),
 });
+
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
@@ -149,6 +157,10 @@ export function loadConfig(src: ConfigSources): Config {
     logLevel: env.COFFER_LOG_LEVEL ?? "warn",
     scopeKeyCacheTtlMs: 5 * 60_000,
     maxCachedKeys: 10_000,
+    backupRetentionMs:
+      env.COFFER_BACKUP_RETENTION === undefined
+        ? null
+        : Number(env.COFFER_BACKUP_RETENTION.slice(0, -1)) * UNIT_MS[env.COFFER_BACKUP_RETENTION.slice(-1) as keyof typeof UNIT_MS],
     warnings: Object.freeze(warnings),
   });
 }

@@ -15,3 +15,5 @@ export { keyStatus, NONCE_BUDGET_PER_KEY } from "./key-status.ts";
 export type { KeyStatus, KidStatus } from "./key-status.ts";
 export { LegacyImport, LEGACY_FORMATS } from "./legacy-import.ts";
 export type { ImportedSecret, LegacyFormat, LegacyImportInput, LegacyImportSummary } from "./legacy-import.ts";
+export { CryptoErase, parseRetention } from "./crypto-erase.ts";
+export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts";

@@ -126,6 +126,26 @@ export class KeyManager {
   }
 
   /**
+   * Inside a write transaction: is the cached scope key still the owner's active key? When it
+   * is not (the owner was erased or rekeyed, here or by another server), the cache entry is
+   * dropped and the caller retries with a fresh key.
+   */
+  async confirmActive(tx: Executor, owner: Owner, scopeKeyId: string): Promise<boolean> {
+    if (await keyRepo.scopeKeyStillActive(tx, scopeKeyId)) return true;
+    this.forgetOwner(owner);
+    this.#cache.delete(scopeKeyId);
+    return false;
+  }
+
+  /** Drops an owner's cached scope key (after a crypto-erase): its key leaves memory too. */
+  forgetOwner(owner: Owner): void {
+    const key = formatOwner(owner);
+    const id = this.#activeByOwner.get(key);
+    this.#activeByOwner.delete(key);
+    if (id !== undefined) this.#cache.delete(id);
+  }
+
+  /**
    * The scope key a stored version names, checked to belong to `owner`.
    * @throws CofferError DECRYPT_FAILED when the row is missing or belongs to another owner
    * (a moved ciphertext), KEY_NOT_FOUND when its kid is not configured.

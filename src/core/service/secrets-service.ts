@@ -1,12 +1,12 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { systemEffects, type Effects } from "../crypto/index.ts";
-import { ownerIdColumn, parseOwner, parseWith, type KeyName } from "../model/index.ts";
+import { ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { NO_OWNERS, secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
 import { actorScope, ownerScope } from "./scopes.ts";
 import { actorLabel, LOCAL_CONTEXT, type Actor, type RequestContext } from "./actor.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
-import type { KeyManager } from "./key-manager.ts";
+import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
 import { openColumns, sealToColumns } from "./sealing.ts";
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
@@ -64,7 +64,6 @@ export class SecretsService {
     checkValueSize(input.value);
     const meta = input.meta === undefined ? null : parseMeta(input.meta);
     const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
-    const scope = await this.#keys.activeScopeKey(ref.owner);
     const audit = (version: number | null, outcome: AuditInput["outcome"]): AuditInput => ({
       action: "secret.set",
       owner: ref.owner,
@@ -73,7 +72,7 @@ export class SecretsService {
       outcome,
       reason: null,
     });
-    return this.#audited(actor, ctx, ownerScope(ref.owner), audit(null, "error"), async (tx) => {
+    return this.#sealing(actor, ctx, ref.owner, audit(null, "error"), async (tx, scope) => {
       const now = this.#fx.now().toISOString();
       await secretRepo.insertSecretIfAbsent(tx, {
         owner_type: ref.owner.kind,
@@ -268,9 +267,8 @@ export class SecretsService {
   /** New DEK for every stored version, values re-encrypted under the owner's active scope key. */
   async rotate(actor: Actor, ctx: RequestContext, input: RefInput): Promise<SecretView> {
     const ref = parseRef(input);
-    const scope = await this.#keys.activeScopeKey(ref.owner);
     const base = { action: "secret.rotate", owner: ref.owner, key: ref.name, reason: null } as const;
-    return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, version: null, outcome: "error" }, async (tx) => {
+    return this.#sealing(actor, ctx, ref.owner, { ...base, version: null, outcome: "error" }, async (tx, scope) => {
       const { row } = await findLive(tx, ref, null);
       const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
       for (const v of versions) {
@@ -304,6 +302,35 @@ export class SecretsService {
     return this.#audit.verify();
   }
 
+  /**
+   * A change that seals with the owner's active scope key. Inside the transaction the key is
+   * confirmed to still be active (and share-locked on PostgreSQL); a key erased or replaced
+   * since it was cached — here or by another server — is dropped and the change runs once more
+   * with a fresh one, so nothing is ever sealed under a key that no longer exists.
+   */
+  async #sealing<T>(
+    actor: Actor,
+    ctx: RequestContext,
+    owner: Owner,
+    failure: AuditInput,
+    fn: (tx: Executor, scope: ScopeKey) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const scope = await this.#keys.activeScopeKey(owner);
+      try {
+        return await this.#audited(actor, ctx, ownerScope(owner), failure, async (tx) => {
+          if (!(await this.#keys.confirmActive(tx, owner, scope.id))) throw new StaleScopeKey();
+          return fn(tx, scope);
+        });
+      } catch (e) {
+        if (!(e instanceof StaleScopeKey) || attempt >= 2)
+          throw e instanceof StaleScopeKey
+            ? new CofferError("CONFLICT", "the owner's scope key changed twice during this write; try again")
+            : e;
+      }
+    }
+  }
+
   /** Runs a change and its audit event in one transaction; a failure is audited on its own. */
   async #audited<T>(
     actor: Actor,
@@ -315,6 +342,7 @@ export class SecretsService {
     try {
       return await this.#store.transaction(scope, fn);
     } catch (e) {
+      if (e instanceof StaleScopeKey) throw e;
       if (isCofferError(e) && (e.code === "AUDIT_FAILED" || e.code === "INVALID_INPUT" || e.code === "NOT_FOUND")) throw e;
       const outcome = isCofferError(e) && e.code === "CONFLICT" ? "conflict" : "error";
       await this.#audit.appendNow(actor, ctx, { ...failure, outcome, details: { code: isCofferError(e) ? e.code : "INTERNAL" } });
@@ -326,4 +354,9 @@ export class SecretsService {
     const scopeKey = await this.#keys.scopeKeyById(db, v.scope_key_id, ref.owner);
     return openColumns(scopeKey, v, { owner: ref.owner, name: ref.name, version: v.version });
   }
+}
+
+/** The cached scope key is no longer the owner's active key; the write is retried. */
+class StaleScopeKey extends Error {
+  override readonly name = "StaleScopeKey";
 }

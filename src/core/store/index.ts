@@ -8,3 +8,4 @@ export * as secretRepo from "./secret-repo.ts";
 export * as keyRepo from "./key-repo.ts";
 export * as auditRepo from "./audit-repo.ts";
 export * as statusRepo from "./status-repo.ts";
+export * as eraseRepo from "./erase-repo.ts";

@@ -22,6 +22,16 @@ export async function findActiveScopeKey(db: Executor, owner: OwnerColumns): Pro
   return row ?? null;
 }
 
+/**
+ * Is this scope key still the owner's active one? On PostgreSQL the row is share-locked until
+ * the transaction ends, so an erase or rekey cannot remove it under a write that seals with it.
+ */
+export async function scopeKeyStillActive(db: Executor, id: string): Promise<boolean> {
+  let q = db.selectFrom("scope_keys").select("id").where("id", "=", id).where("state", "=", "active");
+  if (isPostgres(db)) q = q.forShare();
+  return (await q.executeTakeFirst()) !== undefined;
+}
+
 export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRow | null> {
   return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
 }

@@ -1,0 +1,58 @@
+import { loadConfig } from "../../core/config/index.ts";
+import { CofferError } from "../../core/errors/index.ts";
+import { CryptoErase, LOCAL_CONTEXT, parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { isInteractive, writeLine, type Io } from "../io.ts";
+import { withCore } from "../local-core.ts";
+import { printJson } from "../output.ts";
+import { promptLine } from "../prompt.ts";
+import { flag, globalOptions, pos, required, str } from "./args.ts";
+
+/** The owner typed again on a terminal, or `--yes`; nothing else confirms an erase. */
+async function confirmation(args: Record<string, unknown>, io: Io, owner: string): Promise<string> {
+  if (flag(args, "yes")) return owner;
+  if (!isInteractive(io)) throw new CofferError("CONFIRMATION_REQUIRED", "erasing needs confirmation: run on a terminal, or pass --yes");
+  io.stderr.write(`This deletes every secret, version and scope key of ${owner}, for good.\n`);
+  return (await promptLine(io, `Type ${owner} to confirm: `, false)).trim();
+}
+
+function printReport(io: Io, r: EraseReport): void {
+  const out = (s: string): void => {
+    writeLine(io.stdout, s);
+  };
+  out(`erased ${r.owner}: ${String(r.secrets)} secret(s), ${String(r.versions)} version(s), ${String(r.scopeKeys)} scope key(s)`);
+  out(`kids that wrapped the erased scope keys: ${r.kids.join(", ") || "none"}`);
+  out(`live database: unrecoverable since ${r.liveDatabase}`);
+  const b = r.backups;
+  if (b.backupRetention === null) {
+    out("database backups: no backup retention given (--backup-retention or COFFER_BACKUP_RETENTION);");
+    out(`  without a retention, backups taken before now stay decryptable until kid(s) ${r.kids.join(", ")} are retired`);
+  } else {
+    out(`database backups: backups older than the erase age out at ${b.agedOutAt ?? "?"} (retention ${b.backupRetention})`);
+  }
+  if (b.kidRetiredAt !== null) out(`  kid(s) ${r.kids.join(", ")} all retired at ${b.kidRetiredAt}`);
+  out(
+    b.unrecoverableEverywhereAt === null
+      ? "unrecoverable everywhere: not yet known"
+      : `unrecoverable everywhere from ${b.unrecoverableEverywhereAt}`,
+  );
+}
+
+/**
+ * `coffer erase <owner> [--yes] [--backup-retention D] [--json]`: crypto-erase of one owner
+ * (audited, all or nothing), then from when its data is unrecoverable in the live database and
+ * in backups. Prints counts, kids and times; never a value.
+ */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const owner = required(pos(args, 0), "<owner>");
+  const given = str(args, "backupRetention");
+  const opts = globalOptions(args);
+  const backupRetentionMs =
+    given === undefined ? loadConfig({ env: io.env, flags: opts }).backupRetentionMs : parseRetention(given, "--backup-retention");
+  const confirm = await confirmation(args, io, owner);
+  const report = await withCore(io, opts, (core, actor) =>
+    new CryptoErase(core, { backupRetentionMs }).erase(actor, LOCAL_CONTEXT, { owner, confirm }),
+  );
+  if (flag(args, "json")) printJson(io, report);
+  else printReport(io, report);
+  return 0;
+}
