@@ -1,6 +1,6 @@
 import type { Insertable, Selectable } from "kysely";
 import type { OwnerColumns } from "./secret-repo.ts";
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import type { Executor, InternalKeysTable, KeyringKeysTable, ScopeKeysTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
@@ -27,10 +27,17 @@ export async function findActiveScopeKey(db: Executor, owner: OwnerColumns): Pro
  * the transaction ends, so an erase or rekey cannot remove it under a write that seals with it.
  */
 export async function scopeKeyStillActive(db: Executor, id: string): Promise<boolean> {
-  let q = db.selectFrom("scope_keys").select("id").where("id", "=", id).where("state", "=", "active");
-  if (isPostgres(db)) q = q.forShare();
-  return (await q.executeTakeFirst()) !== undefined;
+  // On every write: built by Kysely once per dialect, then re-run with the new id.
+  const pg = isPostgres(db);
+  let text = stillActiveSql.get(pg);
+  if (text === undefined) {
+    const q = db.selectFrom("scope_keys").select("id").where("id", "=", "").where("state", "=", sql.lit("active"));
+    text = (pg ? q.forShare() : q).compile().sql;
+    stillActiveSql.set(pg, text);
+  }
+  return (await db.executeQuery(CompiledQuery.raw(text, [id]))).rows.length > 0;
 }
+const stillActiveSql = new Map<boolean, string>();
 
 export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRow | null> {
   return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
