@@ -124,6 +124,11 @@ function build(io: Io, status: { code: number }): Command {
     .action(act(() => import("./commands/erase.ts")));
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
+    .command("rekey <owner>")
+    .description("give an owner a new scope key and rewrap every data key under it (online, audited)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/keys-rekey.ts")));
+  keys
     .command("status")
     .description("the active kid; every kid with its provider, fingerprint, wrap count and what depends on it")
     .option("--json", "machine-readable output (the active kid is `active`)")

@@ -17,3 +17,5 @@ export { LegacyImport, LEGACY_FORMATS } from "./legacy-import.ts";
 export type { ImportedSecret, LegacyFormat, LegacyImportInput, LegacyImportSummary } from "./legacy-import.ts";
 export { CryptoErase, parseRetention } from "./crypto-erase.ts";
 export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts";
+export { OwnerRekey } from "./owner-rekey.ts";
+export type { RekeyReport } from "./owner-rekey.ts";

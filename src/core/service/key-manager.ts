@@ -137,6 +137,38 @@ export class KeyManager {
     return false;
   }
 
+  /**
+   * Rekey, inside the caller's transaction: retires the owner's active scope key and inserts a
+   * new one wrapped by the active KEK. Returns every scope key the owner had (unwrapped, to
+   * rewrap their DEKs) and the new one. The caller deletes the old rows once nothing refers to
+   * them, and calls {@link forgetOwner} after commit.
+   */
+  async replaceScopeKey(tx: Executor, owner: Owner): Promise<{ readonly previous: readonly ScopeKey[]; readonly fresh: ScopeKey }> {
+    const cols = { ownerType: owner.kind, ownerId: ownerIdColumn(owner) };
+    const rows = await keyRepo.lockOwnerScopeKeys(tx, cols);
+    const previous: ScopeKey[] = [];
+    for (const row of rows) previous.push({ id: row.id, key: await this.#unwrapScopeKey(row, owner) });
+    await keyRepo.retireOwnerScopeKeys(tx, cols);
+    const id = newKeyId("sk", this.#fx);
+    const key = AesKey.generate(this.#fx);
+    const kek = this.#keyring.active;
+    const wrapped = await kek.wrap(key, { kind: "scope-key", owner, scopeKeyId: id, kid: kek.kid });
+    const inserted = await keyRepo.insertActiveScopeKey(tx, {
+      id,
+      owner_type: cols.ownerType,
+      owner_id: cols.ownerId,
+      kid: kek.kid,
+      wrapped_key: wrapped,
+      state: "active",
+      created_at: this.#fx.now().toISOString(),
+      rewrapped_at: null,
+    });
+    if (!inserted)
+      throw new CofferError("CONFLICT", `${formatOwner(owner)} got a new scope key concurrently; try again`, { owner: formatOwner(owner) });
+    await keyRepo.addWraps(tx, kek.kid, 1);
+    return { previous, fresh: { id, key } };
+  }
+
   /** Drops an owner's cached scope key (after a crypto-erase): its key leaves memory too. */
   forgetOwner(owner: Owner): void {
     const key = formatOwner(owner);

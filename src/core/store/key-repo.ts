@@ -43,6 +43,37 @@ export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRo
   return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
 }
 
+/** Every scope key row of an owner (active and retired), locked until the transaction ends (PostgreSQL). */
+export async function lockOwnerScopeKeys(db: Executor, owner: OwnerColumns): Promise<ScopeKeyRow[]> {
+  let q = db
+    .selectFrom("scope_keys")
+    .selectAll()
+    .where("owner_type", "=", owner.ownerType)
+    .where("owner_id", "=", owner.ownerId)
+    .orderBy("id");
+  if (isPostgres(db)) q = q.forUpdate();
+  return q.execute();
+}
+
+export async function retireOwnerScopeKeys(db: Executor, owner: OwnerColumns): Promise<void> {
+  await db
+    .updateTable("scope_keys")
+    .set({ state: "retired" })
+    .where("owner_type", "=", owner.ownerType)
+    .where("owner_id", "=", owner.ownerId)
+    .execute();
+}
+
+/** Deletes scope keys by id (after every DEK they wrapped was rewrapped under another key). */
+export async function deleteScopeKeys(db: Executor, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const r = await db
+    .deleteFrom("scope_keys")
+    .where("id", "in", [...ids])
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 /** Inserts an owner's active scope key unless it already has one; true when inserted. */
 export async function insertActiveScopeKey(db: Executor, row: Insertable<ScopeKeysTable>): Promise<boolean> {
   const r = await db

@@ -105,6 +105,35 @@ export async function updateVersionCipher(
   await db.updateTable("secret_versions").set(patch).where("secret_id", "=", key.secretId).where("version", "=", key.version).execute();
 }
 
+export type WrappedDekRow = {
+  readonly secret_id: number;
+  readonly version: number;
+  readonly key_name: string;
+  readonly wrapped_dek: Uint8Array;
+  readonly scope_key_id: string;
+};
+
+/** Every stored version of an owner (deleted secrets and destroyed versions too): what a rekey rewraps. */
+export async function listOwnerWrappedDeks(db: Executor, owner: OwnerColumns): Promise<WrappedDekRow[]> {
+  return db
+    .selectFrom("secret_versions as v")
+    .innerJoin("secrets as s", "s.id", "v.secret_id")
+    .select(["v.secret_id", "v.version", "s.key_name", "v.wrapped_dek", "v.scope_key_id"])
+    .where("s.owner_type", "=", owner.ownerType)
+    .where("s.owner_id", "=", owner.ownerId)
+    .orderBy("v.secret_id")
+    .orderBy("v.version")
+    .execute();
+}
+
+export async function updateWrappedDek(
+  db: Executor,
+  key: { readonly secretId: number; readonly version: number },
+  patch: { readonly wrapped_dek: Uint8Array; readonly scope_key_id: string },
+): Promise<void> {
+  await db.updateTable("secret_versions").set(patch).where("secret_id", "=", key.secretId).where("version", "=", key.version).execute();
+}
+
 /** Current, non-deleted versions of an owner's secrets (with a name prefix), joined for decryption. */
 export async function listCurrentVersions(
   db: Executor,
