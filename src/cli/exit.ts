@@ -26,4 +26,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   MIGRATIONS_PENDING: 8,
   STORE_BUSY: 9,
   STORE_UNAVAILABLE: 9,
+  KEY_RETIRED: 4,
 });

@@ -124,6 +124,18 @@ function build(io: Io, status: { code: number }): Command {
     .action(act(() => import("./commands/erase.ts")));
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
+    .command("rotate")
+    .description("rewrap every scope key under the active kid, in batches (resumable)")
+    .option("--resume", "finish an interrupted rotation (running rotate again does the same)")
+    .addOption(new Option("--batch <n>", "keys per transaction").argParser(int("batch")).default(500))
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/keys-rotate.ts")));
+  keys
+    .command("retire <kid>")
+    .description("retire a kid nothing depends on any more; data still wrapped by it then fails with KEY_RETIRED")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/keys-retire.ts")));
+  keys
     .command("rekey <owner>")
     .description("give an owner a new scope key and rewrap every data key under it (online, audited)")
     .option("--json", "machine-readable output")

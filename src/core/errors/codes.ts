@@ -24,6 +24,7 @@ export const CODES = [
   "MIGRATIONS_PENDING",
   "STORE_BUSY",
   "STORE_UNAVAILABLE",
+  "KEY_RETIRED",
   "INTERNAL",
 ] as const;
 

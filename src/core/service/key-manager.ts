@@ -1,6 +1,6 @@
 import { CofferError } from "../errors/index.ts";
 import { AesKey, constantTimeEqual, systemEffects, toHex, type Effects, type WrapAad } from "../crypto/index.ts";
-import type { Keyring } from "../keys/index.ts";
+import type { KekProvider, Keyring } from "../keys/index.ts";
 import { formatOwner, ownerFromColumns, ownerIdColumn, sameOwner, type Owner } from "../model/index.ts";
 import { keyRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
 import { ownerScope } from "./scopes.ts";
@@ -34,6 +34,7 @@ export class KeyManager {
   readonly #cache = new Map<string, Cached>();
   readonly #activeByOwner = new Map<string, string>();
   readonly #internalByPurpose = new Map<string, string>();
+  #retired = new Map<string, string>();
 
   constructor(store: Store, keyring: Keyring, opts: KeyManagerOptions) {
     this.#store = store;
@@ -60,6 +61,12 @@ export class KeyManager {
       throw new CofferError("KEY_INVALID", `the active key '${active.kid}' failed its wrap/unwrap self-test`, { kid: active.kid });
     }
     const known = new Map((await this.#store.read(NO_OWNERS, (db) => keyRepo.listKeyringKeys(db))).map((r) => [r.kid, r]));
+    this.#retired = new Map([...known.values()].filter((r) => r.retired_at !== null).map((r) => [r.kid, r.retired_at ?? ""]));
+    if (this.#retired.has(active.kid)) {
+      throw new CofferError("KEY_RETIRED", `the active kid '${active.kid}' was retired; make another kid active in the keyring`, {
+        kid: active.kid,
+      });
+    }
     const now = this.#fx.now().toISOString();
     for (const info of this.#keyring.describe()) {
       const row = known.get(info.kid);
@@ -242,15 +249,31 @@ export class KeyManager {
   }
 
   async #unwrapInternal(row: keyRepo.InternalKeyRow): Promise<AesKey> {
-    const key = await this.#keyring
-      .get(row.kid)
-      .unwrap(row.wrapped_key, { kind: "internal-key", purpose: row.purpose, keyId: row.id, kid: row.kid });
+    const key = await this.kekFor(row.kid).unwrap(row.wrapped_key, {
+      kind: "internal-key",
+      purpose: row.purpose,
+      keyId: row.id,
+      kid: row.kid,
+    });
     this.#remember(row.id, key);
     return key;
   }
 
+  /** The KEK for a stored kid: refused when that kid was retired (fail closed, never a guess). */
+  kekFor(kid: string): KekProvider {
+    const retiredAt = this.#retired.get(kid);
+    if (retiredAt !== undefined) {
+      throw new CofferError(
+        "KEY_RETIRED",
+        `data is wrapped by kid '${kid}', retired at ${retiredAt}; retired keys never unwrap (a database restored from an old backup?)`,
+        { kid },
+      );
+    }
+    return this.#keyring.get(kid);
+  }
+
   async #unwrapScopeKey(row: keyRepo.ScopeKeyRow, owner: Owner): Promise<AesKey> {
-    return this.#keyring.get(row.kid).unwrap(row.wrapped_key, { kind: "scope-key", owner, scopeKeyId: row.id, kid: row.kid });
+    return this.kekFor(row.kid).unwrap(row.wrapped_key, { kind: "scope-key", owner, scopeKeyId: row.id, kid: row.kid });
   }
 
   #fromCache(id: string): AesKey | null {

@@ -8,4 +8,5 @@ export * as secretRepo from "./secret-repo.ts";
 export * as keyRepo from "./key-repo.ts";
 export * as auditRepo from "./audit-repo.ts";
 export * as statusRepo from "./status-repo.ts";
+export * as rotationRepo from "./rotation-repo.ts";
 export * as eraseRepo from "./erase-repo.ts";

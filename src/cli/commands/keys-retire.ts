@@ -1,0 +1,17 @@
+import { KekRotation, LOCAL_CONTEXT } from "../../core/service/index.ts";
+import type { Io } from "../io.ts";
+import { withCore } from "../local-core.ts";
+import { printJson } from "../output.ts";
+import { flag, globalOptions, pos, required } from "./args.ts";
+
+/** `coffer keys retire <kid>`: refused while anything depends on the kid. */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const kid = required(pos(args, 0), "<kid>");
+  const report = await withCore(io, globalOptions(args), (core, actor) => new KekRotation(core).retire(actor, LOCAL_CONTEXT, { kid }));
+  if (flag(args, "json")) printJson(io, report);
+  else
+    io.stdout.write(
+      `retired ${report.kid} at ${report.retiredAt}; delete it from the keyring (and its backups) once database backups older than the rotation have aged out\n`,
+    );
+  return 0;
+}
