@@ -1,3 +1,4 @@
+import { loadConfig } from "../../core/config/index.ts";
 import { keyStatus } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
@@ -6,7 +7,9 @@ import { flag, globalOptions } from "./args.ts";
 
 /** `coffer keys status`: the active kid and, for every kid, what depends on it. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const status = await withCore(io, globalOptions(args), (core) => keyStatus(core));
+  const config = loadConfig({ env: io.env, flags: globalOptions(args) });
+  const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs, now: new Date() };
+  const status = await withCore(io, globalOptions(args), (core) => keyStatus(core, policy));
   if (flag(args, "json")) {
     printJson(io, status);
     return 0;
@@ -26,6 +29,16 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       String(k.secretVersions),
     ]),
   );
+  for (const k of status.keys) {
+    if (k.rotationDue)
+      io.stdout.write(
+        `rotation due for ${k.kid}: ${k.rotationDueReason ?? ""}; add a new key to the keyring, make it active, run: coffer keys rotate\n`,
+      );
+    if (k.safeToRetireAt !== null)
+      io.stdout.write(
+        `${k.kid} can be retired from ${k.safeToRetireAt} (backups older than the rotation aged out): coffer keys retire ${k.kid}\n`,
+      );
+  }
   io.stdout.write(
     `secrets: ${String(status.totals.liveSecrets)} live (${String(status.totals.secrets)} including deleted), ${String(status.totals.versions)} versions; legacy rows: ${String(status.legacyRows)}; rotation jobs: ${String(status.rotationJobs.length)}\n`,
   );

@@ -25,6 +25,8 @@ export const KNOWN_ENV = [
   "COFFER_DB_STATEMENT_TIMEOUT_MS",
   "COFFER_DB_BUSY_TIMEOUT_MS",
   "COFFER_BACKUP_RETENTION",
+  "COFFER_ROTATE_AFTER",
+  "COFFER_ROTATE_AFTER_WRAPS",
 ] as const;
 
 export type Config = {
@@ -36,6 +38,8 @@ export type Config = {
   readonly maxCachedKeys: number;
   /** How long database backups are kept (`COFFER_BACKUP_RETENTION`, e.g. `30d`); null when not said. */
   readonly backupRetentionMs: number | null;
+  /** When the active KEK is due for rotation: after this many wraps, or this long after activation. */
+  readonly rotation: { readonly maxWraps: number; readonly maxAgeMs: number };
   readonly warnings: readonly string[];
 };
 
@@ -59,7 +63,18 @@ const EnvSchema = z.object({
   COFFER_BACKUP_RETENTION: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90m, 12h, 30d")),
   ),
+  COFFER_ROTATE_AFTER: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90d")),
+  ),
+  COFFER_ROTATE_AFTER_WRAPS: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)")),
+  ),
 });
+
+/** A `COFFER_*` duration (validated by the schema) in milliseconds. */
+function durationMs(text: string): number {
+  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1) as keyof typeof UNIT_MS];
+}
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -157,10 +172,12 @@ export function loadConfig(src: ConfigSources): Config {
     logLevel: env.COFFER_LOG_LEVEL ?? "warn",
     scopeKeyCacheTtlMs: 5 * 60_000,
     maxCachedKeys: 10_000,
-    backupRetentionMs:
-      env.COFFER_BACKUP_RETENTION === undefined
-        ? null
-        : Number(env.COFFER_BACKUP_RETENTION.slice(0, -1)) * UNIT_MS[env.COFFER_BACKUP_RETENTION.slice(-1) as keyof typeof UNIT_MS],
+    backupRetentionMs: env.COFFER_BACKUP_RETENTION === undefined ? null : durationMs(env.COFFER_BACKUP_RETENTION),
+    rotation: Object.freeze({
+      // Far below the 2^32 random-nonce bound of one AES-GCM key (NIST SP 800-38D).
+      maxWraps: Math.min(Number(env.COFFER_ROTATE_AFTER_WRAPS ?? String(2 ** 24)), 2 ** 32 - 1),
+      maxAgeMs: durationMs(env.COFFER_ROTATE_AFTER ?? "365d"),
+    }),
     warnings: Object.freeze(warnings),
   });
 }

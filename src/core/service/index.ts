@@ -12,7 +12,7 @@ export { silentLogger } from "./logger.ts";
 export { KeyEscrow, recoverMasterKey } from "./key-escrow.ts";
 export type { RecoveredKey, ShareInput } from "./key-escrow.ts";
 export { keyStatus, NONCE_BUDGET_PER_KEY } from "./key-status.ts";
-export type { KeyStatus, KidStatus } from "./key-status.ts";
+export type { KeyStatus, KidStatus, StatusPolicy } from "./key-status.ts";
 export { LegacyImport, LEGACY_FORMATS } from "./legacy-import.ts";
 export type { ImportedSecret, LegacyFormat, LegacyImportInput, LegacyImportSummary } from "./legacy-import.ts";
 export { CryptoErase, parseRetention } from "./crypto-erase.ts";

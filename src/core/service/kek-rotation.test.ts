@@ -64,6 +64,14 @@ for (const dialect of DIALECTS) {
       assert.equal(done.rotationJobs[0]?.state, "done");
       for (const owner of OWNERS)
         assert.equal((await core2.secrets.reveal(ACTOR, CTX, { owner, key: "K", reason: "r" })).value.revealText(), `v-${owner}`);
+      const policy = { maxWraps: 3, maxAgeMs: 86_400_000, backupRetentionMs: 30 * 86_400_000, now: new Date() };
+      const withPolicy = await keyStatus(core2, policy);
+      const [old, fresh] = [withPolicy.keys.find((k) => k.kid === "k1"), withPolicy.keys.find((k) => k.kid === "k2")];
+      const finished = withPolicy.rotationJobs[0]?.finishedAt ?? "";
+      assert.equal(old?.safeToRetireAt, new Date(Date.parse(finished) + 30 * 86_400_000).toISOString());
+      assert.equal(fresh?.safeToRetireAt, null, "never for the active kid");
+      assert.equal(fresh.rotationDue, true, "more wraps than the policy's 3");
+      assert.match(fresh.rotationDueReason ?? "", /wraps reached the limit of 3/);
       await new KekRotation(core2).retire(ACTOR, CTX, { kid: "k1" });
       // With k1 gone from the keyring everything still works: nothing needs it any more.
       writeKeyring("k2", { k2 });

@@ -17,6 +17,15 @@ export type KidStatus = {
   /** Keys this KEK has wrapped, and that count as a fraction of the random-nonce budget. */
   readonly wrapCount: number;
   readonly nonceBudgetUsed: number;
+  /** The rotation policy's verdict for the active kid (wraps or age past the limit). */
+  readonly rotationDue: boolean;
+  readonly rotationDueReason: string | null;
+  /**
+   * For a non-active kid nothing depends on any more: when retiring (and deleting) it becomes
+   * safe, i.e. when database backups taken before the rotation away from it have aged out.
+   * Null while something depends on it, or when no backup retention is configured.
+   */
+  readonly safeToRetireAt: string | null;
   readonly scopeKeys: number;
   readonly owners: number;
   readonly secretVersions: number;
@@ -46,7 +55,26 @@ export type KeyStatus = {
  * bytes), times, wrap count and what depends on it. Reads across every owner: the explicit
  * administrative scope.
  */
-export async function keyStatus(core: { readonly store: Store; readonly keys: KeyManager }): Promise<KeyStatus> {
+export type StatusPolicy = {
+  readonly maxWraps: number;
+  readonly maxAgeMs: number;
+  readonly backupRetentionMs: number | null;
+  readonly now: Date;
+};
+
+const DEFAULT_POLICY: Omit<StatusPolicy, "now"> = { maxWraps: 2 ** 24, maxAgeMs: 365 * 86_400_000, backupRetentionMs: null };
+
+function dueReason(wraps: number, activatedAt: string | null, p: StatusPolicy): string | null {
+  if (wraps >= p.maxWraps) return `${String(wraps)} wraps reached the limit of ${String(p.maxWraps)}`;
+  if (activatedAt !== null && p.now.getTime() - Date.parse(activatedAt) >= p.maxAgeMs)
+    return `active since ${activatedAt}, past the rotation age`;
+  return null;
+}
+
+export async function keyStatus(
+  core: { readonly store: Store; readonly keys: KeyManager },
+  policy: StatusPolicy = { ...DEFAULT_POLICY, now: new Date() },
+): Promise<KeyStatus> {
   const scope = { kind: "all", why: "encryption status" } as const;
   const { rows, usage, totals, jobs } = await core.store.read(scope, async (db) => ({
     rows: await keyRepo.listKeyringKeys(db),
@@ -59,12 +87,23 @@ export async function keyStatus(core: { readonly store: Store; readonly keys: Ke
   const keys = rows.map((r): KidStatus => {
     const u = usage.find((x) => x.kid === r.kid);
     const wrapCount = r.wrap_count;
+    const isActive = r.kid === active;
+    const reason = isActive ? dueReason(wrapCount, r.activated_at, policy) : null;
+    const depends = (u?.scopeKeys ?? 0) + (u?.internalKeys ?? 0) > 0;
+    const movedAway = jobs.find((j) => j.state === "done" && j.to_kid !== r.kid)?.finished_at ?? null;
+    const safeToRetireAt =
+      isActive || depends || r.retired_at !== null || policy.backupRetentionMs === null
+        ? null
+        : new Date(Date.parse(movedAway ?? r.created_at) + policy.backupRetentionMs).toISOString();
     return {
       kid: r.kid,
       provider: configured.get(r.kid)?.provider ?? r.provider,
       fingerprint: r.fingerprint,
       configured: configured.has(r.kid),
-      active: r.kid === active,
+      active: isActive,
+      rotationDue: reason !== null,
+      rotationDueReason: reason,
+      safeToRetireAt,
       createdAt: r.created_at,
       activatedAt: r.activated_at,
       retiredAt: r.retired_at,
