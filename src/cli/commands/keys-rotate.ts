@@ -14,9 +14,16 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const report = await withCore(io, globalOptions(args), (core, actor) =>
     new KekRotation(core).rotate(actor, LOCAL_CONTEXT, {
       batchSize,
-      onProgress: (p) => io.stderr.write(`rotating to ${p.toKid}: ${String(p.done)}/${String(p.total)} keys rewrapped\n`),
+      onProgress: (p) => {
+        io.stderr.write(
+          io.stderr.isTTY === true
+            ? `\r${progressBar(p.done, p.total)} ${p.toKid}`
+            : `rotating to ${p.toKid}: ${String(p.done)}/${String(p.total)} keys rewrapped\n`,
+        );
+      },
     }),
   );
+  if (io.stderr.isTTY === true) io.stderr.write("\n");
   if (flag(args, "json")) printJson(io, report);
   else {
     io.stdout.write(
@@ -24,4 +31,11 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     );
   }
   return 0;
+}
+
+/** `[#######.............]  35% 3500/10000`: a terminal progress line, redrawn in place. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const fraction = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(fraction * width);
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ${String(done)}/${String(total)}`;
 }

@@ -110,6 +110,7 @@ export class KekRotation {
         return rows.length;
       });
       done += internal;
+      opts.onProgress?.({ jobId: job.id, toKid: kek.kid, done, total: Math.max(job.total, done) });
       return {
         jobId: job.id,
         toKid: kek.kid,
