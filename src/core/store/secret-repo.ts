@@ -126,12 +126,27 @@ export async function listOwnerWrappedDeks(db: Executor, owner: OwnerColumns): P
     .execute();
 }
 
+/** The SQL of `updateWrappedDek` per dialect; parameters: wrapped_dek, scope_key_id, secret_id, version. */
+const updateWrappedDekSql = new Map<boolean, string>();
+
+/** Runs once per version in a rekey, so its SQL is built once per dialect and re-run. */
 export async function updateWrappedDek(
   db: Executor,
   key: { readonly secretId: number; readonly version: number },
   patch: { readonly wrapped_dek: Uint8Array; readonly scope_key_id: string },
 ): Promise<void> {
-  await db.updateTable("secret_versions").set(patch).where("secret_id", "=", key.secretId).where("version", "=", key.version).execute();
+  const pg = isPostgres(db);
+  let text = updateWrappedDekSql.get(pg);
+  if (text === undefined) {
+    text = db
+      .updateTable("secret_versions")
+      .set({ wrapped_dek: new Uint8Array(0), scope_key_id: "" })
+      .where("secret_id", "=", 0)
+      .where("version", "=", 0)
+      .compile().sql;
+    updateWrappedDekSql.set(pg, text);
+  }
+  await db.executeQuery(CompiledQuery.raw(text, [patch.wrapped_dek, patch.scope_key_id, key.secretId, key.version]));
 }
 
 /** Current, non-deleted versions of an owner's secrets (with a name prefix), joined for decryption. */
