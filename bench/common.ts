@@ -204,6 +204,9 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The line bench/child-rss.ts writes on a child's stderr: its peak RSS in KiB. */
+export const CHILD_RSS_PREFIX = "coffer-bench-child-maxrss-kb=";
+
 /** Progress goes to stderr, so `--json` output on stdout stays clean. */
 export function progress(text: string): void {
   process.stderr.write(`bench: ${text}\n`);

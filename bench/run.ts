@@ -1,5 +1,5 @@
-// `npm run bench [-- [--quick] [--json] [--db sqlite|postgres]]`: Coffer against the raw floor of
-// the same machine, in one run. See docs/benchmarks.md for what each figure means.
+// `npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation]]`: Coffer against the
+// raw floor of the same machine, in one run. See docs/benchmarks.md for what each figure means.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,6 +23,7 @@ import {
 import { openFloor } from "./floors.ts";
 import { preparePostgres } from "./pg-server.ts";
 import { measurePoolScaling } from "./pool-scaling.ts";
+import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
 import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
 
@@ -32,17 +33,19 @@ const DEADLINE_MS = 15 * 60_000;
 /** Each cleanup step (drop the database, stop the embedded server: start-up may take 60 s). */
 const CLEANUP_STEP_MS = 90_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres]]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation]]
 
   --quick       smaller counts, for a fast check (SQLite: 5,000 set/get, 1,000 reveal;
                 PostgreSQL: 2,000 set/get, 500 reveal)
   --json        print the results as JSON on stdout (progress stays on stderr)
   --db <name>   the database to benchmark: sqlite (default) or postgres (the DATABASE_URL
                 server if set, else an embedded PostgreSQL started for the run)
+  --rotation    instead of the above: KEK rotation, owner rekey and get during a rotation
+                (SQLite: 1,000,000 secrets across 10,000 owners; --quick: 100,000 / 1,000)
   --help        this text
 `;
 
-type Options = { readonly quick: boolean; readonly json: boolean; readonly dialect: Dialect };
+type Options = { readonly quick: boolean; readonly json: boolean; readonly dialect: Dialect; readonly rotation: boolean };
 
 class UsageError extends Error {}
 
@@ -55,6 +58,7 @@ function parseOptions(argv: readonly string[]): Options | null {
         quick: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         db: { type: "string", default: "sqlite" },
+        rotation: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -67,7 +71,8 @@ function parseOptions(argv: readonly string[]): Options | null {
   if (v.help) return null;
   const dialect = DIALECTS.find((d) => d === v.db);
   if (dialect === undefined) throw new UsageError(`unknown --db '${v.db}'; supported: ${DIALECTS.join(", ")}`);
-  return { quick: v.quick, json: v.json, dialect };
+  if (v.rotation && dialect !== "sqlite") throw new UsageError("--rotation runs on SQLite only");
+  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation };
 }
 
 async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
@@ -123,10 +128,10 @@ async function measureRun(db: BenchDb, dir: string, counts: Counts): Promise<Sta
 /** Set on Ctrl-C or at the deadline: the run is being torn down, errors from then on are expected. */
 let stopping = false;
 
-async function bench(opts: Options): Promise<BenchReport> {
-  const started = performance.now();
-  const host = machine();
-  const counts = countsFor(opts.dialect, opts.quick);
+type RunContext = { readonly dir: string; readonly cleanup: Cleanup; readonly warnings: string[] };
+
+/** The temporary directory, the deadline, Ctrl-C and the cleanup around one kind of run. */
+async function withRun<T>(opts: Options, body: (run: RunContext) => Promise<T>): Promise<T> {
   const warnings: string[] = [];
   const cleanup = new Cleanup();
   const dir = mkdtempSync(join(tmpdir(), "coffer-bench-"));
@@ -163,9 +168,28 @@ async function bench(opts: Options): Promise<BenchReport> {
         progress(`warning: ${stale}`);
       }
     }
+    progress(`data in ${dir}`);
+    return await body({ dir, cleanup, warnings });
+  } finally {
+    if (!stopping) {
+      clearTimeout(deadline);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      for (const f of await cleanup.run(CLEANUP_STEP_MS, false)) {
+        warnings.push(`cleanup failed: ${f}`);
+        progress(`cleanup failed: ${f}`);
+      }
+    }
+  }
+}
+
+async function bench(opts: Options): Promise<BenchReport> {
+  const started = performance.now();
+  const host = machine();
+  const counts = countsFor(opts.dialect, opts.quick);
+  return withRun(opts, async ({ dir, cleanup, warnings }) => {
     const pg = opts.dialect === "postgres" ? await preparePostgres(cleanup) : null;
     const db: BenchDb = pg === null ? { dialect: "sqlite" } : { dialect: "postgres", url: pg.url };
-    progress(`data in ${dir}`);
     progress(`AES-256-GCM Buffer vs KeyObject keys: ${counts.keyOps.toLocaleString("en-US")} pairs per case`);
     const aesKeys = await measureKeyTypes(counts.keyOps, counts.rounds);
     progress(`preparing ${counts.secrets.toLocaleString("en-US")} values`);
@@ -190,17 +214,12 @@ async function bench(opts: Options): Promise<BenchReport> {
       warnings,
       seconds: (performance.now() - started) / 1000,
     };
-  } finally {
-    if (!stopping) {
-      clearTimeout(deadline);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      for (const f of await cleanup.run(CLEANUP_STEP_MS, false)) {
-        warnings.push(`cleanup failed: ${f}`);
-        progress(`cleanup failed: ${f}`);
-      }
-    }
-  }
+  });
+}
+
+/** `--rotation`: see bench/rotation.ts. */
+function benchRotation(opts: Options): Promise<RotationReport> {
+  return withRun(opts, ({ dir, cleanup, warnings }) => measureRotation({ root: ROOT, dir, quick: opts.quick, cleanup, warnings }));
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -216,15 +235,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let report: BenchReport;
+  let text: string;
   try {
-    report = await bench(opts);
+    if (opts.rotation) {
+      const r = await benchRotation(opts);
+      text = opts.json ? JSON.stringify(r, null, 2) : formatRotationText(r);
+    } else {
+      const r = await bench(opts);
+      text = opts.json ? formatJson(r) : formatText(r);
+    }
   } catch (e) {
     if (stopping) return 1; // the abort path reports and exits
     process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
-  process.stdout.write(`${opts.json ? formatJson(report) : formatText(report)}\n`);
+  process.stdout.write(`${text}\n`);
   return 0;
 }
 
