@@ -104,28 +104,12 @@ export class KeyManager {
     const created = await this.#store.transaction(ownerScope(owner), async (tx): Promise<ScopeKey> => {
       const row = await keyRepo.findActiveScopeKey(tx, cols);
       if (row !== null) return { id: row.id, key: await this.#unwrapScopeKey(row, owner) };
-      const id = newKeyId("sk", this.#fx);
-      const key = AesKey.generate(this.#fx);
-      const kek = this.#keyring.active;
-      const wrapped = await kek.wrap(key, { kind: "scope-key", owner, scopeKeyId: id, kid: kek.kid });
-      const inserted = await keyRepo.insertActiveScopeKey(tx, {
-        id,
-        owner_type: cols.ownerType,
-        owner_id: cols.ownerId,
-        kid: kek.kid,
-        wrapped_key: wrapped,
-        state: "active",
-        created_at: this.#fx.now().toISOString(),
-        rewrapped_at: null,
-      });
-      if (!inserted) {
-        // Another server created this owner's scope key first: use theirs.
-        const winner = await keyRepo.findActiveScopeKey(tx, cols);
-        if (winner === null) throw new CofferError("INTERNAL", "a concurrently created scope key vanished", { owner: formatOwner(owner) });
-        return { id: winner.id, key: await this.#unwrapScopeKey(winner, owner) };
-      }
-      await keyRepo.addWraps(tx, kek.kid, 1);
-      return { id, key };
+      const created = await this.#insertNewScopeKey(tx, owner);
+      if (created !== null) return created;
+      // Another server created this owner's scope key first: use theirs.
+      const winner = await keyRepo.findActiveScopeKey(tx, cols);
+      if (winner === null) throw new CofferError("INTERNAL", "a concurrently created scope key vanished", { owner: formatOwner(owner) });
+      return { id: winner.id, key: await this.#unwrapScopeKey(winner, owner) };
     });
     this.#remember(created.id, created.key);
     this.#activeByOwner.set(ownerKey, created.id);
@@ -156,24 +140,35 @@ export class KeyManager {
     const previous: ScopeKey[] = [];
     for (const row of rows) previous.push({ id: row.id, key: await this.#unwrapScopeKey(row, owner) });
     await keyRepo.retireOwnerScopeKeys(tx, cols);
+    const fresh = await this.#insertNewScopeKey(tx, owner);
+    if (fresh === null) {
+      throw new CofferError("CONFLICT", `${formatOwner(owner)} got a new scope key concurrently; try again`, { owner: formatOwner(owner) });
+    }
+    return { previous, fresh };
+  }
+
+  /**
+   * A new random scope key for the owner, wrapped by the active KEK and inserted as its active
+   * key; null when the owner already has an active key (a concurrent creation won).
+   */
+  async #insertNewScopeKey(tx: Executor, owner: Owner): Promise<ScopeKey | null> {
     const id = newKeyId("sk", this.#fx);
     const key = AesKey.generate(this.#fx);
     const kek = this.#keyring.active;
     const wrapped = await kek.wrap(key, { kind: "scope-key", owner, scopeKeyId: id, kid: kek.kid });
     const inserted = await keyRepo.insertActiveScopeKey(tx, {
       id,
-      owner_type: cols.ownerType,
-      owner_id: cols.ownerId,
+      owner_type: owner.kind,
+      owner_id: ownerIdColumn(owner),
       kid: kek.kid,
       wrapped_key: wrapped,
       state: "active",
       created_at: this.#fx.now().toISOString(),
       rewrapped_at: null,
     });
-    if (!inserted)
-      throw new CofferError("CONFLICT", `${formatOwner(owner)} got a new scope key concurrently; try again`, { owner: formatOwner(owner) });
+    if (!inserted) return null;
     await keyRepo.addWraps(tx, kek.kid, 1);
-    return { previous, fresh: { id, key } };
+    return { id, key };
   }
 
   /** Drops an owner's cached scope key (after a crypto-erase): its key leaves memory too. */
