@@ -17,7 +17,11 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "core/store": LEAVES,
   "core/config": [...LEAVES, "core/keys", "core/store"],
   "core/service": [...LEAVES, "core/crypto", "core/keys", "core/store", "core/config"],
-  cli: [...LEAVES, "core/service", "core/config", "sdk", "contract"],
+  contract: ["core/model", "core/errors"],
+  sdk: ["contract", "core/model", "core/errors"],
+  files: [...LEAVES, "core/crypto"],
+  server: [...LEAVES, "core/service", "core/config", "contract", "files"],
+  cli: [...LEAVES, "core/service", "core/config", "sdk", "contract", "files", "server"],
 };
 
 function capabilityOf(file: string): string {
