@@ -11,7 +11,7 @@ import { loadConfig } from "../src/core/config/index.ts";
 import { systemEffects } from "../src/core/crypto/index.ts";
 import { parseOwner, type Owner } from "../src/core/model/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
-import { KekRotation, LOCAL_CONTEXT, OwnerRekey, createCore, type Core } from "../src/core/service/index.ts";
+import { KekRotation, LOCAL_CONTEXT, OwnerRekey, actorLabel, createCore, type Core } from "../src/core/service/index.ts";
 import { cols } from "../src/core/service/secret-lookup.ts";
 import { sealToColumns } from "../src/core/service/sealing.ts";
 import type { Cleanup } from "./cleanup.ts";
@@ -190,7 +190,7 @@ async function seed(env: Env, c: RotationCounts): Promise<void> {
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
     const now = new Date().toISOString();
-    const createdBy = `${ACTOR.kind}:${ACTOR.user}`;
+    const createdBy = actorLabel(ACTOR);
     const insSecret = db.prepare<[string, string, string, string, string]>(
       `INSERT INTO secrets (owner_type, owner_id, key_name, current_version, meta, created_at, updated_at) VALUES (?, ?, ?, 1, '{}', ?, ?)`,
     );

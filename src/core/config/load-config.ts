@@ -27,7 +27,12 @@ export const KNOWN_ENV = [
   "COFFER_BACKUP_RETENTION",
   "COFFER_ROTATE_AFTER",
   "COFFER_ROTATE_AFTER_WRAPS",
+  "COFFER_REAUTH_WINDOW",
+  "COFFER_RATE_LIMIT_REVEAL",
+  "COFFER_RATE_LIMIT_WRITE",
 ] as const;
+
+export type RateLimit = { readonly count: number; readonly windowSeconds: number };
 
 export type Config = {
   readonly home: string;
@@ -40,9 +45,15 @@ export type Config = {
   readonly backupRetentionMs: number | null;
   /** When the active KEK is due for rotation: after this many wraps, or this long after activation. */
   readonly rotation: { readonly maxWraps: number; readonly maxAgeMs: number };
+  /** How recently an interactive token must have authenticated to reveal (`COFFER_REAUTH_WINDOW`). */
+  readonly reauthWindowMs: number;
+  /** Per-token rate limits (`COFFER_RATE_LIMIT_REVEAL`, `COFFER_RATE_LIMIT_WRITE`, e.g. `60/1m`); null = off. */
+  readonly rateLimits: { readonly reveal: RateLimit | null; readonly write: RateLimit | null };
   readonly warnings: readonly string[];
 };
 
+const RATE_LIMIT = /^(off|[1-9][0-9]{0,6}\/[1-9][0-9]{0,4}[smhd])$/;
+const RATE_LIMIT_RULE = "must be 'off' or a count per window, e.g. 60/1m, 1000/1h";
 const NonEmpty = z.string().check(z.minLength(1, "must not be empty"));
 const EnvSchema = z.object({
   COFFER_HOME: z.optional(NonEmpty),
@@ -66,17 +77,29 @@ const EnvSchema = z.object({
   COFFER_ROTATE_AFTER: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90d")),
   ),
+  COFFER_REAUTH_WINDOW: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 15m")),
+  ),
+  COFFER_RATE_LIMIT_REVEAL: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
+  COFFER_RATE_LIMIT_WRITE: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_ROTATE_AFTER_WRAPS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)")),
   ),
 });
+
+/** A `COFFER_*` rate limit (validated by the schema): `off`, or count per window. */
+function rateLimit(text: string): RateLimit | null {
+  if (text === "off") return null;
+  const [count = "", window = ""] = text.split("/");
+  return { count: Number(count), windowSeconds: durationMs(window) / 1000 };
+}
 
 /** A `COFFER_*` duration (validated by the schema) in milliseconds. */
 function durationMs(text: string): number {
   return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1) as keyof typeof UNIT_MS];
 }
 
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
@@ -177,6 +200,11 @@ export function loadConfig(src: ConfigSources): Config {
       // Far below the 2^32 random-nonce bound of one AES-GCM key (NIST SP 800-38D).
       maxWraps: Math.min(Number(env.COFFER_ROTATE_AFTER_WRAPS ?? String(2 ** 24)), 2 ** 32 - 1),
       maxAgeMs: durationMs(env.COFFER_ROTATE_AFTER ?? "365d"),
+    }),
+    reauthWindowMs: durationMs(env.COFFER_REAUTH_WINDOW ?? "15m"),
+    rateLimits: Object.freeze({
+      reveal: rateLimit(env.COFFER_RATE_LIMIT_REVEAL ?? "60/1m"),
+      write: rateLimit(env.COFFER_RATE_LIMIT_WRITE ?? "600/1m"),
     }),
     warnings: Object.freeze(warnings),
   });

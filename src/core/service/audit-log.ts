@@ -1,7 +1,8 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
-import { ownerIdColumn, type Owner } from "../model/index.ts";
+import { ownerIdColumn, parseOwner, type Owner } from "../model/index.ts";
 import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
+import { deniedError, denial, holds, mayActOn } from "./access.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
 import type { KeyManager } from "./key-manager.ts";
 
@@ -44,6 +45,7 @@ export type AuditVerification = {
 };
 
 const PURPOSE = "audit-mac";
+const DENIED_READ = { owner: null, key: null, version: null, outcome: "denied", reason: null } as const;
 const GENESIS = new Uint8Array(32);
 const CHAIN_FORMAT = 1;
 const PAGE = 1000;
@@ -185,6 +187,39 @@ export class AuditLog {
       }),
     );
     return rows.map(toView);
+  }
+
+  /**
+   * The audit log as an actor may read it: needs `audit:read`; a token that is not admin sees
+   * only events about owners its patterns name (events about no owner need admin).
+   * @throws CofferError SCOPE_DENIED (audited).
+   */
+  async listAs(
+    actor: Actor,
+    ctx: RequestContext,
+    filter: Parameters<AuditLog["list"]>[0],
+  ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }> {
+    await this.#allowRead(actor, ctx, "audit.list");
+    if (filter.owner !== null && !mayActOn(actor, filter.owner)) {
+      await this.appendNow(actor, ctx, { ...DENIED_READ, action: "audit.list", owner: filter.owner, details: { rule: "owner not in the token's owner patterns" } });
+      throw deniedError("audit:read", filter.owner, "owner not in the token's owner patterns");
+    }
+    const rows = await this.list(filter);
+    const events = rows.filter((e) => e.owner === null ? holds(actor, "admin") : mayActOn(actor, parseOwner(e.owner)));
+    return { events, nextCursor: rows.length === filter.limit ? (rows.at(-1)?.seq ?? null) : null };
+  }
+
+  /** {@link verify} for an actor holding `audit:read`. @throws CofferError SCOPE_DENIED (audited). */
+  async verifyAs(actor: Actor, ctx: RequestContext): Promise<AuditVerification> {
+    await this.#allowRead(actor, ctx, "audit.verify");
+    return this.verify();
+  }
+
+  async #allowRead(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
+    const why = denial(actor, "audit:read", null);
+    if (why === null) return;
+    await this.appendNow(actor, ctx, { ...DENIED_READ, action, details: { rule: why } });
+    throw deniedError("audit:read", null, why);
   }
 
   /** Walks the whole chain and names every event that was modified, deleted or reordered. */

@@ -6,9 +6,12 @@ import { AuditLog } from "./audit-log.ts";
 import { KeyManager } from "./key-manager.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { SecretsService } from "./secrets-service.ts";
+import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
+import { TokenService } from "./tokens.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
+  readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly keys: KeyManager;
   readonly store: Store;
@@ -21,7 +24,14 @@ export type Core = {
  * validated before the database is even opened).
  * @throws CofferError KEY_*, CONFIG_INVALID, SCHEMA_TOO_NEW, MIGRATIONS_PENDING.
  */
-export async function createCore(config: Config, opts: { readonly logger?: Logger; readonly migrate?: boolean } = {}): Promise<Core> {
+export type CoreOptions = {
+  readonly logger?: Logger;
+  readonly migrate?: boolean;
+  /** Decides whether a token authenticated recently enough to reveal; default: {@link recentAuthentication}. */
+  readonly reauth?: ReauthHook;
+};
+
+export async function createCore(config: Config, opts: CoreOptions = {}): Promise<Core> {
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
   let keyring: Keyring | null = create ? null : loadKeyring(config.kek, { allowCreate: false });
@@ -37,8 +47,16 @@ export async function createCore(config: Config, opts: { readonly logger?: Logge
     await keys.verifyKeyring();
     const audit = new AuditLog(store, keys);
     await audit.init();
-    const secrets = new SecretsService({ store, keys, audit, logger });
-    return { secrets, audit, keys, store, close: () => store.close() };
+    const secrets = new SecretsService({
+      store,
+      keys,
+      audit,
+      logger,
+      limiter: new RateLimiter(store, config.rateLimits),
+      reauth: opts.reauth ?? recentAuthentication(config.reauthWindowMs),
+    });
+    const tokens = new TokenService({ store, audit });
+    return { secrets, tokens, audit, keys, store, close: () => store.close() };
   } catch (e) {
     await store.close();
     throw e;

@@ -132,7 +132,7 @@ for (const dialect of DIALECTS) {
       const first = events.find((e) => e.outcome === "success");
       assert.equal(first?.owner, "project/doomed");
       assert.deepEqual(first.details, { secrets: 3, versions: 4, scopeKeys: 2, kids: "primary" });
-      const v = await t.core.secrets.verifyAudit();
+      const v = await t.core.secrets.verifyAudit(ACTOR);
       assert.ok(v.ok, JSON.stringify(v.problems));
     });
 

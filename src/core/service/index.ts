@@ -1,7 +1,14 @@
 export { createCore, migrateDatabase } from "./create-core.ts";
-export type { Core, MigrationReport } from "./create-core.ts";
-export { SecretsService } from "./secrets-service.ts";
-export type { SetInput, RevealInput, ListInput, RevealedSecret } from "./secrets-service.ts";
+export type { Core, CoreOptions, MigrationReport } from "./create-core.ts";
+export { SecretsService, IDEMPOTENCY_TTL_MS } from "./secrets-service.ts";
+export type { SetInput, RevealInput, ListInput, RevealedSecret, SharedLink, Idempotency, IdempotentResult } from "./secrets-service.ts";
+export { TokenService, parseTtl } from "./tokens.ts";
+export type { TokenView, CreateTokenInput, CreatedToken } from "./tokens.ts";
+export { recentAuthentication } from "./guard.ts";
+export type { ReauthHook, ReauthDecision } from "./guard.ts";
+export { PERMISSIONS } from "./actor.ts";
+export type { Permission, TokenActor, LocalActor } from "./actor.ts";
+export { ownerMatches, parseOwnerPattern } from "./access.ts";
 export type { SecretView, VersionView } from "./secret-views.ts";
 export { AuditLog } from "./audit-log.ts";
 export type { AuditEventView, AuditVerification } from "./audit-log.ts";

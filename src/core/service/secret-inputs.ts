@@ -14,6 +14,7 @@ export const ExpectedVersion = z
 export const Reason = z
   .string()
   .check(z.trim(), z.minLength(1, "is required: say why the plaintext is needed"), z.maxLength(500, "must be at most 500 chars"));
+export const OwnerTypeFilter = z.enum(["user", "project", "system"], { error: "must be one of user, project, system" });
 export const Limit = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(1000, "must be at most 1000"));
 
 export function parseRef(input: RefInput): SecretRef {

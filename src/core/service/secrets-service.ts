@@ -1,10 +1,13 @@
-import { CofferError, isCofferError } from "../errors/index.ts";
-import { systemEffects, type Effects } from "../crypto/index.ts";
-import { ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
-import type { Secret } from "../secret/index.ts";
-import { NO_OWNERS, secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
-import { actorScope, ownerScope } from "./scopes.ts";
-import { actorLabel, LOCAL_CONTEXT, type Actor, type RequestContext } from "./actor.ts";
+import { CofferError, invalidInput, isCofferError } from "../errors/index.ts";
+import { sha256Hex, systemEffects, toHex, type Effects } from "../crypto/index.ts";
+import { ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
+import { Secret } from "../secret/index.ts";
+import { parseTtl } from "./tokens.ts";
+import { NO_OWNERS, requestRepo, secretRepo, tokenRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
+import { ownerScope } from "./scopes.ts";
+import { actorScope, deniedError, denial } from "./access.ts";
+import { actorLabel, LOCAL_CONTEXT, type Actor, type Permission, type RequestContext } from "./actor.ts";
+import type { RateLimiter, ReauthHook } from "./guard.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
@@ -13,6 +16,7 @@ import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
   ExpectedVersion,
   Limit,
+  OwnerTypeFilter,
   Reason,
   Version,
   checkValueSize,
@@ -28,12 +32,26 @@ export type SetInput = RefInput & { readonly value: Secret; readonly meta?: unkn
 export type RevealInput = RefInput & { readonly reason: string; readonly version?: number };
 export type ListInput = {
   readonly owner?: string;
+  /** Only owners of this type (`user`, `project`, `system`). */
+  readonly ownerType?: string;
   readonly prefix?: string;
   readonly includeDeleted?: boolean;
   readonly cursor?: number;
   readonly limit?: number;
 };
 export type RevealedSecret = { readonly view: SecretView; readonly value: Secret };
+export type SharedLink = { readonly id: string; readonly token: Secret; readonly expiresAt: string; readonly view: SecretView };
+const MAX_SHARE_TTL_MS = 7 * 86_400_000;
+
+/**
+ * An `Idempotency-Key` on a write: `scope` is whose keys these are (a token id), `requestHash`
+ * a digest of the request (never the value itself in clear).
+ */
+export type Idempotency = { readonly scope: string; readonly key: string; readonly requestHash: string };
+export type IdempotentResult = { readonly view: SecretView; readonly replayed: boolean };
+
+/** How long an idempotency record is kept (replays after that write again). */
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 
 /**
  * The product's behaviour for secrets, shared by every adapter (CLI local mode, HTTP server),
@@ -46,8 +64,20 @@ export class SecretsService {
   readonly #audit: AuditLog;
   readonly #log: Logger;
   readonly #fx: Effects;
+  readonly #limiter: RateLimiter | null;
+  readonly #reauth: ReauthHook | null;
 
-  constructor(deps: { store: Store; keys: KeyManager; audit: AuditLog; logger: Logger; fx?: Effects }) {
+  constructor(deps: {
+    store: Store;
+    keys: KeyManager;
+    audit: AuditLog;
+    logger: Logger;
+    fx?: Effects;
+    limiter?: RateLimiter | null;
+    reauth?: ReauthHook | null;
+  }) {
+    this.#limiter = deps.limiter ?? null;
+    this.#reauth = deps.reauth ?? null;
     this.#store = deps.store;
     this.#keys = deps.keys;
     this.#audit = deps.audit;
@@ -60,6 +90,40 @@ export class SecretsService {
    * @throws CofferError INVALID_INPUT, CONFLICT when `expectedVersion` is not the current one.
    */
   async set(actor: Actor, ctx: RequestContext, input: SetInput): Promise<SecretView> {
+    return (await this.#set(actor, ctx, input, null)).view;
+  }
+
+  /**
+   * `set` under an idempotency key: the same key and request replay the first response without
+   * a second write; the same key with another request is refused. The record is written in the
+   * write's own transaction, so of two concurrent duplicates exactly one writes.
+   * @throws CofferError IDEMPOTENCY_MISMATCH, and whatever `set` throws.
+   */
+  async setIdempotent(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency): Promise<IdempotentResult> {
+    const prior = await this.#replay(idem);
+    if (prior !== null) return prior;
+    try {
+      return await this.#set(actor, ctx, input, idem);
+    } catch (e) {
+      const raced = await this.#replay(idem);
+      if (raced !== null) return raced;
+      throw e;
+    }
+  }
+
+  async #replay(idem: Idempotency): Promise<IdempotentResult | null> {
+    const row = await this.#store.read(NO_OWNERS, (db) => requestRepo.findIdempotencyKey(db, idem.scope, idem.key));
+    if (row === null) return null;
+    if (Date.parse(row.created_at) < this.#fx.now().getTime() - IDEMPOTENCY_TTL_MS) return null;
+    if (row.request_hash !== idem.requestHash) {
+      throw new CofferError("IDEMPOTENCY_MISMATCH", "Idempotency-Key: was already used with a different request", {
+        field: "Idempotency-Key",
+      });
+    }
+    return { view: JSON.parse(row.response) as SecretView, replayed: true };
+  }
+
+  async #set(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency | null): Promise<IdempotentResult> {
     const ref = parseRef(input);
     checkValueSize(input.value);
     const meta = input.meta === undefined ? null : parseMeta(input.meta);
@@ -72,6 +136,8 @@ export class SecretsService {
       outcome,
       reason: null,
     });
+    await this.#allow(actor, ctx, "secrets:write", ref.owner, audit(null, "denied"));
+    await this.#limit(actor, ctx, "write", audit(null, "denied"));
     return this.#sealing(actor, ctx, ref.owner, audit(null, "error"), async (tx, scope) => {
       const now = this.#fx.now().toISOString();
       await secretRepo.insertSecretIfAbsent(tx, {
@@ -109,13 +175,32 @@ export class SecretsService {
         destroyed_at: null,
       });
       await this.#audit.append(tx, actor, ctx, audit(version, "success"));
-      return toSecretView(ref.owner, { ...row, current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
+      const view = toSecretView(ref.owner, { ...row, current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
+      if (idem !== null) {
+        await requestRepo.insertIdempotencyKey(tx, {
+          token_id: idem.scope,
+          idem_key: idem.key,
+          request_hash: idem.requestHash,
+          status: 200,
+          response: JSON.stringify(view),
+          created_at: now,
+        });
+      }
+      return { view, replayed: false };
     });
   }
 
   /** The masked view of the current (or a given) version. @throws CofferError NOT_FOUND. */
-  async get(_actor: Actor, input: RefInput & { readonly version?: number }): Promise<SecretView> {
+  async get(actor: Actor, input: RefInput & { readonly version?: number }, ctx: RequestContext = LOCAL_CONTEXT): Promise<SecretView> {
     const ref = parseRef(input);
+    await this.#allow(actor, ctx, "secrets:read", ref.owner, {
+      action: "secret.get",
+      owner: ref.owner,
+      key: ref.name,
+      version: null,
+      reason: null,
+      outcome: "denied",
+    });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
     return this.#store.read(ownerScope(ref.owner), async (db) => {
       if (version !== null) {
@@ -143,13 +228,7 @@ export class SecretsService {
       version: input.version ?? null,
       reason: input.reason.slice(0, 500) || null,
     } as const;
-    let reason: string;
-    try {
-      reason = parseWith(Reason, input.reason, "reason");
-    } catch (e) {
-      await this.#audit.appendNow(actor, ctx, { ...base, outcome: "denied", details: { rule: "reason required" } });
-      throw e;
-    }
+    const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
     const found = await this.#store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version));
     let value: Secret;
@@ -186,7 +265,14 @@ export class SecretsService {
   ): Promise<ReadonlyMap<string, Secret>> {
     const owner = parseOwner(input.owner);
     const prefix = parsePrefix(input.prefix);
-    const reason = parseWith(Reason, input.reason, "reason");
+    const reason = await this.#revealAllowed(actor, ctx, owner, input.reason, {
+      action: "secret.reveal",
+      owner,
+      key: null,
+      version: null,
+      reason: input.reason.slice(0, 500) || null,
+      outcome: "denied",
+    });
     const out = new Map<string, Secret>();
     try {
       const rows = await this.#store.read(ownerScope(owner), async (db) => {
@@ -205,11 +291,100 @@ export class SecretsService {
     return out;
   }
 
+  /**
+   * Mints a one-time reveal link for a secret's current (or a given) version: whoever presents
+   * the returned token gets the plaintext once, before `ttl` (default 15m, at most 7d). Needs
+   * everything a reveal needs (scope, reason, recent authentication, rate limit); audited.
+   */
+  async share(actor: Actor, ctx: RequestContext, input: RevealInput & { readonly ttl?: string }): Promise<SharedLink> {
+    const ref = parseRef(input);
+    const ttlMs = parseTtl(input.ttl ?? "15m");
+    if (ttlMs > MAX_SHARE_TTL_MS) throw invalidInput("ttl", "must be at most 7d");
+    const base = { action: "secret.share", owner: ref.owner, key: ref.name, version: input.version ?? null, reason: null } as const;
+    const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, {
+      ...base,
+      reason: input.reason.slice(0, 500) || null,
+      outcome: "denied",
+    });
+    const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
+    const raw = this.#fx.random(32);
+    const token = Secret.fromString(`coffer_share_${Buffer.from(raw).toString("base64url")}`);
+    raw.fill(0);
+    const now = this.#fx.now();
+    const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
+    const id = `s_${toHex(this.#fx.random(8))}`;
+    const view = await this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, reason, outcome: "error" }, async (tx) => {
+      const found = await findLive(tx, ref, version);
+      await tokenRepo.insertShareLink(tx, {
+        id,
+        token_hash: sha256Hex(token.reveal()),
+        owner_type: ref.owner.kind,
+        owner_id: ownerIdColumn(ref.owner),
+        key_name: ref.name,
+        version: found.version.version,
+        reason,
+        created_by: actorLabel(actor),
+        created_at: now.toISOString(),
+        expires_at: expiresAt,
+        used_at: null,
+      });
+      await this.#audit.append(tx, actor, ctx, {
+        ...base,
+        version: found.version.version,
+        reason,
+        outcome: "success",
+        details: { link: id, expiresAt },
+      });
+      return toSecretView(ref.owner, found.row, found.version.version);
+    });
+    return { id, token, expiresAt, view };
+  }
+
+  /**
+   * Redeems a one-time link: decrypts, then burns the link and writes the audit event in one
+   * transaction; only if that burn wins does the plaintext leave, so it leaves exactly once.
+   * @throws CofferError SHARE_LINK_INVALID (unknown, used or expired: not said which).
+   */
+  async redeemShare(ctx: RequestContext, token: string): Promise<RevealedSecret> {
+    const invalid = (): CofferError => new CofferError("SHARE_LINK_INVALID", "this link is unknown, already used or expired");
+    if (!/^coffer_share_[A-Za-z0-9_-]{43}$/.test(token)) throw invalid();
+    const link = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findShareLinkByHash(db, sha256Hex(token)));
+    const now = this.#fx.now().toISOString();
+    if (link === null || link.used_at !== null || link.expires_at <= now) throw invalid();
+    const actor: Actor = { kind: "share", linkId: link.id };
+    const owner = ownerFromColumns(link.owner_type, link.owner_id);
+    const ref = { owner, name: link.key_name as KeyName };
+    const found = await this.#store.read(ownerScope(owner), (db) => findLive(db, ref, link.version));
+    const value = await this.#store.read(ownerScope(owner), (db) => this.#open(db, ref, found.version));
+    try {
+      const burned = await this.#store.transaction(NO_OWNERS, async (tx) => {
+        if (!(await tokenRepo.burnShareLink(tx, link.id, now))) return false;
+        await this.#audit.append(tx, actor, ctx, {
+          action: "secret.reveal",
+          owner,
+          key: link.key_name,
+          version: link.version,
+          outcome: "success",
+          reason: link.reason,
+          details: { link: link.id, via: "share" },
+        });
+        return true;
+      });
+      if (!burned) throw invalid();
+    } catch (e) {
+      value.wipe();
+      throw e;
+    }
+    return { view: toSecretView(owner, found.row, link.version), value };
+  }
+
   /** Soft delete: hidden from list/get, versions kept for history. @throws CofferError NOT_FOUND, CONFLICT. */
   async unset(actor: Actor, ctx: RequestContext, input: RefInput & { readonly expectedVersion?: number }): Promise<SecretView> {
     const ref = parseRef(input);
     const expected = input.expectedVersion === undefined ? null : parseWith(ExpectedVersion, input.expectedVersion, "expectedVersion");
     const base = { action: "secret.unset", owner: ref.owner, key: ref.name, version: null, reason: null } as const;
+    await this.#allow(actor, ctx, "secrets:write", ref.owner, { ...base, outcome: "denied" });
+    await this.#limit(actor, ctx, "write", { ...base, outcome: "denied" });
     return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, outcome: "error" }, async (tx) => {
       const { row } = await findLive(tx, ref, null);
       if (expected !== null && expected !== row.current_version) {
@@ -226,11 +401,25 @@ export class SecretsService {
     });
   }
 
-  async list(actor: Actor, input: ListInput): Promise<{ readonly items: readonly SecretView[]; readonly nextCursor: number | null }> {
+  async list(
+    actor: Actor,
+    input: ListInput,
+    ctx: RequestContext = LOCAL_CONTEXT,
+  ): Promise<{ readonly items: readonly SecretView[]; readonly nextCursor: number | null }> {
     const owner = input.owner === undefined ? null : parseOwner(input.owner);
+    const ownerType = input.ownerType === undefined ? null : parseWith(OwnerTypeFilter, input.ownerType, "ownerType");
     const limit = parseWith(Limit, input.limit ?? 1000, "limit");
+    await this.#allow(actor, ctx, "secrets:read", owner, {
+      action: "secret.list",
+      owner,
+      key: null,
+      version: null,
+      reason: null,
+      outcome: "denied",
+    });
     const filter = {
       owner: owner === null ? null : cols(owner),
+      ownerType,
       prefix: parsePrefix(input.prefix),
       includeDeleted: input.includeDeleted ?? false,
       afterId: input.cursor ?? 0,
@@ -240,7 +429,7 @@ export class SecretsService {
     const rows = await this.#store.read(scope, (db) => secretRepo.listSecrets(db, filter));
     if (scope.kind === "all") {
       // The cross-owner (administrative) path is audited: who listed everything, and why.
-      await this.#audit.appendNow(actor, LOCAL_CONTEXT, {
+      await this.#audit.appendNow(actor, ctx, {
         action: "secret.list",
         owner: null,
         key: null,
@@ -255,8 +444,16 @@ export class SecretsService {
   }
 
   /** Every version, deleted secrets included. @throws CofferError NOT_FOUND. */
-  async history(_actor: Actor, input: RefInput): Promise<readonly VersionView[]> {
+  async history(actor: Actor, input: RefInput, ctx: RequestContext = LOCAL_CONTEXT): Promise<readonly VersionView[]> {
     const ref = parseRef(input);
+    await this.#allow(actor, ctx, "secrets:read", ref.owner, {
+      action: "secret.history",
+      owner: ref.owner,
+      key: ref.name,
+      version: null,
+      reason: null,
+      outcome: "denied",
+    });
     return this.#store.read(ownerScope(ref.owner), async (db) => {
       const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
       if (row === null) throw notFound(ref);
@@ -268,6 +465,8 @@ export class SecretsService {
   async rotate(actor: Actor, ctx: RequestContext, input: RefInput): Promise<SecretView> {
     const ref = parseRef(input);
     const base = { action: "secret.rotate", owner: ref.owner, key: ref.name, reason: null } as const;
+    await this.#allow(actor, ctx, "secrets:write", ref.owner, { ...base, version: null, outcome: "denied" });
+    await this.#limit(actor, ctx, "write", { ...base, version: null, outcome: "denied" });
     return this.#sealing(actor, ctx, ref.owner, { ...base, version: null, outcome: "error" }, async (tx, scope) => {
       const { row } = await findLive(tx, ref, null);
       const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
@@ -297,9 +496,61 @@ export class SecretsService {
     });
   }
 
-  /** Walks the audit chain; see {@link AuditLog.verify}. */
-  verifyAudit(): Promise<AuditVerification> {
+  /** Walks the audit chain; see {@link AuditLog.verify}. Needs `audit:read`. */
+  async verifyAudit(actor: Actor, ctx: RequestContext = LOCAL_CONTEXT): Promise<AuditVerification> {
+    await this.#allow(actor, ctx, "audit:read", null, {
+      action: "audit.verify",
+      owner: null,
+      key: null,
+      version: null,
+      reason: null,
+      outcome: "denied",
+    });
     return this.#audit.verify();
+  }
+
+  /** Refuses (audited) an actor that lacks the permission on the owner. @throws CofferError SCOPE_DENIED. */
+  async #allow(actor: Actor, ctx: RequestContext, permission: Permission, owner: Owner | null, denied: AuditInput): Promise<void> {
+    const why = denial(actor, permission, owner);
+    if (why === null) return;
+    await this.#audit.appendNow(actor, ctx, { ...denied, outcome: "denied", details: { rule: why } });
+    throw deniedError(permission, owner, why);
+  }
+
+  async #limit(actor: Actor, ctx: RequestContext, kind: "reveal" | "write", denied: AuditInput): Promise<void> {
+    if (this.#limiter === null) return;
+    try {
+      await this.#limiter.hit(actor, kind);
+    } catch (e) {
+      if (isCofferError(e) && e.code === "RATE_LIMITED")
+        await this.#audit.appendNow(actor, ctx, { ...denied, outcome: "denied", details: { rule: `${kind} rate limit` } });
+      throw e;
+    }
+  }
+
+  /**
+   * Every gate of a reveal, each refusal audited: the `secrets:reveal` scope on the owner, a
+   * reason, recent authentication (the re-auth hook), and the reveal rate limit.
+   * @returns the validated reason.
+   */
+  async #revealAllowed(actor: Actor, ctx: RequestContext, owner: Owner, rawReason: string, denied: AuditInput): Promise<string> {
+    await this.#allow(actor, ctx, "secrets:reveal", owner, denied);
+    let reason: string;
+    try {
+      reason = parseWith(Reason, rawReason, "reason");
+    } catch (e) {
+      await this.#audit.appendNow(actor, ctx, { ...denied, outcome: "denied", details: { rule: "reason required" } });
+      throw e;
+    }
+    if (actor.kind === "token" && this.#reauth !== null) {
+      const decision = await this.#reauth(actor, ctx);
+      if (!decision.ok) {
+        await this.#audit.appendNow(actor, ctx, { ...denied, reason, outcome: "denied", details: { rule: "re-authentication required" } });
+        throw new CofferError("REAUTH_REQUIRED", `re-authentication required to reveal: ${decision.why}`);
+      }
+    }
+    await this.#limit(actor, ctx, "reveal", { ...denied, reason });
+    return reason;
   }
 
   /**

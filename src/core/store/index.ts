@@ -10,3 +10,5 @@ export * as auditRepo from "./audit-repo.ts";
 export * as statusRepo from "./status-repo.ts";
 export * as rotationRepo from "./rotation-repo.ts";
 export * as eraseRepo from "./erase-repo.ts";
+export * as tokenRepo from "./token-repo.ts";
+export * as requestRepo from "./request-repo.ts";

@@ -95,6 +95,54 @@ export interface RotationJobsTable {
   error_code: string | null;
 }
 
+export interface TokensTable {
+  id: string;
+  name: string;
+  /** Hex SHA-256 of the bearer token; the token itself is never stored. */
+  token_hash: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** JSON array of owner patterns. */
+  owners: string;
+  interactive: number;
+  created_at: string;
+  created_by: string;
+  authenticated_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ShareLinksTable {
+  id: string;
+  token_hash: string;
+  owner_type: string;
+  owner_id: string;
+  key_name: string;
+  version: number;
+  reason: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface IdempotencyKeysTable {
+  token_id: string;
+  idem_key: string;
+  request_hash: string;
+  status: number;
+  /** The first response's JSON body (masked views only). */
+  response: string;
+  created_at: string;
+}
+
+export interface RateLimitsTable {
+  bucket: string;
+  window_start: number;
+  count: number;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -103,6 +151,10 @@ export interface Database {
   internal_keys: InternalKeysTable;
   audit_events: AuditEventsTable;
   rotation_jobs: RotationJobsTable;
+  tokens: TokensTable;
+  share_links: ShareLinksTable;
+  idempotency_keys: IdempotencyKeysTable;
+  rate_limits: RateLimitsTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */

@@ -63,6 +63,7 @@ export async function updateSecret(db: Executor, id: number, patch: Updateable<S
 
 export type ListFilter = {
   readonly owner: OwnerColumns | null;
+  readonly ownerType: string | null;
   readonly prefix: string;
   readonly includeDeleted: boolean;
   /** Cursor: return rows with id greater than this. */
@@ -74,6 +75,7 @@ export type ListFilter = {
 export async function listSecrets(db: Executor, f: ListFilter): Promise<SecretRow[]> {
   let q = db.selectFrom("secrets").selectAll().where("id", ">", f.afterId);
   if (f.owner !== null) q = q.where("owner_type", "=", f.owner.ownerType).where("owner_id", "=", f.owner.ownerId);
+  if (f.ownerType !== null) q = q.where("owner_type", "=", f.ownerType);
   if (f.prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["key_name", eb.lit(1), eb.val(f.prefix.length)]), "=", f.prefix));
   if (!f.includeDeleted) q = q.where("deleted_at", "is", null);
   return q.orderBy("id").limit(f.limit).execute();
