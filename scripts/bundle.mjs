@@ -17,7 +17,7 @@ await build({
   platform: "node",
   target: "node22",
   minifySyntax: true,
-  external: ["better-sqlite3", "pino"],
+  external: ["better-sqlite3", "pino", "fastify", "prom-client"],
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });

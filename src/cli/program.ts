@@ -24,6 +24,7 @@ function build(io: Io, status: { code: number }): Command {
       "--db <url>",
       "database: postgres://… or sqlite:<path> (default: $COFFER_DB_URL, $DATABASE_URL, or SQLite in the data directory)",
     )
+    .option("--remote <url>", "work against a Coffer server (default: $COFFER_ADDR; the token from $COFFER_TOKEN)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
   const act =
@@ -76,7 +77,7 @@ function build(io: Io, status: { code: number }): Command {
     .description("re-encrypt every version under fresh data keys")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-rotate.ts")));
-  program
+  const runCommand = program
     .command("run")
     .description("run a command with an owner's secrets as environment variables")
     .requiredOption("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
@@ -122,6 +123,36 @@ function build(io: Io, status: { code: number }): Command {
     .option("--backup-retention <duration>", "how long database backups are kept, e.g. 30d, 12h, 90m (default: $COFFER_BACKUP_RETENTION)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/erase.ts")));
+  const REMOTE_HELP = "work against a Coffer server (default: $COFFER_ADDR; the token from $COFFER_TOKEN)";
+  for (const c of [...secrets.commands, ...audit.commands, runCommand]) c.option("--remote <url>", REMOTE_HELP);
+  program
+    .command("serve")
+    .description("run the HTTP API server (prints the first admin token once, on a fresh database)")
+    .addOption(new Option("--port <port>", "TCP port (0: any free port)").argParser(int("port")).default(7300))
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--public-url <url>", "the base URL clients use, for one-time links (default: from the request)")
+    .action(act(() => import("./commands/serve.ts")));
+  const token = program.command("token").description("API tokens for the server (local mode: needs the database and master key)");
+  token
+    .command("create")
+    .description("create a token and print it once")
+    .requiredOption("--name <name>", "a name people recognise, e.g. ci-deploy")
+    .requiredOption("--scopes <list>", "comma-separated: secrets:read, secrets:write, secrets:reveal, audit:read, admin")
+    .requiredOption("--owners <list>", "comma-separated owner patterns: project/acme, project/*, user/alice, system, *")
+    .option("--ttl <duration>", "lifetime, e.g. 90m, 12h, 30d (default: no expiry)")
+    .option("--interactive", "a person's token: reveals need recent authentication ($COFFER_REAUTH_WINDOW)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/token-create.ts")));
+  token
+    .command("list")
+    .description("list tokens (never the tokens themselves)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/token-list.ts")));
+  token
+    .command("revoke <id>")
+    .description("revoke a token: every server refuses it from the next request on")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/token-revoke.ts")));
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
     .command("rotate")

@@ -1,15 +1,14 @@
-import { parseOwner } from "../../core/model/index.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { withBackend } from "../backend.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, num, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const ownerText = str(args, "owner");
-  const events = await withCore(io, globalOptions(args), (core) =>
-    core.audit.list({
-      owner: ownerText === undefined ? null : parseOwner(ownerText),
+  const events = await withBackend(io, args, globalOptions(args), (b) =>
+    b.auditList({
+      owner: ownerText ?? null,
       action: str(args, "action") ?? null,
       afterSeq: num(args, "after") ?? 0,
       limit: num(args, "limit") ?? 100,

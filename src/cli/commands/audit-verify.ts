@@ -1,13 +1,13 @@
 import { EXIT_STATUS } from "../exit.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { withBackend } from "../backend.ts";
 import { printJson } from "../output.ts";
 import { flag } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 /** Exits 0 when the chain is intact; otherwise names each broken event and exits 7. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const result = await withCore(io, globalOptions(args), (core) => core.audit.verify());
+  const result = await withBackend(io, args, globalOptions(args), (b) => b.auditVerify());
   if (flag(args, "json")) printJson(io, result);
   else if (result.ok)
     io.stdout.write(`audit chain intact: ${String(result.events)} events, head seq ${String(result.headSeq)} mac ${result.headMac}\n`);

@@ -5,6 +5,7 @@ import { CofferError } from "../../core/errors/index.ts";
 import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { localActor, openLocalCore } from "../local-core.ts";
+import { remoteAddress, withBackend } from "../backend.ts";
 import { flag, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
@@ -32,15 +33,19 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const file = argv[0];
   if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
   const prefix = str(args, "prefix");
+  const override = args["override"] !== false && !flag(args, "noOverride");
+  const reveal = { owner, reason: `coffer run ${basename(file)}`, ...(prefix === undefined ? {} : { prefix }) };
+  if (remoteAddress(io, args) !== null) {
+    const secrets = await withBackend(io, args, globalOptions(args), (b) => b.revealAll(reveal));
+    const remoteEnv = childEnv(io, secrets, override);
+    for (const s of secrets.values()) s.wipe();
+    return spawnChild(file, argv.slice(1), remoteEnv);
+  }
   const core = await openLocalCore(io, globalOptions(args));
   let env: Record<string, string>;
   try {
-    const secrets = await core.secrets.revealAll(localActor(io), LOCAL_CONTEXT, {
-      owner,
-      reason: `coffer run ${basename(file)}`,
-      ...(prefix === undefined ? {} : { prefix }),
-    });
-    env = childEnv(io, secrets, args["override"] !== false && !flag(args, "noOverride"));
+    const secrets = await core.secrets.revealAll(localActor(io), LOCAL_CONTEXT, reveal);
+    env = childEnv(io, secrets, override);
     for (const s of secrets.values()) s.wipe();
   } catch (e) {
     await core.close();

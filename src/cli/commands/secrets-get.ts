@@ -1,7 +1,6 @@
 import { CofferError } from "../../core/errors/index.ts";
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { isInteractive, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { withBackend } from "../backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { confirm, promptLine } from "../prompt.ts";
 import { flag, num, pos, required, str } from "./args.ts";
@@ -19,14 +18,14 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const key = required(pos(args, 1), "<key>");
   const version = num(args, "version");
   const ref = { owner, key, ...(version === undefined ? {} : { version }) };
-  return withCore(io, globalOptions(args), async (core, actor) => {
+  return withBackend(io, args, globalOptions(args), async (b) => {
     if (!flag(args, "reveal")) {
-      const view = await core.secrets.get(actor, ref);
+      const view = await b.get(ref);
       if (flag(args, "json")) printJson(io, view);
       else printSecret(io, view);
       return 0;
     }
-    const view = await core.secrets.get(actor, ref);
+    const view = await b.get(ref);
     if (!flag(args, "yes")) {
       if (!isInteractive(io))
         throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
@@ -35,7 +34,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       }
     }
     const reason = await reasonFor(args, io);
-    const { view: revealed, value } = await core.secrets.reveal(actor, LOCAL_CONTEXT, { ...ref, reason });
+    const { view: revealed, value } = await b.reveal({ ...ref, reason });
     try {
       if (flag(args, "json")) {
         const bytes = value.reveal();

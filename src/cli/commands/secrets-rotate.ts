@@ -1,6 +1,5 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { withBackend } from "../backend.ts";
 import { printJson } from "../output.ts";
 import { flag, pos, required } from "./args.ts";
 import { globalOptions } from "./args.ts";
@@ -8,7 +7,7 @@ import { globalOptions } from "./args.ts";
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
   const key = required(pos(args, 1), "<key>");
-  const view = await withCore(io, globalOptions(args), (core, actor) => core.secrets.rotate(actor, LOCAL_CONTEXT, { owner, key }));
+  const view = await withBackend(io, args, globalOptions(args), (b) => b.rotate({ owner, key }));
   if (flag(args, "json")) printJson(io, view);
   else io.stdout.write(`rotated ${view.owner} ${view.key}: every version re-encrypted under a new data key\n`);
   return 0;

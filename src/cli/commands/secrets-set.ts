@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { CofferError } from "../../core/errors/index.ts";
 import { Secret } from "../../core/secret/index.ts";
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { isInteractive, readAll, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
+import { withBackend } from "../backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { promptLine } from "../prompt.ts";
 import { flag, list, num, parseMetaFlags, pos, required, str } from "./args.ts";
@@ -50,8 +49,8 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const expectedVersion = num(args, "expectVersion");
   const value = await readValue(args, io);
   try {
-    const view = await withCore(io, globalOptions(args), (core, actor) =>
-      core.secrets.set(actor, LOCAL_CONTEXT, {
+    const view = await withBackend(io, args, globalOptions(args), (b) =>
+      b.set({
         owner,
         key,
         value,

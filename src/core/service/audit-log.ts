@@ -201,11 +201,16 @@ export class AuditLog {
   ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }> {
     await this.#allowRead(actor, ctx, "audit.list");
     if (filter.owner !== null && !mayActOn(actor, filter.owner)) {
-      await this.appendNow(actor, ctx, { ...DENIED_READ, action: "audit.list", owner: filter.owner, details: { rule: "owner not in the token's owner patterns" } });
+      await this.appendNow(actor, ctx, {
+        ...DENIED_READ,
+        action: "audit.list",
+        owner: filter.owner,
+        details: { rule: "owner not in the token's owner patterns" },
+      });
       throw deniedError("audit:read", filter.owner, "owner not in the token's owner patterns");
     }
     const rows = await this.list(filter);
-    const events = rows.filter((e) => e.owner === null ? holds(actor, "admin") : mayActOn(actor, parseOwner(e.owner)));
+    const events = rows.filter((e) => (e.owner === null ? holds(actor, "admin") : mayActOn(actor, parseOwner(e.owner))));
     return { events, nextCursor: rows.length === filter.limit ? (rows.at(-1)?.seq ?? null) : null };
   }
 

@@ -5,13 +5,15 @@ import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
 import { AuditLog } from "./audit-log.ts";
 import { KeyManager } from "./key-manager.ts";
 import { silentLogger, type Logger } from "./logger.ts";
-import { SecretsService } from "./secrets-service.ts";
+import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
   readonly tokens: TokenService;
+  /** The configured rotation policy and backup retention, for key status. */
+  readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
   readonly audit: AuditLog;
   readonly keys: KeyManager;
   readonly store: Store;
@@ -47,6 +49,7 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     await keys.verifyKeyring();
     const audit = new AuditLog(store, keys);
     await audit.init();
+    await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
     const secrets = new SecretsService({
       store,
       keys,
@@ -56,7 +59,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
       reauth: opts.reauth ?? recentAuthentication(config.reauthWindowMs),
     });
     const tokens = new TokenService({ store, audit });
-    return { secrets, tokens, audit, keys, store, close: () => store.close() };
+    const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs };
+    return { secrets, tokens, policy, audit, keys, store, close: () => store.close() };
   } catch (e) {
     await store.close();
     throw e;

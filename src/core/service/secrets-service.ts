@@ -1,5 +1,6 @@
+import * as z from "zod/mini";
 import { CofferError, invalidInput, isCofferError } from "../errors/index.ts";
-import { sha256Hex, systemEffects, toHex, type Effects } from "../crypto/index.ts";
+import { encodeFields, hmacSha256, sha256Hex, systemEffects, toHex, type Effects } from "../crypto/index.ts";
 import { ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { parseTtl } from "./tokens.ts";
@@ -43,15 +44,16 @@ export type RevealedSecret = { readonly view: SecretView; readonly value: Secret
 export type SharedLink = { readonly id: string; readonly token: Secret; readonly expiresAt: string; readonly view: SecretView };
 const MAX_SHARE_TTL_MS = 7 * 86_400_000;
 
-/**
- * An `Idempotency-Key` on a write: `scope` is whose keys these are (a token id), `requestHash`
- * a digest of the request (never the value itself in clear).
- */
-export type Idempotency = { readonly scope: string; readonly key: string; readonly requestHash: string };
+/** An `Idempotency-Key` on a write: `scope` is whose keys these are (a token id). */
+export type Idempotency = { readonly scope: string; readonly key: string };
+
+/** The internal key that digests requests for idempotency records (keyed: a stored digest reveals nothing of a value). */
+export const REQUEST_DIGEST_PURPOSE = "request-digest";
 export type IdempotentResult = { readonly view: SecretView; readonly replayed: boolean };
 
 /** How long an idempotency record is kept (replays after that write again). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+const IdempotencyKey = z.string().check(z.regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters without spaces"));
 
 /**
  * The product's behaviour for secrets, shared by every adapter (CLI local mode, HTTP server),
@@ -100,22 +102,44 @@ export class SecretsService {
    * @throws CofferError IDEMPOTENCY_MISMATCH, and whatever `set` throws.
    */
   async setIdempotent(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency): Promise<IdempotentResult> {
-    const prior = await this.#replay(idem);
+    const key = parseWith(IdempotencyKey, idem.key, "Idempotency-Key");
+    const digest = await this.#requestDigest(input);
+    const prior = await this.#replay(idem.scope, key, digest);
     if (prior !== null) return prior;
     try {
-      return await this.#set(actor, ctx, input, idem);
+      return await this.#set(actor, ctx, input, { scope: idem.scope, key, digest });
     } catch (e) {
-      const raced = await this.#replay(idem);
+      const raced = await this.#replay(idem.scope, key, digest);
       if (raced !== null) return raced;
       throw e;
     }
   }
 
-  async #replay(idem: Idempotency): Promise<IdempotentResult | null> {
-    const row = await this.#store.read(NO_OWNERS, (db) => requestRepo.findIdempotencyKey(db, idem.scope, idem.key));
+  /** A keyed digest of everything a write carries, value included. */
+  async #requestDigest(input: SetInput): Promise<string> {
+    const k = await this.#store.read(NO_OWNERS, (db) => this.#keys.internalKey(db, REQUEST_DIGEST_PURPOSE));
+    const head = encodeFields([
+      "set",
+      input.owner,
+      input.key,
+      input.meta === undefined ? "-" : JSON.stringify(input.meta),
+      input.expectedVersion ?? "-",
+    ]);
+    const value = input.value.reveal();
+    const all = new Uint8Array(head.byteLength + value.byteLength);
+    all.set(head);
+    all.set(value, head.byteLength);
+    value.fill(0);
+    const mac = toHex(hmacSha256(k.key, all));
+    all.fill(0);
+    return mac;
+  }
+
+  async #replay(scope: string, key: string, digest: string): Promise<IdempotentResult | null> {
+    const row = await this.#store.read(NO_OWNERS, (db) => requestRepo.findIdempotencyKey(db, scope, key));
     if (row === null) return null;
     if (Date.parse(row.created_at) < this.#fx.now().getTime() - IDEMPOTENCY_TTL_MS) return null;
-    if (row.request_hash !== idem.requestHash) {
+    if (row.request_hash !== digest) {
       throw new CofferError("IDEMPOTENCY_MISMATCH", "Idempotency-Key: was already used with a different request", {
         field: "Idempotency-Key",
       });
@@ -123,7 +147,12 @@ export class SecretsService {
     return { view: JSON.parse(row.response) as SecretView, replayed: true };
   }
 
-  async #set(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency | null): Promise<IdempotentResult> {
+  async #set(
+    actor: Actor,
+    ctx: RequestContext,
+    input: SetInput,
+    idem: { readonly scope: string; readonly key: string; readonly digest: string } | null,
+  ): Promise<IdempotentResult> {
     const ref = parseRef(input);
     checkValueSize(input.value);
     const meta = input.meta === undefined ? null : parseMeta(input.meta);
@@ -180,7 +209,7 @@ export class SecretsService {
         await requestRepo.insertIdempotencyKey(tx, {
           token_id: idem.scope,
           idem_key: idem.key,
-          request_hash: idem.requestHash,
+          request_hash: idem.digest,
           status: 200,
           response: JSON.stringify(view),
           created_at: now,

@@ -27,9 +27,9 @@ export type CreateTokenInput = {
   readonly scopes: readonly string[];
   readonly owners: readonly string[];
   /** Lifetime such as `90m`, `12h`, `30d`; none: does not expire. */
-  readonly ttl?: string | null;
+  readonly ttl?: string | null | undefined;
   /** A person's token: reveals need recent authentication (the re-auth hook). */
-  readonly interactive?: boolean;
+  readonly interactive?: boolean | undefined;
 };
 
 export type CreatedToken = { readonly token: Secret; readonly view: TokenView };
@@ -213,6 +213,15 @@ export class TokenService {
       });
     });
     return { token, view: toView(row) };
+  }
+
+  /**
+   * Refuses (audited, as `action` with outcome denied) an actor without the `admin` scope; for
+   * the administrative endpoints outside token management too.
+   * @throws CofferError SCOPE_DENIED.
+   */
+  authorizeAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
+    return this.#allowAdmin(actor, ctx, action);
   }
 
   async #allowAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {

@@ -52,5 +52,4 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("window_start", "integer", (c) => c.notNull())
     .addColumn("count", "integer", (c) => c.notNull())
     .execute();
-
 }

@@ -1,0 +1,97 @@
+import { CODES, CofferError, type ErrorCode } from "../core/errors/index.ts";
+import { parseOwner } from "../core/model/index.ts";
+import { Secret } from "../core/secret/index.ts";
+import { LOCAL_CONTEXT, type AuditEventView, type AuditVerification, type SecretView, type VersionView } from "../core/service/index.ts";
+import type { Io } from "./io.ts";
+import { withCore, type GlobalOptions } from "./local-core.ts";
+import { str } from "./commands/args.ts";
+
+export type Ref = { readonly owner: string; readonly key: string };
+export type AuditFilter = {
+  readonly owner: string | null;
+  readonly action: string | null;
+  readonly afterSeq: number;
+  readonly limit: number;
+};
+
+/**
+ * What the `secrets`, `run` and `audit` commands need, in two implementations: local mode (the
+ * store and keys opened in this process) and remote mode (a Coffer server through the SDK).
+ * The commands print the same output and exit with the same statuses either way.
+ */
+export interface Backend {
+  readonly mode: "local" | "remote";
+  set(
+    input: Ref & { readonly value: Secret; readonly meta?: Readonly<Record<string, string>>; readonly expectedVersion?: number },
+  ): Promise<SecretView>;
+  get(ref: Ref & { readonly version?: number }): Promise<SecretView>;
+  reveal(ref: Ref & { readonly reason: string; readonly version?: number }): Promise<{ readonly view: SecretView; readonly value: Secret }>;
+  unset(ref: Ref & { readonly expectedVersion?: number }): Promise<SecretView>;
+  listAll(q: { readonly owner?: string; readonly prefix?: string; readonly includeDeleted: boolean }): Promise<readonly SecretView[]>;
+  history(ref: Ref): Promise<readonly VersionView[]>;
+  rotate(ref: Ref): Promise<SecretView>;
+  revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret>>;
+  auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
+  auditVerify(): Promise<AuditVerification>;
+}
+
+/** `--remote <url>` (given to the command or before it), else `COFFER_ADDR`; null for local mode. */
+export function remoteAddress(io: Io, args: Record<string, unknown>): string | null {
+  const flag = str(args, "remote");
+  const addr = flag ?? (io.env["COFFER_ADDR"] === "" ? undefined : io.env["COFFER_ADDR"]);
+  if (addr === undefined) return null;
+  if (!/^https?:\/\/[^\s/]+/.test(addr))
+    throw new CofferError("INVALID_INPUT", `${flag === undefined ? "COFFER_ADDR" : "--remote"}: must be an http:// or https:// URL`, {
+      field: flag === undefined ? "COFFER_ADDR" : "remote",
+    });
+  return addr;
+}
+
+/** Runs `fn` against the backend the arguments and environment choose, and always closes it. */
+export async function withBackend<T>(
+  io: Io,
+  args: Record<string, unknown>,
+  opts: GlobalOptions,
+  fn: (b: Backend) => Promise<T>,
+): Promise<T> {
+  const addr = remoteAddress(io, args);
+  if (addr === null) {
+    return withCore(io, opts, (core, actor) =>
+      fn({
+        mode: "local",
+        set: (i) => core.secrets.set(actor, LOCAL_CONTEXT, i),
+        get: (r) => core.secrets.get(actor, r),
+        reveal: (r) => core.secrets.reveal(actor, LOCAL_CONTEXT, r),
+        unset: (r) => core.secrets.unset(actor, LOCAL_CONTEXT, r),
+        listAll: async (q) => {
+          const all: SecretView[] = [];
+          let cursor: number | null = 0;
+          while (cursor !== null) {
+            const page: { items: readonly SecretView[]; nextCursor: number | null } = await core.secrets.list(actor, { ...q, cursor });
+            all.push(...page.items);
+            cursor = page.nextCursor;
+          }
+          return all;
+        },
+        history: (r) => core.secrets.history(actor, r),
+        rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
+        revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
+        auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
+        auditVerify: () => core.secrets.verifyAudit(actor),
+      }),
+    );
+  }
+  const token = io.env["COFFER_TOKEN"];
+  if (token === undefined || token === "")
+    throw new CofferError("UNAUTHENTICATED", "remote mode needs a token: set COFFER_TOKEN (create one with: coffer token create)");
+  const { remoteBackend } = await import("./remote-backend.ts");
+  return fn(remoteBackend(addr, token, io.env["COFFER_REAUTH"]));
+}
+
+/** An SDK error as the CofferError local mode would have thrown: same code, same exit status. */
+export function fromApiError(e: unknown): unknown {
+  if (typeof e !== "object" || e === null || (e as { name?: unknown }).name !== "CofferApiError") return e;
+  const { code, message } = e as { code: string; message: string };
+  const known = (CODES as readonly string[]).includes(code) ? (code as ErrorCode) : "SERVER_UNAVAILABLE";
+  return new CofferError(known, message);
+}

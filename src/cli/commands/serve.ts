@@ -1,0 +1,43 @@
+import { loadConfig } from "../../core/config/index.ts";
+import type { Io } from "../io.ts";
+import { globalOptions, num, str } from "./args.ts";
+
+/**
+ * `coffer serve`: the HTTP API. Boots fail-closed (a bad key or pending migrations: exit
+ * non-zero, nothing listens). On a fresh database prints the first admin token once on
+ * stdout; logs are JSON lines on stderr. SIGTERM/SIGINT: stop accepting, finish in-flight
+ * requests, exit 0.
+ */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const config = loadConfig({ env: io.env, flags: globalOptions(args) });
+  for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
+  const { serve } = await import("../../server/index.ts");
+  const server = await serve({
+    config,
+    host: str(args, "host") ?? "127.0.0.1",
+    port: num(args, "port") ?? 7300,
+    logStream: io.stderr,
+    logLevel: io.env["COFFER_LOG_LEVEL"] ?? "info",
+    publicUrl: str(args, "publicUrl") ?? null,
+  });
+  io.stdout.write(`coffer listening on ${server.url}\n`);
+  if (server.bootstrapToken !== null) {
+    io.stdout.write(
+      `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
+        `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`,
+    );
+  }
+  if (server.resumedRotation !== null) io.stdout.write(`resuming KEK rotation job ${server.resumedRotation} in the background\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      server.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}

@@ -1,0 +1,27 @@
+import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import type { Io } from "../io.ts";
+import { withCore } from "../local-core.ts";
+import { printJson, printTable } from "../output.ts";
+import { flag, globalOptions } from "./args.ts";
+
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const tokens = await withCore(io, globalOptions(args), (core, actor) => core.tokens.list(actor, LOCAL_CONTEXT));
+  if (flag(args, "json")) {
+    printJson(io, tokens);
+    return 0;
+  }
+  printTable(
+    io,
+    ["ID", "NAME", "SCOPES", "OWNERS", "EXPIRES", "LAST USED", "STATE"],
+    tokens.map((t) => [
+      t.id,
+      t.name,
+      t.scopes.join(","),
+      t.owners.join(","),
+      t.expiresAt ?? "never",
+      t.lastUsedAt ?? "",
+      t.revokedAt !== null ? "revoked" : t.expiresAt !== null && Date.parse(t.expiresAt) <= Date.now() ? "expired" : "active",
+    ]),
+  );
+  return 0;
+}

@@ -1,0 +1,90 @@
+import { Secret } from "../core/secret/index.ts";
+import type { SecretView } from "../core/service/index.ts";
+import type { RevealedDto } from "../contract/index.ts";
+import { CofferClient } from "../sdk/index.ts";
+import { fromApiError, type Backend } from "./backend.ts";
+
+function secretOf(dto: RevealedDto): Secret {
+  return dto.value !== null ? Secret.fromString(dto.value) : Secret.adopt(Buffer.from(dto.valueBase64 ?? "", "base64"));
+}
+
+function viewOf(dto: RevealedDto): SecretView {
+  const { value: _v, valueBase64: _b, ...rest } = dto;
+  return { ...rest, value: "********" };
+}
+
+/** Remote mode: every call through the SDK; SDK errors become the CofferErrors local mode throws. */
+export function remoteBackend(baseUrl: string, token: string, reauth: string | undefined): Backend {
+  const c = new CofferClient({ baseUrl, token, reauth });
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw fromApiError(e);
+    }
+  };
+  return {
+    mode: "remote",
+    set: (i) =>
+      call(async () => {
+        const bytes = i.value.reveal();
+        try {
+          const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+          let body: { value: string } | { valueBase64: string };
+          try {
+            body = { value: text.decode(bytes) };
+          } catch {
+            body = { valueBase64: Buffer.from(bytes).toString("base64") };
+          }
+          const { replayed: _r, ...view } = await c.putSecret(
+            i.owner,
+            i.key,
+            { ...body, ...(i.meta === undefined ? {} : { meta: i.meta }) },
+            {
+              ...(i.expectedVersion === undefined ? {} : { ifMatch: i.expectedVersion }),
+            },
+          );
+          return view;
+        } finally {
+          bytes.fill(0);
+        }
+      }),
+    get: (r) => call(() => c.getSecret(r.owner, r.key, r.version === undefined ? {} : { version: r.version })),
+    reveal: (r) =>
+      call(async () => {
+        const dto = await c.revealSecret(r.owner, r.key, { reason: r.reason, ...(r.version === undefined ? {} : { version: r.version }) });
+        return { view: viewOf(dto), value: secretOf(dto) };
+      }),
+    unset: (r) => call(() => c.deleteSecret(r.owner, r.key, r.expectedVersion === undefined ? {} : { ifMatch: r.expectedVersion })),
+    listAll: (q) =>
+      call(async () => {
+        const out: SecretView[] = [];
+        for await (const s of c.iterateSecrets({
+          ...(q.owner === undefined ? {} : { owner: q.owner }),
+          ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
+          deleted: q.includeDeleted,
+          limit: 1000,
+        }))
+          out.push(s);
+        return out;
+      }),
+    history: (r) => call(() => c.listVersions(r.owner, r.key)),
+    rotate: (r) => call(() => c.rotateSecret(r.owner, r.key)),
+    revealAll: (q) =>
+      call(async () => {
+        const dto = await c.revealOwner(q.owner, { reason: q.reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) });
+        return new Map(Object.entries(dto.secrets).map(([k, v]) => [k, Secret.fromString(v)]));
+      }),
+    auditList: (f) =>
+      call(async () => {
+        const page = await c.listAudit({
+          ...(f.owner === null ? {} : { owner: f.owner }),
+          ...(f.action === null ? {} : { action: f.action }),
+          cursor: String(f.afterSeq),
+          limit: f.limit,
+        });
+        return page.items;
+      }),
+    auditVerify: () => call(() => c.verifyAudit()),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The HTTP API's wire types (v1), shared by the server and the SDK so the two cannot drift.
+ * Types only and tiny helpers: this module runs in browsers too.
+ */
+
+/** A secret as every non-reveal endpoint returns it: metadata and a mask, never the value. */
+export type SecretDto = {
+  readonly owner: string;
+  readonly key: string;
+  readonly version: number;
+  readonly value: "********";
+  readonly meta: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly lastRotatedAt: string | null;
+  readonly deletedAt: string | null;
+};
+
+/** A revealed secret: `value` when the bytes are UTF-8, otherwise `valueBase64`. */
+export type RevealedDto = Omit<SecretDto, "value"> & { readonly value: string | null; readonly valueBase64?: string };
+
+export type VersionDto = {
+  readonly version: number;
+  readonly current: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly destroyedAt: string | null;
+};
+
+export type SecretPage = { readonly items: readonly SecretDto[]; readonly nextCursor: string | null };
+
+/** `POST /v1/secrets/:ownerType/:ownerId:reveal`: every live secret of an owner, for `coffer run`. */
+export type RevealAllDto = {
+  readonly owner: string;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly binary: readonly string[];
+};
+
+export type ShareDto = {
+  readonly id: string;
+  /** The one-time token: give it to the recipient; `POST /v1/shared/<token>:reveal` redeems it. */
+  readonly token: string;
+  readonly url: string;
+  readonly expiresAt: string;
+  readonly secret: SecretDto;
+};
+
+export type TokenDto = {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly owners: readonly string[];
+  readonly interactive: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+};
+
+/** `POST /v1/tokens`: the only response that ever carries the token itself. */
+export type CreatedTokenDto = TokenDto & { readonly token: string };
+
+export type AuditEventDto = {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly owner: string | null;
+  readonly key: string | null;
+  readonly version: number | null;
+  readonly outcome: string;
+  readonly reason: string | null;
+  readonly requestId: string | null;
+  readonly details: Readonly<Record<string, unknown>>;
+};
+
+export type AuditPage = { readonly items: readonly AuditEventDto[]; readonly nextCursor: string | null };
+
+export type AuditVerificationDto = {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly headSeq: number;
+  readonly headMac: string;
+  readonly problems: readonly { readonly seq: number; readonly problem: string }[];
+};
+
+/** RFC 9457 problem details, with Coffer's stable error `code`. */
+export type Problem = {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly requestId?: string;
+  readonly field?: string;
+  readonly retryAfter?: number;
+};
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** An owner (`user/alice`, `project/acme`, `system`) as the two path segments of the API. */
+export function ownerSegments(owner: string): { readonly ownerType: string; readonly ownerId: string } {
+  if (owner === "system") return { ownerType: "system", ownerId: "_" };
+  const slash = owner.indexOf("/");
+  return slash < 0 ? { ownerType: owner, ownerId: "" } : { ownerType: owner.slice(0, slash), ownerId: owner.slice(slash + 1) };
+}
+
+/** The API path of one secret. */
+export function secretPath(owner: string, key: string): string {
+  const { ownerType, ownerId } = ownerSegments(owner);
+  return `/v1/secrets/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}/${encodeURIComponent(key)}`;
+}
+
+/** The API path of an owner (for its `:reveal` action). */
+export function ownerPath(owner: string): string {
+  const { ownerType, ownerId } = ownerSegments(owner);
+  return `/v1/secrets/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}`;
+}

@@ -1,0 +1,303 @@
+/**
+ * `coffer/sdk`: a typed client for Coffer's HTTP API (v1), built on `fetch`, so it runs in
+ * Node (>= 22) and in browsers alike. Every failure is a {@link CofferApiError} carrying the
+ * problem's stable `code` (the same codes as the CLI, docs/errors.md).
+ *
+ * ```ts
+ * import { CofferClient } from "coffer/sdk";
+ * const coffer = new CofferClient({ baseUrl: "http://127.0.0.1:7300", token: process.env.COFFER_TOKEN });
+ * const { value } = await coffer.revealSecret("project/acme", "DB_PASSWORD", { reason: "deploy" });
+ * ```
+ */
+import {
+  ownerPath,
+  secretPath,
+  type AuditPage,
+  type AuditVerificationDto,
+  type CreatedTokenDto,
+  type Problem,
+  type RevealAllDto,
+  type RevealedDto,
+  type SecretDto,
+  type SecretPage,
+  type ShareDto,
+  type TokenDto,
+  type VersionDto,
+} from "../contract/index.ts";
+
+export type * from "../contract/index.ts";
+
+export type ClientOptions = {
+  /** The server, e.g. `http://127.0.0.1:7300`. */
+  readonly baseUrl: string;
+  /** A bearer token (`coffer_…`). Not needed for health checks and one-time links. */
+  readonly token?: string | undefined;
+  /** Per-request timeout; default 30 s. */
+  readonly timeoutMs?: number;
+  /** Evidence of recent authentication for reveals (sent as `X-Coffer-Reauth`), when the server's re-auth hook wants one. */
+  readonly reauth?: string | undefined;
+  /** A `fetch` to use instead of the global one. */
+  readonly fetch?: typeof fetch;
+};
+
+/** A failed call: the server's problem (`code`, `status`, `detail`) or SERVER_UNAVAILABLE (status 0) when there was none. */
+export class CofferApiError extends Error {
+  override readonly name = "CofferApiError";
+  readonly code: string;
+  readonly status: number;
+  readonly problem: Problem | null;
+  /** Seconds to wait, on RATE_LIMITED. */
+  readonly retryAfter: number | null;
+
+  constructor(code: string, message: string, status: number, problem: Problem | null) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.problem = problem;
+    this.retryAfter = problem?.retryAfter ?? null;
+  }
+}
+
+export type ListSecretsQuery = {
+  readonly ownerType?: string;
+  readonly ownerId?: string;
+  /** Or `owner` (`project/acme`, `system`), which sets both. */
+  readonly owner?: string;
+  readonly prefix?: string;
+  readonly cursor?: string | null;
+  readonly limit?: number;
+  readonly deleted?: boolean;
+};
+
+export type PutSecret = ({ readonly value: string } | { readonly valueBase64: string }) & {
+  readonly meta?: Readonly<Record<string, string>>;
+};
+
+export type PutOptions = {
+  /** Check-and-set: write only if the current version is this one (0: must not exist). */
+  readonly ifMatch?: number;
+  /** Retry-safe writes: the same key and body replay the first response. */
+  readonly idempotencyKey?: string;
+};
+
+export type PutResult = SecretDto & { readonly replayed: boolean };
+
+type Call = {
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly auth?: boolean;
+};
+
+export class CofferClient {
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #reauth: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: ClientOptions) {
+    this.#base = opts.baseUrl.replace(/\/+$/, "");
+    this.#token = opts.token;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#reauth = opts.reauth;
+    this.#fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  // Secrets
+
+  listSecrets(q: ListSecretsQuery = {}): Promise<SecretPage> {
+    const owner = q.owner === undefined ? null : q.owner === "system" ? ["system", "_"] : q.owner.split("/");
+    return this.#json({
+      method: "GET",
+      path: "/v1/secrets",
+      query: {
+        ownerType: owner?.[0] ?? q.ownerType,
+        ownerId: owner?.[1] ?? q.ownerId,
+        prefix: q.prefix,
+        cursor: q.cursor ?? undefined,
+        limit: q.limit === undefined ? undefined : String(q.limit),
+        deleted: q.deleted === true ? "true" : undefined,
+      },
+    });
+  }
+
+  /** Every page of {@link listSecrets}. */
+  async *iterateSecrets(q: Omit<ListSecretsQuery, "cursor"> = {}): AsyncGenerator<SecretDto> {
+    let cursor: string | null = null;
+    do {
+      const page: SecretPage = await this.listSecrets({ ...q, cursor });
+      yield* page.items;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+
+  getSecret(owner: string, key: string, opts: { readonly version?: number } = {}): Promise<SecretDto> {
+    return this.#json({
+      method: "GET",
+      path: secretPath(owner, key),
+      query: { version: opts.version === undefined ? undefined : String(opts.version) },
+    });
+  }
+
+  /** The plaintext, once; audited with `reason` on the server. */
+  revealSecret(owner: string, key: string, opts: { readonly reason: string; readonly version?: number }): Promise<RevealedDto> {
+    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:reveal`, body: opts });
+  }
+
+  async putSecret(owner: string, key: string, body: PutSecret, opts: PutOptions = {}): Promise<PutResult> {
+    const headers: Record<string, string> = {};
+    if (opts.ifMatch !== undefined) headers["if-match"] = `"${String(opts.ifMatch)}"`;
+    if (opts.idempotencyKey !== undefined) headers["idempotency-key"] = opts.idempotencyKey;
+    const res = await this.#send({ method: "PUT", path: secretPath(owner, key), body, headers });
+    const dto = (await res.json()) as SecretDto;
+    return { ...dto, replayed: res.headers.get("idempotent-replayed") === "true" };
+  }
+
+  deleteSecret(owner: string, key: string, opts: { readonly ifMatch?: number } = {}): Promise<SecretDto> {
+    return this.#json({
+      method: "DELETE",
+      path: secretPath(owner, key),
+      headers: opts.ifMatch === undefined ? {} : { "if-match": `"${String(opts.ifMatch)}"` },
+    });
+  }
+
+  async listVersions(owner: string, key: string): Promise<readonly VersionDto[]> {
+    return (await this.#json<{ items: VersionDto[] }>({ method: "GET", path: `${secretPath(owner, key)}/versions` })).items;
+  }
+
+  /** New data keys for every version, values re-encrypted. */
+  rotateSecret(owner: string, key: string): Promise<SecretDto> {
+    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: {} });
+  }
+
+  /** A one-time reveal link (default TTL 15m, at most 7d). */
+  shareSecret(
+    owner: string,
+    key: string,
+    opts: { readonly reason: string; readonly ttl?: string; readonly version?: number },
+  ): Promise<ShareDto> {
+    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:share`, body: opts });
+  }
+
+  /** Redeems a one-time link's token (no bearer token needed): the plaintext, exactly once. */
+  redeemShared(token: string): Promise<RevealedDto> {
+    return this.#json({ method: "POST", path: `/v1/shared/${encodeURIComponent(token)}:reveal`, body: {}, auth: false });
+  }
+
+  /** Every live secret of an owner in plaintext (what `coffer run` injects); audited per secret. */
+  revealOwner(owner: string, opts: { readonly reason: string; readonly prefix?: string }): Promise<RevealAllDto> {
+    return this.#json({ method: "POST", path: `${ownerPath(owner)}:reveal`, body: opts });
+  }
+
+  // Audit
+
+  listAudit(
+    q: { readonly owner?: string; readonly action?: string; readonly cursor?: string | null; readonly limit?: number } = {},
+  ): Promise<AuditPage> {
+    return this.#json({
+      method: "GET",
+      path: "/v1/audit",
+      query: {
+        owner: q.owner,
+        action: q.action,
+        cursor: q.cursor ?? undefined,
+        limit: q.limit === undefined ? undefined : String(q.limit),
+      },
+    });
+  }
+
+  verifyAudit(): Promise<AuditVerificationDto> {
+    return this.#json({ method: "GET", path: "/v1/audit/verify" });
+  }
+
+  // Tokens (admin)
+
+  createToken(t: {
+    readonly name: string;
+    readonly scopes: readonly string[];
+    readonly owners: readonly string[];
+    readonly ttl?: string;
+    readonly interactive?: boolean;
+  }): Promise<CreatedTokenDto> {
+    return this.#json({ method: "POST", path: "/v1/tokens", body: t });
+  }
+
+  async listTokens(): Promise<readonly TokenDto[]> {
+    return (await this.#json<{ items: TokenDto[] }>({ method: "GET", path: "/v1/tokens" })).items;
+  }
+
+  revokeToken(id: string): Promise<TokenDto> {
+    return this.#json({ method: "DELETE", path: `/v1/tokens/${encodeURIComponent(id)}` });
+  }
+
+  // Encryption (admin)
+
+  encryptionStatus(): Promise<Readonly<Record<string, unknown>>> {
+    return this.#json({ method: "GET", path: "/v1/admin/encryption" });
+  }
+
+  rotateEncryption(
+    opts: { readonly batchSize?: number } = {},
+  ): Promise<{ jobId: string; toKid: string; done: number; total: number; state: string }> {
+    return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
+  }
+
+  // Operations
+
+  health(): Promise<{ status: string }> {
+    return this.#json({ method: "GET", path: "/healthz", auth: false });
+  }
+
+  ready(): Promise<{ status: string }> {
+    return this.#json({ method: "GET", path: "/readyz", auth: false });
+  }
+
+  async metrics(): Promise<string> {
+    return (await this.#send({ method: "GET", path: "/metrics", auth: false })).text();
+  }
+
+  async #json<T>(call: Call): Promise<T> {
+    return (await (await this.#send(call)).json()) as T;
+  }
+
+  async #send(call: Call): Promise<Response> {
+    const url = new URL(this.#base + call.path);
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { accept: "application/json", ...call.headers };
+    if (call.auth !== false && this.#token !== undefined) headers["authorization"] = `Bearer ${this.#token}`;
+    if (this.#reauth !== undefined) headers["x-coffer-reauth"] = this.#reauth;
+    if (call.body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method: call.method,
+        headers,
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (e) {
+      const why = e instanceof Error && e.name === "TimeoutError" ? `no answer within ${String(this.#timeoutMs)} ms` : "connection failed";
+      throw new CofferApiError("SERVER_UNAVAILABLE", `cannot reach the Coffer server at ${this.#base} (${why})`, 0, null);
+    }
+    if (res.ok) return res;
+    let problem: Problem | null = null;
+    try {
+      const p = (await res.json()) as Partial<Problem>;
+      if (typeof p.code === "string" && typeof p.detail === "string") problem = p as Problem;
+    } catch {
+      // not JSON: not Coffer's API
+    }
+    if (problem === null) {
+      throw new CofferApiError(
+        "SERVER_UNAVAILABLE",
+        `${this.#base} answered HTTP ${String(res.status)} without a Coffer problem; is it a Coffer server?`,
+        res.status,
+        null,
+      );
+    }
+    throw new CofferApiError(problem.code, problem.detail, res.status, problem);
+  }
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger as PinoLogger } from "pino";
+import type { Core, TokenActor } from "../core/service/index.ts";
+import { CofferError } from "../core/errors/index.ts";
+import type { ReauthHook } from "../core/service/index.ts";
+import { Metrics } from "./metrics.ts";
+import { sendProblem, toCofferError } from "./problem.ts";
+import { adminRoutes } from "./routes-admin.ts";
+import { secretRoutes } from "./routes-secrets.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    actor: TokenActor | null;
+  }
+  interface FastifyContextConfig {
+    /** false: the route needs no bearer token (health, metrics, one-time links). */
+    auth?: boolean;
+  }
+}
+
+export type ServerOptions = {
+  readonly core: Core;
+  /** A pino logger for request logs (redacting), or false for none. */
+  readonly logger: PinoLogger | false;
+  readonly metrics?: Metrics;
+  /** The base URL clients use, for one-time links (default: the request's own host). */
+  readonly publicUrl?: string | null;
+  /** Background work the admin API starts (KEK rotation); the server's owner awaits it on shutdown. */
+  readonly background?: Set<Promise<unknown>>;
+  readonly reauth?: ReauthHook;
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BEARER = /^Bearer ([^\s]+)$/;
+
+/**
+ * Share-link tokens travel in the path (`/v1/shared/<token>:reveal`), so every URL that is
+ * logged goes through this first.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/\/v1\/shared\/[^/?:]+/, "/v1/shared/<redacted>");
+}
+
+/**
+ * The HTTP API (DESIGN §7) over one core: thin adapters from HTTP to the services, with
+ * problem+json errors, bearer-token authentication, request logs and metrics.
+ */
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const metrics = opts.metrics ?? new Metrics();
+  // Typed as the default instance: the route modules do not care which pino flavour logs.
+  const app: FastifyInstance = Fastify({
+    ...(opts.logger === false ? { logger: false } : { loggerInstance: opts.logger }),
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 256 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
+  }) as unknown as FastifyInstance;
+  app.decorateRequest("actor", null);
+
+  app.addHook("onRequest", async (req, reply) => {
+    void reply.header("x-request-id", req.id);
+    void reply.header("cache-control", "no-store");
+    if (req.routeOptions.config.auth === false) return;
+    const header = req.headers.authorization;
+    const m = typeof header === "string" ? BEARER.exec(header) : null;
+    if (m === null) throw new CofferError("UNAUTHENTICATED", "authentication required: send Authorization: Bearer <token>");
+    req.actor = await opts.core.tokens.authenticate(m[1] ?? "");
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.requestDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler(async (error: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const err = toCofferError(error);
+    if (err.code === "DECRYPT_FAILED" || err.code === "CIPHERTEXT_MALFORMED") metrics.decryptFailures.inc();
+    if (["SCOPE_DENIED", "UNAUTHENTICATED", "REAUTH_REQUIRED", "RATE_LIMITED"].includes(err.code)) metrics.denials.inc({ code: err.code });
+    if (err.code === "INTERNAL")
+      req.log.error({ code: err.code, cause: error instanceof Error ? error.name : typeof error }, "internal error");
+    return sendProblem(req, reply, err);
+  });
+  app.setNotFoundHandler(async (req, reply) =>
+    sendProblem(req, reply, new CofferError("NOT_FOUND", `no route ${req.method} ${redactUrl(req.url.split("?")[0] ?? "")}`)),
+  );
+
+  const health = { config: { auth: false } } as const;
+  app.get("/healthz", health, async () => ({ status: "ok" }));
+  app.get("/readyz", health, async (_req, reply) => {
+    try {
+      await opts.core.store.read({ kind: "owners", patterns: [] }, async (db) =>
+        db.selectFrom("keyring_keys").select("kid").limit(1).execute(),
+      );
+      return { status: "ready", kid: opts.core.keys.keyring.active.kid };
+    } catch (e) {
+      return sendProblem(_req, reply, new CofferError("STORE_UNAVAILABLE", `not ready: ${toCofferError(e).code}`));
+    }
+  });
+  app.get("/metrics", health, async (_req, reply) => {
+    void reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  secretRoutes(app, opts.core, metrics, opts.publicUrl ?? null);
+  adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
+  metrics.kekConfigured.set(1);
+  return app;
+}

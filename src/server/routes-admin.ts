@@ -1,0 +1,116 @@
+import type { FastifyInstance } from "fastify";
+import * as z from "zod/mini";
+import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
+import { invalidInput } from "../core/errors/index.ts";
+import { parseOwner, parseWith } from "../core/model/index.ts";
+import { KekRotation, keyStatus, type Core } from "../core/service/index.ts";
+import type { Metrics } from "./metrics.ts";
+import { actorOf, ctxOf } from "./routes-secrets.ts";
+
+const CreateToken = z.object({
+  name: z.string(),
+  scopes: z.array(z.string()),
+  owners: z.array(z.string()),
+  ttl: z.optional(z.nullable(z.string())),
+  interactive: z.optional(z.boolean()),
+});
+const AuditQuery = z.object({
+  owner: z.optional(z.string()),
+  action: z.optional(z.string().check(z.regex(/^[a-z][a-z.]{0,63}$/, "must be an action name such as secret.reveal"))),
+  cursor: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a cursor from a previous page"))),
+  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
+});
+const RotateBody = z.object({ batchSize: z.optional(z.int("must be a whole number")) });
+
+/** Tokens, the audit log and the encryption admin endpoints. */
+export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, background: Set<Promise<unknown>>): void {
+  app.post("/v1/tokens", async (req, reply) => {
+    const b = parseWith(CreateToken, req.body ?? {}, "body");
+    const created = await core.tokens.create(actorOf(req), ctxOf(req), b);
+    const token = new TextDecoder().decode(created.token.reveal());
+    created.token.wipe();
+    const dto: CreatedTokenDto = { ...created.view, token };
+    return reply.code(201).send(dto);
+  });
+
+  app.get("/v1/tokens", async (req): Promise<{ items: readonly TokenDto[] }> => ({
+    items: await core.tokens.list(actorOf(req), ctxOf(req)),
+  }));
+
+  app.delete<{ Params: { id: string } }>("/v1/tokens/:id", async (req) => core.tokens.revoke(actorOf(req), ctxOf(req), req.params.id));
+
+  app.get("/v1/audit", async (req): Promise<AuditPage> => {
+    const q = parseWith(AuditQuery, req.query, "query");
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (limit < 1 || limit > 1000) throw invalidInput("query.limit", "must be a whole number from 1 to 1000");
+    const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
+      owner: q.owner === undefined ? null : parseOwner(q.owner, "query.owner"),
+      action: q.action ?? null,
+      afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
+      limit,
+    });
+    return { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
+  });
+
+  app.get("/v1/audit/verify", async (req) => core.audit.verifyAs(actorOf(req), ctxOf(req)));
+
+  app.get("/v1/admin/encryption", async (req) => {
+    await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "admin.encryption.status");
+    return keyStatus(core, { ...core.policy, now: new Date() });
+  });
+
+  // Starts a background job that rewraps every scope key under the active kid; progress in
+  // GET /v1/admin/encryption and the rotation metrics. Idempotent: a running job is resumed.
+  app.post("/v1/admin/encryption/rotate", async (req, reply) => {
+    const actor = actorOf(req);
+    const ctx = ctxOf(req);
+    await core.tokens.authorizeAdmin(actor, ctx, "admin.encryption.rotate");
+    const b = parseWith(RotateBody, req.body ?? {}, "body");
+    const batchSize = b.batchSize ?? 500;
+    if (batchSize < 1 || batchSize > 10_000) throw invalidInput("body.batchSize", "must be from 1 to 10000");
+    const job = startRotation(core, metrics, background, actor, ctx, batchSize);
+    const first = await job.started;
+    return reply.code(202).send({ jobId: first.jobId, toKid: first.toKid, done: first.done, total: first.total, state: "running" });
+  });
+}
+
+/**
+ * Runs a KEK rotation in the background and resolves `started` with its first progress report
+ * (or its result, when there was nothing to do). The promise is tracked so shutdown waits for
+ * the current batch; a crash midway is finished by the next start (see `resumeRotation`).
+ */
+export function startRotation(
+  core: Core,
+  metrics: Metrics,
+  background: Set<Promise<unknown>>,
+  actor: Parameters<KekRotation["rotate"]>[0],
+  ctx: Parameters<KekRotation["rotate"]>[1],
+  batchSize: number,
+): { readonly started: Promise<{ jobId: string; toKid: string; done: number; total: number }> } {
+  let resolveStarted: (p: { jobId: string; toKid: string; done: number; total: number }) => void = () => undefined;
+  let rejectStarted: (e: unknown) => void = () => undefined;
+  const started = new Promise<{ jobId: string; toKid: string; done: number; total: number }>((res, rej) => {
+    resolveStarted = res;
+    rejectStarted = rej;
+  });
+  const run = new KekRotation(core)
+    .rotate(actor, ctx, {
+      batchSize,
+      onProgress: (p) => {
+        metrics.rotationDone.set(p.done);
+        metrics.rotationTotal.set(p.total);
+        resolveStarted(p);
+      },
+    })
+    .then((r) => {
+      metrics.rotationDone.set(r.done);
+      metrics.rotationTotal.set(r.total);
+      resolveStarted(r);
+    })
+    .catch((e: unknown) => {
+      rejectStarted(e);
+    });
+  background.add(run);
+  void run.finally(() => background.delete(run));
+  return { started };
+}

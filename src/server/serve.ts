@@ -1,0 +1,113 @@
+import pino, { type Logger as PinoLogger } from "pino";
+import type { Config } from "../core/config/index.ts";
+import { createCore, keyStatus, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
+import { buildServer, redactUrl } from "./app.ts";
+import { Metrics } from "./metrics.ts";
+import { startRotation } from "./routes-admin.ts";
+
+export type ServeOptions = {
+  readonly config: Config;
+  readonly host: string;
+  readonly port: number;
+  /** Where request and server logs go (JSON lines), e.g. stderr. */
+  readonly logStream: NodeJS.WritableStream;
+  readonly logLevel: string;
+  readonly reauth?: ReauthHook;
+  readonly publicUrl?: string | null;
+};
+
+export type RunningServer = {
+  readonly url: string;
+  /** The first admin token, when this start created it (a fresh database); shown once. */
+  readonly bootstrapToken: string | null;
+  /** Resumed an interrupted KEK rotation job in the background. */
+  readonly resumedRotation: string | null;
+  close(): Promise<void>;
+};
+
+const SERVER_ACTOR: Actor = Object.freeze({ kind: "local", user: "coffer-serve" });
+
+export function serverLogger(stream: NodeJS.WritableStream, level: string): PinoLogger {
+  return pino(
+    {
+      level,
+      base: { name: "coffer-server" },
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          'req.headers["x-coffer-reauth"]',
+          "req.headers.cookie",
+          "value",
+          "*.value",
+          "token",
+          "*.token",
+          "valueBase64",
+          "*.valueBase64",
+        ],
+        censor: "********",
+      },
+      serializers: {
+        req: (r: { method?: string; url?: string; id?: string; ip?: string }) => ({
+          method: r.method,
+          url: redactUrl(r.url ?? ""),
+          requestId: r.id,
+          remoteAddress: r.ip,
+        }),
+        res: (r: { statusCode?: number }) => ({ statusCode: r.statusCode }),
+      },
+    },
+    stream,
+  );
+}
+
+/**
+ * `coffer serve`: boots fail-closed (the keyring must load and pass its wrap/unwrap self-test,
+ * the schema must be current — otherwise this throws and nothing listens), listens, creates
+ * and returns the first admin token on a fresh database, and finishes an interrupted KEK
+ * rotation in the background. `close()` stops accepting, lets in-flight requests finish, waits
+ * for the current rotation batch, and closes the store.
+ */
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const logger = serverLogger(opts.logStream, opts.logLevel);
+  const core: Core = await createCore(opts.config, { logger, ...(opts.reauth === undefined ? {} : { reauth: opts.reauth }) });
+  const metrics = new Metrics();
+  const background = new Set<Promise<unknown>>();
+  let app;
+  try {
+    app = await buildServer({ core, logger, metrics, background, publicUrl: opts.publicUrl ?? null });
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (e) {
+    await app?.close();
+    await core.close();
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : opts.port;
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  const created = await core.tokens.bootstrap(SERVER_ACTOR, LOCAL_CONTEXT);
+  let bootstrapToken: string | null = null;
+  if (created !== null) {
+    bootstrapToken = new TextDecoder().decode(created.token.reveal());
+    created.token.wipe();
+  }
+  const status = await keyStatus(core, { ...core.policy, now: new Date() });
+  const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
+  if (interrupted !== null) {
+    logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
+    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, 500).started.catch((e: unknown) =>
+      logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed"),
+    );
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${String(port)}`,
+    bootstrapToken,
+    resumedRotation: interrupted?.id ?? null,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await Promise.allSettled([...background]);
+        await core.close();
+      })()),
+  };
+}
