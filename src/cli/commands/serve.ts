@@ -20,13 +20,14 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     logLevel: io.env["COFFER_LOG_LEVEL"] ?? "info",
     publicUrl: str(args, "publicUrl") ?? null,
   });
-  io.stdout.write(`coffer listening on ${server.url}\n`);
-  if (server.bootstrapToken !== null) {
-    io.stdout.write(
-      `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
-        `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`,
-    );
-  }
+  // One write, so whoever reads "listening" also has the token.
+  io.stdout.write(
+    `coffer listening on ${server.url}\n` +
+      (server.bootstrapToken === null
+        ? ""
+        : `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
+          `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`),
+  );
   if (server.resumedRotation !== null) io.stdout.write(`resuming KEK rotation job ${server.resumedRotation} in the background\n`);
   return new Promise<number>((resolve) => {
     const stop = (): void => {

@@ -40,7 +40,7 @@ const TOUCH_EVERY_MS = 60_000;
 export const TTL_RULE = "must be a whole number of seconds, minutes, hours or days, e.g. 90m, 12h, 30d";
 const TokenName = z
   .string()
-  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/, "must be 1-64 chars of letters, digits, ' ', '.', '_', '@', '-'"));
+  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, "must be 1-64 chars of letters, digits, ' ', '.', '_', '@', ':', '-'"));
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `90m`, `12h`, `30d` in milliseconds. @throws CofferError INVALID_INPUT naming `field`. */
