@@ -30,9 +30,11 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   );
   if (server.resumedRotation !== null) io.stdout.write(`resuming KEK rotation job ${server.resumedRotation} in the background\n`);
   return new Promise<number>((resolve) => {
+    // A second signal while draining changes nothing: the handler stays, so it does not kill the process.
+    let stopping = false;
     const stop = (): void => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
+      if (stopping) return;
+      stopping = true;
       server.close().then(
         () => resolve(0),
         () => resolve(1),
