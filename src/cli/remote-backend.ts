@@ -9,7 +9,8 @@ function secretOf(dto: RevealedDto): Secret {
 }
 
 function viewOf(dto: RevealedDto): SecretView {
-  const { value: _v, valueBase64: _b, ...rest } = dto;
+  // Same key order as local mode's view: `value` keeps its place.
+  const { valueBase64: _b, ...rest } = dto;
   return { ...rest, value: "********" };
 }
 
