@@ -13,9 +13,12 @@ const utf8 = new TextDecoder();
 const PREFIX = "sops_";
 
 export function flatten(v: unknown, prefix: string, out: Map<string, string>): void {
-  if (Array.isArray(v)) v.forEach((x, i) => flatten(x, `${prefix}__list_${String(i)}`, out));
+  if (Array.isArray(v))
+    v.forEach((x, i) => {
+      flatten(x, `${prefix}__list_${String(i)}`, out);
+    });
   else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) flatten(x, `${prefix}__map_${k}`, out);
-  else if (v !== null && v !== undefined) out.set(prefix, String(v as string | number | boolean));
+  else if (v !== null && v !== undefined) out.set(prefix, typeof v === "string" ? v : JSON.stringify(v));
 }
 
 export function unflatten(entries: ReadonlyMap<string, string>): Record<string, unknown> {
@@ -55,12 +58,15 @@ export function parseDotenv(bytes: Uint8Array): SopsDocument {
       }
       const eq = raw.indexOf("=");
       if (eq <= 0)
-        throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: expected KEY=VALUE or a # comment`, { field: `line ${String(i + 1)}` });
+        throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: expected KEY=VALUE or a # comment`, {
+          field: `line ${String(i + 1)}`,
+        });
       const key = raw.slice(0, eq);
       const value = raw.slice(eq + 1).replaceAll("\\n", "\n");
       if (key.startsWith(PREFIX)) metaLines.set(key.slice(PREFIX.length), value);
       else {
-        if (seen.has(key)) throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: duplicate key ${key}`, { field: `line ${String(i + 1)}` });
+        if (seen.has(key))
+          throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: duplicate key ${key}`, { field: `line ${String(i + 1)}` });
         seen.add(key);
         lines.push({ kind: "pair", key, value });
       }
@@ -70,25 +76,24 @@ export function parseDotenv(bytes: Uint8Array): SopsDocument {
   return {
     metadata: metaLines.size === 0 ? null : unflatten(metaLines),
     leaves: () =>
-      lines.map(
-        (line): Leaf =>
-          line.kind === "comment"
-            ? {
-                kind: "comment",
-                path: [],
-                read: () => ({ type: "comment", bytes: enc.encode(line.text) }),
-                stored: () => line.text,
-                writeEncrypted: (t) => (line.text = t),
-                writePlain: (p) => (line.text = utf8.decode(p.bytes)),
-              }
-            : {
-                kind: "value",
-                path: [line.key],
-                read: () => ({ type: "str", bytes: enc.encode(line.value) }),
-                stored: () => line.value,
-                writeEncrypted: (t) => (line.value = t),
-                writePlain: (p) => (line.value = utf8.decode(p.bytes)),
-              },
+      lines.map((line): Leaf =>
+        line.kind === "comment"
+          ? {
+              kind: "comment",
+              path: [],
+              read: () => ({ type: "comment", bytes: enc.encode(line.text) }),
+              stored: () => line.text,
+              writeEncrypted: (t) => (line.text = t),
+              writePlain: (p) => (line.text = utf8.decode(p.bytes)),
+            }
+          : {
+              kind: "value",
+              path: [line.key],
+              read: () => ({ type: "str", bytes: enc.encode(line.value) }),
+              stored: () => line.value,
+              writeEncrypted: (t) => (line.value = t),
+              writePlain: (p) => (line.value = utf8.decode(p.bytes)),
+            },
       ),
     setMetadata(m) {
       meta = m;

@@ -37,7 +37,10 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
         return;
       }
       const eq = line.indexOf("=");
-      if (eq <= 0) throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: expected key = value, [section] or a comment`, { field: `line ${String(i + 1)}` });
+      if (eq <= 0)
+        throw new CofferError("INVALID_INPUT", `line ${String(i + 1)}: expected key = value, [section] or a comment`, {
+          field: `line ${String(i + 1)}`,
+        });
       const key = line.slice(0, eq).trim();
       const value = line.slice(eq + 1).trim();
       if (inSops) metaFlat.set(key, value.replaceAll("\\n", "\n"));
@@ -52,25 +55,24 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
     metadata: metaFlat.size === 0 ? null : unflatten(metaFlat),
     leaves: () =>
       sections.flatMap((s) =>
-        s.entries.map(
-          (e): Leaf =>
-            e.kind === "comment"
-              ? {
-                  kind: "comment",
-                  path: [s.name],
-                  read: () => ({ type: "comment", bytes: enc.encode(e.text) }),
-                  stored: () => e.text,
-                  writeEncrypted: (t) => (e.text = t),
-                  writePlain: (p) => (e.text = utf8.decode(p.bytes)),
-                }
-              : {
-                  kind: "value",
-                  path: [s.name, e.key],
-                  read: () => ({ type: "str", bytes: enc.encode(e.value) }),
-                  stored: () => e.value,
-                  writeEncrypted: (t) => (e.value = t),
-                  writePlain: (p) => (e.value = utf8.decode(p.bytes)),
-                },
+        s.entries.map((e): Leaf =>
+          e.kind === "comment"
+            ? {
+                kind: "comment",
+                path: [s.name],
+                read: () => ({ type: "comment", bytes: enc.encode(e.text) }),
+                stored: () => e.text,
+                writeEncrypted: (t) => (e.text = t),
+                writePlain: (p) => (e.text = utf8.decode(p.bytes)),
+              }
+            : {
+                kind: "value",
+                path: [s.name, e.key],
+                read: () => ({ type: "str", bytes: enc.encode(e.value) }),
+                stored: () => e.value,
+                writeEncrypted: (t) => (e.value = t),
+                writePlain: (p) => (e.value = utf8.decode(p.bytes)),
+              },
         ),
       ),
     setMetadata(m) {

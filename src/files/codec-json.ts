@@ -102,7 +102,13 @@ export function parseBinaryDocument(bytes: Uint8Array, encrypted: boolean, inden
     serialize() {
       if (meta === null) return typeof data === "string" ? new TextEncoder().encode(data) : data;
       const text = typeof data === "string" ? data : utf8.decode(data);
-      const root: JsonNode = { k: "obj", entries: [["data", { k: "val", s: { kind: "str", value: text } }], ["sops", fromPlain(meta)]] };
+      const root: JsonNode = {
+        k: "obj",
+        entries: [
+          ["data", { k: "val", s: { kind: "str", value: text } }],
+          ["sops", fromPlain(meta)],
+        ],
+      };
       return new TextEncoder().encode(`${formatJson(root, indent === null ? "\t" : " ".repeat(indent))}\n`);
     },
   };

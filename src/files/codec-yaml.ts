@@ -85,7 +85,7 @@ function walk(node: unknown, path: readonly string[], out: Leaf[]): void {
     commentLeaves(node, "commentBefore", path, out);
     for (const pair of node.items) {
       if (!isScalar(pair.key) || typeof pair.key.value !== "string")
-        throw invalid(`${where}`, "every map key must be a string (quote numeric or boolean keys)");
+        throw invalid(where, "every map key must be a string (quote numeric or boolean keys)");
       commentLeaves(pair.key, "commentBefore", path, out);
       commentLeaves(pair.key, "comment", path, out);
       walk(pair.value, [...path, pair.key.value], out);

@@ -21,7 +21,9 @@ export function checkRecipient(recipient: string, field: string): string {
   try {
     new Encrypter().addRecipient(r);
   } catch {
-    throw new CofferError("INVALID_INPUT", `${field}: '${r.slice(0, 80)}' is not a valid age recipient (bad checksum or length)`, { field });
+    throw new CofferError("INVALID_INPUT", `${field}: '${r.slice(0, 80)}' is not a valid age recipient (bad checksum or length)`, {
+      field,
+    });
   }
   return r;
 }
@@ -42,9 +44,13 @@ export async function wrapDataKey(dataKey: Uint8Array, groups: readonly (readonl
   if (groups.length > 1) {
     const k = threshold === 0 ? groups.length : threshold;
     if (k < 2 || k > groups.length)
-      throw new CofferError("INVALID_INPUT", `shamir_threshold: must be between 2 and ${String(groups.length)} (the number of key groups)`, {
-        field: "shamir_threshold",
-      });
+      throw new CofferError(
+        "INVALID_INPUT",
+        `shamir_threshold: must be between 2 and ${String(groups.length)} (the number of key groups)`,
+        {
+          field: "shamir_threshold",
+        },
+      );
     payloads = await split(dataKey, groups.length, k);
   }
   return Promise.all(
@@ -89,7 +95,8 @@ export async function unwrapDataKey(meta: Metadata, identities: readonly string[
   }
   if (parts.length < need) {
     const recipients = meta.keyGroups.flatMap((g) => g.age.map((e) => e.recipient.slice(0, 72)));
-    const what = identities.length === 0 ? "no age identity was given" : `none of the ${String(identities.length)} age identities given opens it`;
+    const what =
+      identities.length === 0 ? "no age identity was given" : `none of the ${String(identities.length)} age identities given opens it`;
     throw new CofferError(
       "KEY_NOT_FOUND",
       `cannot open the data key: ${what} (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or --identity); the file is encrypted to ${recipients.join(", ") || "no age recipient"}`,

@@ -25,10 +25,14 @@ function parseKeyText(text: string, source: string): string[] {
     if (line === "" || line.startsWith("#")) return;
     if (line.startsWith("AGE-PLUGIN-")) return; // plugin identities need the plugin binary: not supported
     if (!IDENTITY.test(line))
-      throw new CofferError("KEY_INVALID", `${source}: line ${String(i + 1)} is not an age identity (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`, {
-        source,
-        line: i + 1,
-      });
+      throw new CofferError(
+        "KEY_INVALID",
+        `${source}: line ${String(i + 1)} is not an age identity (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`,
+        {
+          source,
+          line: i + 1,
+        },
+      );
     out.push(line);
   });
   return out;
@@ -45,7 +49,8 @@ export async function loadIdentities(src: IdentitySources): Promise<string[]> {
     if (text === null) throw new CofferError("KEY_UNAVAILABLE", `${file}: age identity file not found`, { source: file });
     out.push(...parseKeyText(text, file));
   }
-  const config = src.env["XDG_CONFIG_HOME"] ?? (src.env["HOME"] === undefined ? join(homedir(), ".config") : join(src.env["HOME"], ".config"));
+  const config =
+    src.env["XDG_CONFIG_HOME"] ?? (src.env["HOME"] === undefined ? join(homedir(), ".config") : join(src.env["HOME"], ".config"));
   const fallback = join(config, "sops", "age", "keys.txt");
   const text = await src.readText(fallback);
   if (text !== null) out.push(...parseKeyText(text, fallback));

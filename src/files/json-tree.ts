@@ -16,13 +16,18 @@ const invalid = (at: number, text: string, rule: string): CofferError => {
   return new CofferError("INVALID_INPUT", `line ${String(line)}: ${rule}`, { field: `line ${String(line)}` });
 };
 
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
 export function parseJson(text: string): JsonNode {
   let i = 0;
   const ws = (): void => {
     while (i < text.length && " \t\r\n".includes(text[i] ?? "")) i++;
   };
   const str = (): string => {
-    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
+    STRING.lastIndex = i;
+    const m = STRING.exec(text);
     if (m === null) throw invalid(i, text, "not a valid JSON string");
     i += m[0].length;
     return JSON.parse(m[0]) as string;
@@ -81,7 +86,8 @@ export function parseJson(text: string): JsonNode {
         return { k: "val", s };
       }
     }
-    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
     if (m === null) throw invalid(i, text, "not a JSON value");
     i += m[0].length;
     const isInt = m[1] === undefined && m[2] === undefined;

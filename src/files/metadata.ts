@@ -50,7 +50,10 @@ function parseGroup(raw: Readonly<Record<string, unknown>>, field: string): KeyG
   const age = listOf(raw["age"]).map((e, i) => {
     if (typeof e !== "object" || e === null) throw bad(`${field}age.${String(i)}`, "must be a map of recipient and enc");
     const r = e as Record<string, unknown>;
-    return { recipient: asString(r["recipient"], `${field}age.${String(i)}.recipient`), enc: asString(r["enc"], `${field}age.${String(i)}.enc`) };
+    return {
+      recipient: asString(r["recipient"], `${field}age.${String(i)}.recipient`),
+      enc: asString(r["enc"], `${field}age.${String(i)}.enc`),
+    };
   });
   const others: Record<string, unknown> = {};
   for (const t of OTHER_KEY_TYPES) if (listOf(raw[t]).length > 0) others[t] = raw[t];

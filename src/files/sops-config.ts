@@ -34,7 +34,8 @@ const invalid = (file: string, field: string, rule: string): CofferError =>
 
 function ageList(v: unknown, file: string, field: string): string[] {
   const items = typeof v === "string" ? v.split(",") : Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : "")) : [];
-  if (v !== undefined && v !== null && typeof v !== "string" && !Array.isArray(v)) throw invalid(file, field, "must be a list or a comma-separated string");
+  if (v !== undefined && v !== null && typeof v !== "string" && !Array.isArray(v))
+    throw invalid(file, field, "must be a list or a comma-separated string");
   return items
     .map((s) => s.trim())
     .filter((s) => s !== "")
@@ -55,7 +56,9 @@ function parseRule(raw: unknown, i: number, file: string): CreationRule {
   if (kinds.length > 1) throw invalid(file, f, `at most one of ${kinds.join(", ")} may be set`);
   const kind = kinds[0];
   const groups = Array.isArray(r["key_groups"])
-    ? (r["key_groups"] as unknown[]).map((g, j) => ageList((g as Record<string, unknown> | null)?.["age"], file, `${f}.key_groups.${String(j)}.age`))
+    ? (r["key_groups"] as unknown[]).map((g, j) =>
+        ageList((g as Record<string, unknown> | null)?.["age"], file, `${f}.key_groups.${String(j)}.age`),
+      )
     : [ageList(r["age"], file, `${f}.age`)];
   const pathRegex = typeof r["path_regex"] === "string" ? r["path_regex"] : "";
   goRegex(pathRegex);

@@ -80,7 +80,11 @@ type SealInput = {
 
 /** Encrypts the document's leaves and sets fresh `lastmodified`, `mac` and `version`. */
 function seal(doc: SopsDocument, dataKey: Uint8Array, s: SealInput): { encrypted: number; reused: number } {
-  const walked = encryptLeaves(doc.leaves(), dataKey, { rule: s.rule, macOnlyEncrypted: s.macOnlyEncrypted, ...(s.stash ? { stash: s.stash } : {}) });
+  const walked = encryptLeaves(doc.leaves(), dataKey, {
+    rule: s.rule,
+    macOnlyEncrypted: s.macOnlyEncrypted,
+    ...(s.stash ? { stash: s.stash } : {}),
+  });
   const lastmodified = formatLastModified(s.now ?? new Date());
   const meta: Metadata = {
     keyGroups: s.keyGroups,
@@ -99,10 +103,16 @@ function seal(doc: SopsDocument, dataKey: Uint8Array, s: SealInput): { encrypted
  * Encrypts a plaintext file under a fresh data key wrapped to every recipient.
  * @throws CofferError INVALID_INPUT when the file already has sops metadata or no recipient is given.
  */
-export async function encryptFile(bytes: Uint8Array, format: FileFormat, opts: EncryptOptions): Promise<{ bytes: Uint8Array; encrypted: number }> {
+export async function encryptFile(
+  bytes: Uint8Array,
+  format: FileFormat,
+  opts: EncryptOptions,
+): Promise<{ bytes: Uint8Array; encrypted: number }> {
   const doc = parseDocument(bytes, format, false, opts.stores);
   if (doc.metadata !== null)
-    throw new CofferError("INVALID_INPUT", "sops: the file is already encrypted (it has sops metadata); use rotate or updatekeys", { field: "sops" });
+    throw new CofferError("INVALID_INPUT", "sops: the file is already encrypted (it has sops metadata); use rotate or updatekeys", {
+      field: "sops",
+    });
   const dataKey = randomBytes(DATA_KEY_BYTES);
   const keyGroups = await wrapDataKey(dataKey, opts.groups, opts.shamirThreshold);
   const r = seal(doc, dataKey, { ...opts, keyGroups, rule: opts.rule ?? DEFAULT_RULE });
@@ -174,7 +184,11 @@ export function resealFile(opened: Opened, edited: SopsDocument, now?: Date): { 
   return { bytes: edited.serialize(), ...r };
 }
 
-export type KeyChange = { readonly added: readonly string[]; readonly removed: readonly string[]; readonly droppedOther: readonly string[] };
+export type KeyChange = {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly droppedOther: readonly string[];
+};
 
 function diff(before: Metadata, groups: readonly (readonly string[])[]): KeyChange {
   const old = new Set(recipientsOf(before));
@@ -200,7 +214,12 @@ export async function rotateFile(
   const threshold = opts.recipients?.shamirThreshold ?? opened.meta.shamirThreshold;
   const dataKey = randomBytes(DATA_KEY_BYTES);
   const keyGroups = await wrapDataKey(dataKey, groups, threshold);
-  const r = seal(opened.doc, dataKey, { keyGroups, shamirThreshold: threshold, rule: opened.meta.rule, macOnlyEncrypted: opened.meta.macOnlyEncrypted });
+  const r = seal(opened.doc, dataKey, {
+    keyGroups,
+    shamirThreshold: threshold,
+    rule: opened.meta.rule,
+    macOnlyEncrypted: opened.meta.macOnlyEncrypted,
+  });
   opened.dataKey.fill(0);
   return { bytes: opened.doc.serialize(), encrypted: r.encrypted, change: diff(opened.meta, groups) };
 }
@@ -220,7 +239,12 @@ export async function updateKeysFile(
   const change = diff(meta, opts.recipients.groups);
   const sameShape =
     meta.keyGroups.length === opts.recipients.groups.length &&
-    meta.keyGroups.every((g, i) => sameSet(g.age.map((e) => e.recipient), opts.recipients.groups[i] ?? [])) &&
+    meta.keyGroups.every((g, i) =>
+      sameSet(
+        g.age.map((e) => e.recipient),
+        opts.recipients.groups[i] ?? [],
+      ),
+    ) &&
     meta.shamirThreshold === opts.recipients.shamirThreshold &&
     change.droppedOther.length === 0;
   if (sameShape) return { bytes: null, change };

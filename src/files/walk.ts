@@ -65,7 +65,11 @@ function stashKey(aad: string, p: Plain): string {
  * Encrypts every selected leaf in place and returns the MAC (uppercase hex SHA-512 over the
  * plaintext of the leaves, FORMAT.md §5). Comments are encrypted but not MAC'd.
  */
-export function encryptLeaves(leaves: readonly Leaf[], dataKey: Uint8Array, opts: WalkOptions): { mac: string; encrypted: number; reused: number } {
+export function encryptLeaves(
+  leaves: readonly Leaf[],
+  dataKey: Uint8Array,
+  opts: WalkOptions,
+): { mac: string; encrypted: number; reused: number } {
   let encrypted = 0;
   let reusedCount = 0;
   const h = createHash("sha512");

@@ -29,8 +29,14 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const command = args["_"];
   const argv = Array.isArray(command) && Array.isArray(command[0]) ? (command[0] as unknown[]).map(String) : [];
   const owner = str(args, "owner") ?? pos(args, 0);
+  const sopsFile = str(args, "file");
   const file = argv[0];
-  if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
+  if ((owner === undefined && sopsFile === undefined) || file === undefined)
+    throw new CofferError("USAGE", "usage: coffer run --owner <owner> | --file <sops file> -- <command> [args...]");
+  const override = args["override"] !== false && !flag(args, "noOverride");
+  // --file alone never opens the store: the values come from the SOPS file only.
+  const fromFile = sopsFile === undefined ? null : await (await import("./file-env.ts")).loadFileEnv(sopsFile, args, io);
+  if (owner === undefined) return spawnChild(file, argv.slice(1), childEnv(io, fromFile ?? new Map(), override));
   const prefix = str(args, "prefix");
   const core = await openLocalCore(io, globalOptions(args));
   let env: Record<string, string>;
@@ -40,7 +46,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       reason: `coffer run ${basename(file)}`,
       ...(prefix === undefined ? {} : { prefix }),
     });
-    env = childEnv(io, secrets, args["override"] !== false && !flag(args, "noOverride"));
+    env = childEnv(io, new Map([...secrets, ...(fromFile ?? [])]), override);
     for (const s of secrets.values()) s.wipe();
   } catch (e) {
     await core.close();
