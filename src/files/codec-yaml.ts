@@ -126,7 +126,7 @@ function toYamlNode(doc: Document, raw: Readonly<Record<string, unknown>>): Yaml
 
 /** @throws CofferError INVALID_INPUT naming the line of a syntax error, or the key path. */
 export function parseYaml(bytes: Uint8Array, indent = 4): SopsDocument {
-  const parsed = parseAllDocuments(utf8.decode(bytes), { intAsBigInt: true, uniqueKeys: true, prettyErrors: false });
+  const parsed = parseAllDocuments(utf8.decode(bytes), { intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
   // An empty stream parses to an empty list of documents.
   const docs: Document[] = Array.isArray(parsed) ? (parsed as Document[]) : [];
   for (const d of docs) {

@@ -51,7 +51,8 @@ export async function wrapDataKey(dataKey: Uint8Array, groups: readonly (readonl
           field: "shamir_threshold",
         },
       );
-    payloads = await split(dataKey, groups.length, k);
+    // The library insists on a plain Uint8Array (a Buffer is refused).
+    payloads = await split(Uint8Array.from(dataKey), groups.length, k);
   }
   return Promise.all(
     groups.map(async (g, i) => ({
@@ -113,7 +114,7 @@ async function combineShares(parts: readonly Uint8Array[]): Promise<Uint8Array> 
   if (parts.some((p) => p.byteLength !== DATA_KEY_BYTES + 1))
     throw new CofferError("CIPHERTEXT_MALFORMED", "sops.key_groups: a Shamir share is not 33 bytes", { field: "sops.key_groups" });
   try {
-    return await combine([...parts]);
+    return await combine(parts.map((p) => Uint8Array.from(p)));
   } catch {
     throw new CofferError("CIPHERTEXT_MALFORMED", "sops.key_groups: the Shamir shares do not combine", { field: "sops.key_groups" });
   }

@@ -106,7 +106,9 @@ export function decryptLeaves(leaves: readonly Leaf[], dataKey: Uint8Array, opts
       const text = leaf.stored();
       if (!encrypted || text === null || !isEncValue(text)) continue;
       try {
-        leaf.writePlain(decryptValue(dataKey, text, aadOf(leaf.path), pathLabel(leaf)));
+        const plain = decryptValue(dataKey, text, aadOf(leaf.path), pathLabel(leaf));
+        opts.stash?.set(stashKey(aadOf(leaf.path), plain), text);
+        leaf.writePlain(plain);
       } catch {
         // kept as is, like sops
       }
