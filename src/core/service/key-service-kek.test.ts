@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FAKE_AWS_CREDENTIALS, FakeAwsKms } from "../../../test/fixtures/fake-aws-kms.ts";
+import { FakeVaultTransit } from "../../../test/fixtures/fake-vault-transit.ts";
 import { fakeKmsEnv } from "../../../test/fixtures/key-services.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { CofferError } from "../errors/index.ts";
@@ -131,6 +132,48 @@ for (const dialect of DIALECTS) {
     it("refuses to start with a different KMS key for a recorded kid (KEY_MISMATCH)", async () => {
       const t = await open(fakeKmsEnv(kms, arn));
       await assert.rejects(t.reopen({ COFFER_AWS_KMS_KEY_ID: kms.createKey() }), code("KEY_MISMATCH"));
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`a KEK in Vault Transit (${dialect}, protocol fake)`, () => {
+    let vault: FakeVaultTransit;
+    const cleanups: TempCore[] = [];
+    before(async () => {
+      vault = await FakeVaultTransit.start();
+      vault.createKey("coffer");
+    });
+    after(async () => {
+      for (const t of cleanups) await t.cleanup();
+      await vault.close();
+    });
+    const env = (): Record<string, string> => ({
+      COFFER_KEK_PROVIDER: "vault-transit",
+      COFFER_VAULT_TRANSIT_KEY: "coffer",
+      VAULT_ADDR: vault.url,
+      VAULT_TOKEN: vault.token,
+    });
+
+    it("stores, reveals, audits and rekeys with the Transit key as the only KEK, one decrypt per owner", async () => {
+      const t = await tempCore(dialect, env());
+      cleanups.push(t);
+      for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
+      const fresh = await t.reopen();
+      await reveal(fresh, "system");
+      vault.reset();
+      for (let i = 0; i < 20; i += 1) assert.equal(await reveal(fresh, "project/a"), "v-project/a");
+      assert.equal(vault.calls.decrypt, 1);
+      await new OwnerRekey(fresh).rekey(ACTOR, CTX, { owner: "project/a" });
+      assert.equal(await reveal(fresh, "project/a"), "v-project/a");
+      assert.equal((await fresh.audit.verify()).ok, true);
+      const status = await keyStatus(fresh);
+      assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys], ["vault-transit", OWNERS.length]);
+      assert.ok(!JSON.stringify(status).includes(vault.token));
+    });
+
+    it("does not start with a token Vault refuses (KEY_ACCESS_DENIED)", async () => {
+      await assert.rejects(tempCore(dialect, { ...env(), VAULT_TOKEN: "hvs.revoked" }), code("KEY_ACCESS_DENIED"));
     });
   });
 }
