@@ -1,7 +1,7 @@
 // `npm run bench -- --files`: SOPS-format files (src/files) — encrypt and decrypt a 1,000-key
 // YAML and dotenv file, each beside the floor of the same run: bare AES-256-GCM (node:crypto)
 // over the same 1,000 values with one key, nothing else (no parsing, no MAC, no age, no output).
-// See docs/benchmarks.md ("Files").
+// See docs/files.md ("Benchmark").
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { encryptFile, openFile, type FileFormat } from "../src/files/index.ts";
