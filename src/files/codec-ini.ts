@@ -33,7 +33,9 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
         return;
       }
       if (line.startsWith(";") || line.startsWith("#")) {
-        if (!inSops) cur.entries.push({ kind: "comment", mark: line[0] ?? "#", text: line.slice(1) });
+        if (inSops) return;
+        if (!sections.includes(cur)) sections.push(cur);
+        cur.entries.push({ kind: "comment", mark: line[0] ?? "#", text: line.slice(1) });
         return;
       }
       const eq = line.indexOf("=");
@@ -82,7 +84,8 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
       const out: string[] = [];
       for (const s of sections) {
         if (out.length > 0) out.push("");
-        out.push(`[${s.name}]`);
+        // Keys and comments before the first section belong to go-ini's DEFAULT section, written without a header.
+        if (s.name !== "DEFAULT" || sections.indexOf(s) !== 0) out.push(`[${s.name}]`);
         for (const e of s.entries) out.push(e.kind === "comment" ? `${e.mark}${e.text}` : `${e.key} = ${e.value}`);
       }
       if (meta !== null) {
