@@ -1,8 +1,9 @@
 // Bundles the CLI into a few ES modules under dist/bundle, so `coffer` starts by loading a
 // handful of files instead of the ~600 modules of its dependencies (start-up time is a
 // target: `coffer run` within 3x of `node -e 0`, see docs/benchmarks.md). Commands stay
-// lazy-loaded chunks. better-sqlite3 (native) and pino (loaded only when a log line is on)
-// stay external.
+// lazy-loaded chunks. better-sqlite3 (native), pino (loaded only when a log line is on), and
+// the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms, large; both imported
+// dynamically only when that provider is configured) stay external.
 import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
@@ -17,7 +18,7 @@ await build({
   platform: "node",
   target: "node22",
   minifySyntax: true,
-  external: ["better-sqlite3", "pino", "fastify", "prom-client"],
+  external: ["better-sqlite3", "pino", "fastify", "prom-client", "@napi-rs/keyring", "@aws-sdk/client-kms"],
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });

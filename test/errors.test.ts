@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CODES, RETIRED_CODES } from "../src/core/errors/index.ts";
 import { EXIT_STATUS } from "../src/cli/exit.ts";
+import { HTTP_STATUS } from "../src/server/index.ts";
 import { ROOT } from "./fixtures/cli.ts";
 
 /** Rows of the table in docs/errors.md: code, HTTP status, CLI exit status. */
@@ -35,6 +36,10 @@ describe("error catalog", () => {
 
   it("documents the exit status the CLI actually uses", () => {
     for (const c of CODES) assert.equal(docs.get(c)?.exit, EXIT_STATUS[c], c);
+  });
+
+  it("documents the HTTP status the server actually answers with", () => {
+    for (const c of CODES) assert.equal(docs.get(c)?.http, HTTP_STATUS[c], c);
   });
 
   it("never brings a retired code back", () => {

@@ -34,4 +34,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   IDEMPOTENCY_MISMATCH: 5,
   SHARE_LINK_INVALID: 3,
   SERVER_UNAVAILABLE: 9,
+  KEY_THROTTLED: 4,
+  KEY_ACCESS_DENIED: 4,
+  KEY_DISABLED: 4,
 });

@@ -8,9 +8,9 @@ export type GlobalOptions = { readonly home?: string | undefined; readonly db?: 
 
 /** Opens the store and keys in this process (local mode). Unknown COFFER_* names warn. */
 export async function openLocalCore(io: Io, opts: GlobalOptions): Promise<Core> {
-  const config = loadConfig({ env: io.env, flags: { home: opts.home, db: opts.db } });
+  const config = loadConfig({ env: io.env, flags: { home: opts.home, db: opts.db }, role: "cli" });
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
-  return createCore(config, { logger: createCliLogger(io, config.logLevel) });
+  return createCore(config, { logger: createCliLogger(io, config.logLevel), warn: (w) => io.stderr.write(`warning: ${w}\n`) });
 }
 
 /** Local mode acts as the operating-system user running the command. */

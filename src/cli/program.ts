@@ -80,7 +80,9 @@ function build(io: Io, status: { code: number }): Command {
   const runCommand = program
     .command("run")
     .description("run a command with an owner's secrets as environment variables")
-    .requiredOption("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
+    .option("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
+    .option("--file <path>", "a SOPS-encrypted file whose top-level values are injected (like sops exec-env)")
+    .option("--identity <file>", "with --file: an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
     .option("--prefix <p>", "only keys starting with p")
     .option("--no-override", "keep variables already set in the environment")
     .argument("<command...>", "the command and its arguments, after --")
@@ -194,6 +196,103 @@ function build(io: Io, status: { code: number }): Command {
     .option("--stdout-key", "print the recovered key (base64) on standard output")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/keys-combine.ts")));
+  // SOPS-compatible files and the recipients policy (docs/files.md, docs/policy.md).
+  const file = program.command("file").description("SOPS-compatible encrypted files (age recipients), interoperable with sops");
+  const fileCmd = (verb: string, what: string, load: Loader): Command =>
+    file
+      .command(`${verb} <path>`)
+      .description(what)
+      .option("--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
+      .addOption(
+        new Option("--input-type <type>", "the file's format (default: from the extension)").choices([
+          "yaml",
+          "json",
+          "dotenv",
+          "ini",
+          "binary",
+        ]),
+      )
+      .addOption(
+        new Option("--output-type <type>", "the output's format (must equal the input's)").choices([
+          "yaml",
+          "json",
+          "dotenv",
+          "ini",
+          "binary",
+        ]),
+      )
+      .option("--config <path>", "the .sops.yaml to use (default: $SOPS_CONFIG, else the nearest one upward)")
+      .action(act(load));
+  const output = (c: Command): Command =>
+    c
+      .option("-i, --in-place", "write the result over the input file (atomically)")
+      .option("--output <path>", "write the result to this file");
+  const recipients = (c: Command): Command =>
+    c
+      .option("--age <recipient>", "an age recipient, age1… or age1pq1… (repeatable; default: the .sops.yaml creation rule)", collect, [])
+      .option(
+        "--shamir-secret-sharing-threshold <n>",
+        "key groups needed to decrypt (several groups only)",
+        int("shamir-secret-sharing-threshold"),
+      );
+  recipients(
+    output(
+      fileCmd("encrypt", "encrypt a plaintext file (to stdout unless --in-place/--output)", () => import("./commands/file-encrypt.ts")),
+    ),
+  )
+    .option("--encrypted-regex <re>", "encrypt only values under keys matching re")
+    .option("--unencrypted-regex <re>", "leave values under keys matching re in plaintext")
+    .option("--encrypted-suffix <s>", "encrypt only values under keys ending with s")
+    .option("--unencrypted-suffix <s>", "leave values under keys ending with s in plaintext (default: _unencrypted)")
+    .option("--mac-only-encrypted", "the MAC covers encrypted values only");
+  output(
+    fileCmd(
+      "decrypt",
+      "decrypt a file after verifying its MAC (to stdout unless --in-place/--output)",
+      () => import("./commands/file-decrypt.ts"),
+    ),
+  ).option("--ignore-mac", "decrypt even if the MAC does not verify (warns on stderr)");
+  recipients(
+    fileCmd(
+      "edit",
+      "edit the plaintext in $VISUAL/$EDITOR; unchanged values keep their ciphertext",
+      () => import("./commands/file-edit.ts"),
+    ),
+  ).option("--ignore-mac", "open even if the MAC does not verify (warns on stderr)");
+  recipients(
+    fileCmd(
+      "updatekeys",
+      "rewrap the SAME data key for the current recipients (.sops.yaml or --age); values untouched",
+      () => import("./commands/file-updatekeys.ts"),
+    ),
+  )
+    .option("--output <path>", "write the result here instead of in place")
+    .option("-y, --yes", "accepted for sops compatibility (Coffer never prompts)");
+  recipients(
+    output(
+      fileCmd(
+        "rotate",
+        "make a NEW data key and re-encrypt every value (to stdout unless --in-place/--output)",
+        () => import("./commands/file-rotate.ts"),
+      ),
+    ),
+  ).option("--ignore-mac", "rotate even if the MAC does not verify (warns on stderr)");
+  const policy = program.command("policy").description("the declarative recipients policy (coffer.policy.yaml)");
+  const policyCmd = (usage: string, what: string, load: Loader): Command =>
+    policy
+      .command(usage)
+      .description(what)
+      .option("--policy <path>", "the policy file", "./coffer.policy.yaml")
+      .option("--json", "machine-readable output")
+      .action(act(load));
+  policyCmd("check", "validate the policy; list unused recipients and secrets nobody can read", () => import("./commands/policy-check.ts"));
+  policyCmd("recipients <group> <secret>", "the computed recipients of one secret", () => import("./commands/policy-recipients.ts"));
+  policyCmd("sops-config", "write .sops.yaml creation rules, one per secret file", () => import("./commands/policy-sops-config.ts"))
+    .option("--output <path>", "where to write (default: .sops.yaml beside the policy)")
+    .option("--stdout", "print instead of writing");
+  policyCmd("apply", "run updatekeys on every secret file whose computed recipients changed", () => import("./commands/policy-apply.ts"))
+    .option("--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
+    .option("--dry-run", "only report what would change");
   return program;
 }
 

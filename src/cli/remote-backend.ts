@@ -10,8 +10,9 @@ function secretOf(dto: RevealedDto): Secret {
 
 function viewOf(dto: RevealedDto): SecretView {
   // Same key order as local mode's view: `value` keeps its place.
-  const { valueBase64: _b, ...rest } = dto;
-  return { ...rest, value: "********" };
+  const view: Record<string, unknown> & SecretView = { ...dto, value: "********" };
+  delete view["valueBase64"];
+  return view;
 }
 
 /** Remote mode: every call through the SDK; SDK errors become the CofferErrors local mode throws. */
@@ -37,7 +38,7 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
           } catch {
             body = { valueBase64: Buffer.from(bytes).toString("base64") };
           }
-          const { replayed: _r, ...view } = await c.putSecret(
+          const put: Record<string, unknown> & SecretView = await c.putSecret(
             i.owner,
             i.key,
             { ...body, ...(i.meta === undefined ? {} : { meta: i.meta }) },
@@ -45,7 +46,8 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
               ...(i.expectedVersion === undefined ? {} : { ifMatch: i.expectedVersion }),
             },
           );
-          return view;
+          delete put["replayed"];
+          return put;
         } finally {
           bytes.fill(0);
         }

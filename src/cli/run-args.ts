@@ -18,20 +18,29 @@ export function parseRunArgs(argv: readonly string[]): Record<string, unknown> |
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { owner: { type: "string" }, prefix: { type: "string" }, remote: { type: "string" }, "no-override": { type: "boolean" } },
+      options: {
+        owner: { type: "string" },
+        prefix: { type: "string" },
+        remote: { type: "string" },
+        "no-override": { type: "boolean" },
+        file: { type: "string" },
+        identity: { type: "string", multiple: true },
+      },
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
     throw new CofferError("USAGE", (e as Error).message.split("\n")[0] ?? "bad arguments");
   }
-  const { owner, prefix, remote } = parsed.values;
-  if (owner === undefined) throw new CofferError("USAGE", "required option '--owner <owner>' not specified");
+  const { owner, prefix, file, identity, remote } = parsed.values;
+  if (owner === undefined && file === undefined)
+    throw new CofferError("USAGE", "required option '--owner <owner>' (or --file <path>) not specified");
   if (parsed.positionals.length === 0) throw new CofferError("USAGE", "missing required argument 'command'");
   return {
-    owner,
+    ...(owner === undefined ? {} : { owner }),
     ...(prefix === undefined ? {} : { prefix }),
     ...(remote === undefined ? {} : { remote }),
+    ...(file === undefined ? {} : { file, identity: identity ?? [] }),
     override: parsed.values["no-override"] !== true,
     _: [parsed.positionals],
   };

@@ -46,7 +46,7 @@ export function redactUrl(url: string): string {
  * The HTTP API (DESIGN §7) over one core: thin adapters from HTTP to the services, with
  * problem+json errors, bearer-token authentication, request logs and metrics.
  */
-export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+export function buildServer(opts: ServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new Metrics();
   // Typed as the default instance: the route modules do not care which pino flavour logs.
   const app: FastifyInstance = Fastify({
@@ -92,7 +92,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   );
 
   const health = { config: { auth: false } } as const;
-  app.get("/healthz", health, async () => ({ status: "ok" }));
+  app.get("/healthz", health, () => Promise.resolve({ status: "ok" }));
   app.get("/readyz", health, async (_req, reply) => {
     try {
       await opts.core.store.read({ kind: "owners", patterns: [] }, async (db) =>

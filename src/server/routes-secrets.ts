@@ -61,7 +61,7 @@ function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
 function ifMatch(req: FastifyRequest): number | undefined {
   const h = req.headers["if-match"];
   if (h === undefined) return undefined;
-  const m = /^\s*"?(\d{1,9})"?\s*$/.exec(String(h));
+  const m = /^\s*"?(\d{1,9})"?\s*$/.exec(h);
   if (m === null) throw invalidInput("If-Match", 'must be a version number, e.g. If-Match: "3"');
   return Number(m[1]);
 }

@@ -74,7 +74,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const background = new Set<Promise<unknown>>();
   let app;
   try {
-    app = await buildServer({ core, logger, metrics, background, publicUrl: opts.publicUrl ?? null });
+    app = buildServer({ core, logger, metrics, background, publicUrl: opts.publicUrl ?? null });
     await app.listen({ host: opts.host, port: opts.port });
   } catch (e) {
     await app?.close();
@@ -94,9 +94,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
   if (interrupted !== null) {
     logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
-    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, 500).started.catch((e: unknown) =>
-      logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed"),
-    );
+    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, 500).started.catch((e: unknown) => {
+      logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
+    });
   }
   let closing: Promise<void> | null = null;
   return {

@@ -134,8 +134,7 @@ describe("HTTP API server (real server, real HTTP on 127.0.0.1)", () => {
     const ok = results.filter((r) => r.status === "fulfilled");
     assert.equal(ok.length, 1);
     assert.equal((ok[0] as PromiseFulfilledResult<{ value: string }>).value.value, `${CANARY}-2`);
-    for (const r of results.filter((x) => x.status === "rejected"))
-      assert.equal(((r as PromiseRejectedResult).reason as CofferApiError).code, "SHARE_LINK_INVALID");
+    for (const r of results.filter((x) => x.status === "rejected")) assert.equal((r.reason as CofferApiError).code, "SHARE_LINK_INVALID");
     const audit = await sdk.listAudit({ owner: "project/http", limit: 1000 });
     assert.equal(audit.items.filter((e) => (e.details as { via?: string }).via === "share").length, 1);
     assert.ok(audit.items.some((e) => e.action === "secret.share" && e.outcome === "success"));

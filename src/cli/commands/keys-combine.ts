@@ -92,7 +92,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   if (how.json && how.toStdout) throw new CofferError("USAGE", "--stdout-key prints only the key; it cannot be combined with --json");
   if (how.out !== null && existsSync(how.out))
     throw new CofferError("INVALID_INPUT", `out: ${how.out} already exists; refusing to overwrite it`, { field: "out" });
-  const config = loadConfig({ env: io.env, flags: globalOptions(args) });
+  const config = loadConfig({ env: io.env, flags: globalOptions(args), role: "cli" });
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
   const r = await recoverMasterKey(config, { shares: await readShares(args, io), exportKey: how.out !== null || how.toStdout });
   try {

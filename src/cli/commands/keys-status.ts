@@ -7,7 +7,7 @@ import { flag, globalOptions } from "./args.ts";
 
 /** `coffer keys status`: the active kid and, for every kid, what depends on it. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const config = loadConfig({ env: io.env, flags: globalOptions(args) });
+  const config = loadConfig({ env: io.env, flags: globalOptions(args), role: "cli" });
   const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs, now: new Date() };
   const status = await withCore(io, globalOptions(args), (core) => keyStatus(core, policy));
   if (flag(args, "json")) {

@@ -30,14 +30,19 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const command = args["_"];
   const argv = Array.isArray(command) && Array.isArray(command[0]) ? (command[0] as unknown[]).map(String) : [];
   const owner = str(args, "owner") ?? pos(args, 0);
+  const sopsFile = str(args, "file");
   const file = argv[0];
-  if (owner === undefined || file === undefined) throw new CofferError("USAGE", "usage: coffer run --owner <owner> -- <command> [args...]");
-  const prefix = str(args, "prefix");
+  if ((owner === undefined && sopsFile === undefined) || file === undefined)
+    throw new CofferError("USAGE", "usage: coffer run --owner <owner> | --file <sops file> -- <command> [args...]");
   const override = args["override"] !== false && !flag(args, "noOverride");
+  // --file alone never opens the store: the values come from the SOPS file only.
+  const fromFile = sopsFile === undefined ? null : await (await import("./file-env.ts")).loadFileEnv(sopsFile, args, io);
+  if (owner === undefined) return spawnChild(file, argv.slice(1), childEnv(io, fromFile ?? new Map(), override));
+  const prefix = str(args, "prefix");
   const reveal = { owner, reason: `coffer run ${basename(file)}`, ...(prefix === undefined ? {} : { prefix }) };
   if (remoteAddress(io, args) !== null) {
     const secrets = await withBackend(io, args, globalOptions(args), (b) => b.revealAll(reveal));
-    const remoteEnv = childEnv(io, secrets, override);
+    const remoteEnv = childEnv(io, new Map([...secrets, ...(fromFile ?? [])]), override);
     for (const s of secrets.values()) s.wipe();
     return spawnChild(file, argv.slice(1), remoteEnv);
   }
@@ -45,7 +50,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   let env: Record<string, string>;
   try {
     const secrets = await core.secrets.revealAll(localActor(io), LOCAL_CONTEXT, reveal);
-    env = childEnv(io, secrets, override);
+    env = childEnv(io, new Map([...secrets, ...(fromFile ?? [])]), override);
     for (const s of secrets.values()) s.wipe();
   } catch (e) {
     await core.close();

@@ -36,8 +36,12 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       if (stopping) return;
       stopping = true;
       server.close().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => {
+          resolve(0);
+        },
+        () => {
+          resolve(1);
+        },
       );
     };
     process.on("SIGTERM", stop);

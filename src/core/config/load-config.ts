@@ -2,10 +2,11 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
-import type { KekSettings } from "../keys/index.ts";
+import { PROVIDER_KINDS, type KekSettings } from "../keys/index.ts";
 import { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import type { StoreSettings } from "../store/index.ts";
+import { KEK_ENV, kekConfig } from "./kek-config.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -57,7 +58,7 @@ const RATE_LIMIT_RULE = "must be 'off' or a count per window, e.g. 60/1m, 1000/1
 const NonEmpty = z.string().check(z.minLength(1, "must not be empty"));
 const EnvSchema = z.object({
   COFFER_HOME: z.optional(NonEmpty),
-  COFFER_KEK_PROVIDER: z.optional(z.enum(["file", "env", "keyring"], { error: "must be one of file, env, keyring" })),
+  COFFER_KEK_PROVIDER: z.optional(z.enum(PROVIDER_KINDS, { error: `must be one of ${PROVIDER_KINDS.join(", ")}` })),
   COFFER_KEK_BASE64: z.optional(z.string()),
   COFFER_KEK_BASE64_FILE: z.optional(NonEmpty),
   COFFER_KEYRING_FILE: z.optional(NonEmpty),
@@ -131,7 +132,30 @@ export type ConfigSources = {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Flags win over environment variables. */
   readonly flags?: { readonly home?: string | undefined; readonly db?: string | undefined };
+  /** The local CLI defaults to the OS keychain (with the key file as fallback), a server to the file. */
+  readonly role?: "cli" | "server";
 };
+
+/** The file, env and keyring-file providers (key-service ones are built by `kekConfig`). */
+function localKek(provider: "file" | "env" | "keyring", env: z.infer<typeof EnvSchema>, home: string, kid: Kid): KekSettings {
+  switch (provider) {
+    case "file":
+      return { provider, path: join(home, "secrets", "master-key"), kid };
+    case "env":
+      return {
+        provider,
+        kid,
+        file: env.COFFER_KEK_BASE64_FILE ?? null,
+        base64: env.COFFER_KEK_BASE64 === undefined ? null : Secret.fromString(env.COFFER_KEK_BASE64),
+      };
+    case "keyring":
+      if (env.COFFER_KEYRING_FILE === undefined)
+        throw new CofferError("CONFIG_INVALID", "COFFER_KEK_PROVIDER=keyring needs COFFER_KEYRING_FILE", {
+          fields: ["COFFER_KEYRING_FILE"],
+        });
+      return { provider, path: resolve(env.COFFER_KEYRING_FILE) };
+  }
+}
 
 /** `$XDG_DATA_HOME/coffer`, i.e. `~/.local/share/coffer` by default. */
 export function defaultHome(env: Readonly<Record<string, string | undefined>>): string {
@@ -156,45 +180,28 @@ export function loadConfig(src: ConfigSources): Config {
   const env = parsed.data;
   const home = resolve(src.flags?.home ?? env.COFFER_HOME ?? defaultHome(src.env));
   const kid = env.COFFER_KEK_ID ?? Kid.parse("primary");
-  const provider =
-    env.COFFER_KEK_PROVIDER ??
-    (env.COFFER_KEK_BASE64 !== undefined || env.COFFER_KEK_BASE64_FILE !== undefined
-      ? "env"
-      : env.COFFER_KEYRING_FILE !== undefined
-        ? "keyring"
-        : "file");
-  let kek: KekSettings;
-  switch (provider) {
-    case "file":
-      kek = { provider, path: join(home, "secrets", "master-key"), kid };
-      break;
-    case "env":
-      kek = {
-        provider,
-        kid,
-        file: env.COFFER_KEK_BASE64_FILE ?? null,
-        base64: env.COFFER_KEK_BASE64 === undefined ? null : Secret.fromString(env.COFFER_KEK_BASE64),
-      };
-      break;
-    case "keyring":
-      if (env.COFFER_KEYRING_FILE === undefined)
-        throw new CofferError("CONFIG_INVALID", "COFFER_KEK_PROVIDER=keyring needs COFFER_KEYRING_FILE", {
-          fields: ["COFFER_KEYRING_FILE"],
-        });
-      kek = { provider, path: resolve(env.COFFER_KEYRING_FILE) };
-      break;
-  }
-  const known = new Set<string>(KNOWN_ENV);
+  const implied = env.COFFER_KEK_BASE64 !== undefined || env.COFFER_KEK_BASE64_FILE !== undefined ? "env" : null;
+  const keys = kekConfig(
+    {
+      raw: src.env,
+      home,
+      kid,
+      provider: env.COFFER_KEK_PROVIDER ?? implied ?? (env.COFFER_KEYRING_FILE !== undefined ? "keyring" : null),
+      role: src.role ?? "server",
+    },
+    (provider) => localKek(provider, env, home, kid),
+  );
+  const known = new Set<string>([...KNOWN_ENV, ...KEK_ENV]);
   const warnings = Object.keys(picked)
     .filter((k) => !known.has(k))
     .map((k) => `unknown environment variable ${k} is ignored`);
   return Object.freeze({
     home,
     store: Object.freeze(storeSettings(home, env, src.env, src.flags?.db)),
-    kek: Object.freeze(kek),
+    kek: Object.freeze(keys.kek),
     logLevel: env.COFFER_LOG_LEVEL ?? "warn",
-    scopeKeyCacheTtlMs: 5 * 60_000,
-    maxCachedKeys: 10_000,
+    scopeKeyCacheTtlMs: keys.scopeKeyCacheTtlMs,
+    maxCachedKeys: keys.maxCachedKeys,
     backupRetentionMs: env.COFFER_BACKUP_RETENTION === undefined ? null : durationMs(env.COFFER_BACKUP_RETENTION),
     rotation: Object.freeze({
       // Far below the 2^32 random-nonce bound of one AES-GCM key (NIST SP 800-38D).

@@ -35,4 +35,9 @@ export class Keyring {
   describe(): readonly ProviderInfo[] {
     return [...this.#byKid.values()].map((p) => p.describe());
   }
+
+  /** Releases key-service connections. */
+  close(): void {
+    for (const p of this.#byKid.values()) p.close?.();
+  }
 }

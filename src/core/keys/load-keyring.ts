@@ -3,15 +3,31 @@ import { CofferError } from "../errors/index.ts";
 import { parseKeyBase64 } from "../crypto/index.ts";
 import { Kid, KID_RULE } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
+import type { KekProvider } from "./kek-provider.ts";
 import { createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
+import type { KeyServiceDefaults } from "./key-service-settings.ts";
+import { openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
 import { LocalKek } from "./local-kek.ts";
+import { awsKmsKek, vaultTransitKek } from "./service-keks.ts";
 
 /** Where the KEK comes from; built by `loadConfig`. */
 export type KekSettings =
   | { readonly provider: "file"; readonly path: string; readonly kid: Kid }
   | { readonly provider: "env"; readonly base64: Secret | null; readonly file: string | null; readonly kid: Kid }
-  | { readonly provider: "keyring"; readonly path: string };
+  | { readonly provider: "keyring"; readonly path: string; readonly services?: KeyServiceDefaults }
+  | KeychainSettings
+  | { readonly provider: "aws-kms"; readonly kid: Kid; readonly keyId: string; readonly services: KeyServiceDefaults }
+  | {
+      readonly provider: "vault-transit";
+      readonly kid: Kid;
+      readonly keyName: string;
+      readonly mount: string;
+      readonly services: KeyServiceDefaults;
+    };
+
+/** Settings {@link loadKeyring} can load without I/O beyond files: all but the OS keychain. */
+export type LocalKekSettings = Exclude<KekSettings, KeychainSettings>;
 
 /** Options for {@link loadKeyring}. */
 export type LoadKeyringOptions = {
@@ -19,16 +35,40 @@ export type LoadKeyringOptions = {
   readonly allowCreate: boolean;
 };
 
-/** True when the file provider has no key file yet (so loading would create one). */
+/** Options for {@link openKeyring}: what the database recorded, and where to say a fallback. */
+export type OpenKeyringOptions = LoadKeyringOptions & {
+  /** The kids (and their providers) the database has recorded; empty for a new database. */
+  readonly recorded: readonly { readonly kid: string; readonly provider: string }[];
+  /** Told once when the keychain is not reachable and the file provider is used instead. */
+  readonly warn?: (message: string) => void;
+};
+
+/**
+ * True when loading may have to create a key or choose between providers, so the database
+ * (has it recorded a kid?) must be consulted first: a missing key file, or the OS keychain.
+ */
 export function kekNeedsCreation(settings: KekSettings): boolean {
-  return settings.provider === "file" && !fileExists(settings.path);
+  return settings.provider === "keychain" || (settings.provider === "file" && !fileExists(settings.path));
+}
+
+/**
+ * Opens the keyring for any provider, the OS keychain included (which may fall back to the
+ * key file, see `keychain.ts`).
+ * @throws CofferError KEY_NOT_FOUND, KEY_INVALID or KEY_UNAVAILABLE with what to do.
+ */
+export async function openKeyring(settings: KekSettings, opts: OpenKeyringOptions): Promise<Keyring> {
+  if (settings.provider !== "keychain") return loadKeyring(settings, opts);
+  const opened = await openKeychain(settings, opts);
+  if (opened.kind === "keychain") return new Keyring(settings.kid, [new LocalKek("keychain", settings.kid, opened.key)]);
+  return loadKeyring({ provider: "file", path: opened.path, kid: settings.kid }, opts);
 }
 
 /**
  * Loads the keyring, validating every key (exactly 32 bytes, canonical base64, private file).
+ * Key-service KEKs are built here but contacted only on first use.
  * @throws CofferError KEY_NOT_FOUND, KEY_INVALID or KEY_UNAVAILABLE with what to do.
  */
-export function loadKeyring(settings: KekSettings, opts: LoadKeyringOptions): Keyring {
+export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions): Keyring {
   switch (settings.provider) {
     case "file": {
       if (!fileExists(settings.path)) {
@@ -59,32 +99,48 @@ export function loadKeyring(settings: KekSettings, opts: LoadKeyringOptions): Ke
       return new Keyring(settings.kid, [new LocalKek("env", settings.kid, key)]);
     }
     case "keyring":
-      return loadKeyringFile(settings.path);
+      return loadKeyringFile(settings.path, settings.services ?? null);
+    case "aws-kms":
+      return new Keyring(settings.kid, [awsKmsKek(settings.kid, { keyId: settings.keyId }, settings.services, "COFFER_AWS_KMS_KEY_ID")]);
+    case "vault-transit":
+      return new Keyring(settings.kid, [
+        vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY"),
+      ]);
   }
 }
 
-const KeyringFile = z.strictObject({ active: z.string(), keys: z.record(z.string(), z.string()) });
+const AwsEntry = z.strictObject({
+  provider: z.literal("aws-kms"),
+  keyId: z.string(),
+  region: z.optional(z.string()),
+  endpoint: z.optional(z.string()),
+});
+const VaultEntry = z.strictObject({
+  provider: z.literal("vault-transit"),
+  key: z.string(),
+  mount: z.optional(z.string()),
+  address: z.optional(z.string()),
+});
+const KeyringFile = z.strictObject({ active: z.string(), keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])) });
+const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } } }`;
 
-function loadKeyringFile(path: string): Keyring {
+function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Keyring {
   const text = readPrivateText(path, "keyring file");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new CofferError(
-      "KEY_INVALID",
-      `keyring file ${path} is not valid JSON; expected { "active": "<kid>", "keys": { "<kid>": "<base64>" } }`,
-      { path },
-    );
+    throw new CofferError("KEY_INVALID", `keyring file ${path} is not valid JSON; expected ${SHAPE}`, { path });
   }
   const parsed = KeyringFile.safeParse(json);
-  if (!parsed.success) {
-    throw new CofferError("KEY_INVALID", `keyring file ${path} must be { "active": "<kid>", "keys": { "<kid>": "<base64>" } }`, { path });
-  }
-  const providers = Object.entries(parsed.data.keys).map(([kid, b64]) => {
+  if (!parsed.success) throw new CofferError("KEY_INVALID", `keyring file ${path} must be ${SHAPE}`, { path });
+  const providers = Object.entries(parsed.data.keys).map(([kid, entry]): KekProvider => {
     const k = Kid.safeParse(kid);
     if (!k.success) throw new CofferError("KEY_INVALID", `keyring file ${path}: kid '${kid.slice(0, 64)}' ${KID_RULE}`, { path });
-    return new LocalKek("keyring", k.data, parseKeyBase64(b64, `keyring file ${path} key '${kid}'`));
+    const where = `keyring file ${path} key '${kid}'`;
+    if (typeof entry === "string") return new LocalKek("keyring", k.data, parseKeyBase64(entry, where));
+    if (services === null) throw new CofferError("KEY_INVALID", `${where}: a key-service entry is not allowed here`, { path });
+    return entry.provider === "aws-kms" ? awsKmsKek(k.data, entry, services, where) : vaultTransitKek(k.data, entry, services, where);
   });
   const active = Kid.safeParse(parsed.data.active);
   if (!active.success || !Object.hasOwn(parsed.data.keys, parsed.data.active)) {

@@ -1,5 +1,5 @@
 import type { Config } from "../config/index.ts";
-import { kekNeedsCreation, loadKeyring, type Keyring } from "../keys/index.ts";
+import { kekNeedsCreation, openKeyring, type Keyring } from "../keys/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
 import { AuditLog } from "./audit-log.ts";
@@ -31,19 +31,21 @@ export type CoreOptions = {
   readonly migrate?: boolean;
   /** Decides whether a token authenticated recently enough to reveal; default: {@link recentAuthentication}. */
   readonly reauth?: ReauthHook;
+  /** Told once when the key provider falls back (no OS keychain reachable: the key file is used). */
+  readonly warn?: (message: string) => void;
 };
 
 export async function createCore(config: Config, opts: CoreOptions = {}): Promise<Core> {
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
-  let keyring: Keyring | null = create ? null : loadKeyring(config.kek, { allowCreate: false });
+  let keyring: Keyring | null = create ? null : await openKeyring(config.kek, { allowCreate: false, recorded: [] });
   const store = await openStore(config.store);
   try {
     await prepareSchema(store, opts.migrate ?? false);
     if (keyring === null) {
-      const used = (await store.read(NO_OWNERS, (db) => keyRepo.listKeyringKeys(db))).length > 0;
-      keyring = loadKeyring(config.kek, { allowCreate: !used });
-      logger.info({ kid: keyring.active.kid }, "created a new master key");
+      const recorded = await store.read(NO_OWNERS, (db) => keyRepo.listKeyringKeys(db));
+      keyring = await openKeyring(config.kek, { allowCreate: recorded.length === 0, recorded, ...(opts.warn ? { warn: opts.warn } : {}) });
+      if (recorded.length === 0) logger.info({ kid: keyring.active.kid, provider: keyring.active.kind }, "using a new master key");
     }
     const keys = new KeyManager(store, keyring, { cacheTtlMs: config.scopeKeyCacheTtlMs, maxCachedKeys: config.maxCachedKeys });
     await keys.verifyKeyring();
@@ -60,8 +62,21 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     });
     const tokens = new TokenService({ store, audit });
     const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs };
-    return { secrets, tokens, policy, audit, keys, store, close: () => store.close() };
+    const ring = keyring;
+    return {
+      secrets,
+      tokens,
+      policy,
+      audit,
+      keys,
+      store,
+      close: () => {
+        ring.close();
+        return store.close();
+      },
+    };
   } catch (e) {
+    keyring?.close();
     await store.close();
     throw e;
   }

@@ -1,7 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { encodeBase64 } from "../crypto/index.ts";
 import { CofferError, isCofferError, type ErrorCode } from "../errors/index.ts";
-import { combineShares, LocalKek, loadKeyring, parseShare, splitKey, type KeyShareSet, type Keyring } from "../keys/index.ts";
+import { combineShares, LocalKek, openKeyring, parseShare, splitKey, type KeyShareSet, type Keyring } from "../keys/index.ts";
 import { parseKid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import type { Actor, RequestContext } from "./actor.ts";
@@ -105,7 +105,7 @@ export async function recoverMasterKey(config: Config, input: RecoverKeyInput): 
   try {
     for (const s of input.shares) parsed.push(parseShare(s.text, s.source));
     const r = await combineShares(parsed);
-    const configured = compareConfigured(config, r.kid, r.fingerprint);
+    const configured = await compareConfigured(config, r.kid, r.fingerprint);
     let keyBase64: Secret | null = null;
     if (input.exportKey) {
       const bytes = r.key.exportBytes();
@@ -119,10 +119,10 @@ export async function recoverMasterKey(config: Config, input: RecoverKeyInput): 
 }
 
 /** @throws CofferError KEY_MISMATCH when the configured key for `kid` has another fingerprint. */
-function compareConfigured(config: Config, kid: string, fingerprint: string): ConfiguredCheck {
+async function compareConfigured(config: Config, kid: string, fingerprint: string): Promise<ConfiguredCheck> {
   let keyring: Keyring;
   try {
-    keyring = loadKeyring(config.kek, { allowCreate: false });
+    keyring = await openKeyring(config.kek, { allowCreate: false, recorded: [] });
   } catch (e) {
     if (!isCofferError(e)) throw e;
     return { kind: "unavailable", why: e.code };

@@ -32,6 +32,8 @@ export class KeyManager {
   readonly #opts: KeyManagerOptions;
   readonly #fx: Effects;
   readonly #cache = new Map<string, Cached>();
+  /** Unwraps under way, by key id: concurrent misses for one key make one KEK call, not many. */
+  readonly #inflight = new Map<string, Promise<AesKey>>();
   readonly #activeByOwner = new Map<string, string>();
   readonly #internalByPurpose = new Map<string, string>();
   #retired = new Map<string, string>();
@@ -195,9 +197,18 @@ export class KeyManager {
         { owner: formatOwner(owner), scopeKeyId: id },
       );
     }
-    const key = await this.#unwrapScopeKey(row, owner);
+    const key = await this.#once(id, () => this.#unwrapScopeKey(row, owner));
     this.#remember(id, key);
     return key;
+  }
+
+  #once(id: string, unwrap: () => Promise<AesKey>): Promise<AesKey> {
+    let pending = this.#inflight.get(id);
+    if (pending === undefined) {
+      pending = unwrap().finally(() => this.#inflight.delete(id));
+      this.#inflight.set(id, pending);
+    }
+    return pending;
   }
 
   /**
@@ -244,12 +255,8 @@ export class KeyManager {
   }
 
   async #unwrapInternal(row: keyRepo.InternalKeyRow): Promise<AesKey> {
-    const key = await this.kekFor(row.kid).unwrap(row.wrapped_key, {
-      kind: "internal-key",
-      purpose: row.purpose,
-      keyId: row.id,
-      kid: row.kid,
-    });
+    const aad = { kind: "internal-key", purpose: row.purpose, keyId: row.id, kid: row.kid } as const;
+    const key = await this.#once(row.id, () => this.kekFor(row.kid).unwrap(row.wrapped_key, aad));
     this.#remember(row.id, key);
     return key;
   }

@@ -9,7 +9,7 @@ import { Migrator } from "kysely/migration";
 import pg from "pg";
 import { loadConfig, type Config } from "../config/index.ts";
 import { CofferError } from "../errors/index.ts";
-import { loadKeyring } from "../keys/index.ts";
+import { openKeyring } from "../keys/index.ts";
 import { Secret } from "../secret/index.ts";
 import { AuditLog, createCore, LOCAL_CONTEXT as CTX, migrateDatabase, SecretsService, silentLogger } from "../service/index.ts";
 import { KeyManager } from "../service/key-manager.ts";
@@ -98,7 +98,7 @@ async function migrateOnlyToFirst(t: Target): Promise<void> {
  */
 async function coreWithoutSchemaStep(config: Config): Promise<{ secrets: SecretsService; audit: AuditLog; close(): Promise<void> }> {
   const store = await openStore(config.store);
-  const keys = new KeyManager(store, loadKeyring(config.kek, { allowCreate: true }), {
+  const keys = new KeyManager(store, await openKeyring(config.kek, { allowCreate: true, recorded: [] }), {
     cacheTtlMs: config.scopeKeyCacheTtlMs,
     maxCachedKeys: config.maxCachedKeys,
   });

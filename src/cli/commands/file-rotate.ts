@@ -1,0 +1,38 @@
+import { rotateFile } from "../../files/index.ts";
+import { writeLine, type Io } from "../io.ts";
+import { flag, pos, required } from "./args.ts";
+import {
+  formatsOf,
+  identitiesOf,
+  readInput,
+  recipientsFromFlags,
+  reportChange,
+  sopsConfigOf,
+  storesOf,
+  warnIgnoredMac,
+  writeResult,
+} from "./file-common.ts";
+
+/**
+ * `coffer file rotate <path>`: a NEW data key, every value re-encrypted, wrapped to the file's
+ * recipients (or `--age` ones). Result to stdout unless --in-place/--output.
+ */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const path = required(pos(args, 0), "<path>");
+  const format = formatsOf(args, path);
+  const config = await sopsConfigOf(args, io);
+  const ignoreMac = flag(args, "ignoreMac");
+  const r = await rotateFile(await readInput(path), format, await identitiesOf(args, io), {
+    recipients: recipientsFromFlags(args),
+    stores: storesOf(config),
+    ignoreMac,
+  });
+  if (ignoreMac) warnIgnoredMac(io, path);
+  const where = await writeResult(args, io, path, r.bytes);
+  writeLine(
+    io.stderr,
+    `rotate: ${path}: data key rotated, ${String(r.encrypted)} values re-encrypted${where === null ? "" : ` (written to ${where})`}`,
+  );
+  reportChange(io, "rotate", r.change);
+  return 0;
+}

@@ -1,0 +1,43 @@
+import { CofferError } from "../../core/errors/index.ts";
+import { updateKeysFile } from "../../files/index.ts";
+import { writeLine, type Io } from "../io.ts";
+import { pos, required, str } from "./args.ts";
+import {
+  formatsOf,
+  identitiesOf,
+  readInput,
+  recipientsFromConfig,
+  recipientsFromFlags,
+  reportChange,
+  sopsConfigOf,
+  storesOf,
+  writeAtomic,
+} from "./file-common.ts";
+
+/**
+ * `coffer file updatekeys <path>`: the SAME data key rewrapped for the current recipients
+ * (`--age`, else the matching .sops.yaml rule); values, MAC and lastmodified are untouched.
+ * Writes the file in place (like sops) unless --output.
+ */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const path = required(pos(args, 0), "<path>");
+  const format = formatsOf(args, path);
+  const config = await sopsConfigOf(args, io);
+  const recipients = recipientsFromFlags(args) ?? recipientsFromConfig(config, path, args);
+  if (recipients === null)
+    throw new CofferError("INVALID_INPUT", `recipients: no .sops.yaml creation rule matches ${path} (or pass --age <recipient>)`, {
+      field: "recipients",
+    });
+  const r = await updateKeysFile(await readInput(path), format, await identitiesOf(args, io), { recipients, stores: storesOf(config) });
+  if (r.bytes === null) {
+    writeLine(io.stderr, `updatekeys: ${path}: already up to date, nothing changed`);
+    return 0;
+  }
+  await writeAtomic(str(args, "output") ?? path, r.bytes);
+  writeLine(
+    io.stderr,
+    `updatekeys: ${path}: same data key rewrapped for ${String(recipients.groups.flat().length)} recipients; values not re-encrypted`,
+  );
+  reportChange(io, "updatekeys", r.change);
+  return 0;
+}

@@ -1,0 +1,21 @@
+export {
+  FILE_FORMATS,
+  formatFromPath,
+  parseDocument,
+  encryptFile,
+  openFile,
+  resealFile,
+  rotateFile,
+  updateKeysFile,
+  fileRecipients,
+} from "./sops-file.ts";
+export type { FileFormat, Recipients, Opened, KeyChange, StoreOptions } from "./sops-file.ts";
+export { loadIdentities } from "./identities.ts";
+export { findSopsConfig, matchRule } from "./sops-config.ts";
+export type { SopsConfig, CreationRule } from "./sops-config.ts";
+export { checkRecipient } from "./data-key.ts";
+export { RULE_KINDS } from "./metadata.ts";
+export type { EncryptionRule } from "./metadata.ts";
+export { envFromDocument } from "./exec-env.ts";
+export { parsePolicy, findSecret, checkPolicy, sopsConfigText } from "./policy.ts";
+export type { Policy, PolicySecret, PolicyFinding } from "./policy.ts";
