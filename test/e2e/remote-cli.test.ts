@@ -30,7 +30,7 @@ describe("remote CLI (--remote / COFFER_ADDR + COFFER_TOKEN) against a real serv
       body: { name: "cli", scopes: ["secrets:read", "secrets:write", "secrets:reveal", "audit:read"], owners: ["project/acme"] },
     });
     token = (t.body as { token: string }).token;
-    local = new CliHarness();
+    local = new CliHarness({ COFFER_KEK_PROVIDER: "file" });
     remote = new CliHarness({ COFFER_ADDR: srv.url, COFFER_TOKEN: token });
   });
   after(async () => {
