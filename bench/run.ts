@@ -1,4 +1,4 @@
-// `npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files]]`: Coffer against the
+// `npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http]]`: Coffer against the
 // raw floor of the same machine, in one run. See docs/benchmarks.md for what each figure means.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +24,7 @@ import { openFloor } from "./floors.ts";
 import { preparePostgres } from "./pg-server.ts";
 import { measurePoolScaling } from "./pool-scaling.ts";
 import { formatFilesText, measureFiles } from "./files.ts";
+import { formatHttpText, measureHttp } from "./http.ts";
 import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
 import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
@@ -34,7 +35,7 @@ const DEADLINE_MS = 15 * 60_000;
 /** Each cleanup step (drop the database, stop the embedded server: start-up may take 60 s). */
 const CLEANUP_STEP_MS = 90_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files]]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http]]
 
   --quick       smaller counts, for a fast check (SQLite: 5,000 set/get, 1,000 reveal;
                 PostgreSQL: 2,000 set/get, 500 reveal)
@@ -43,6 +44,9 @@ const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres
                 server if set, else an embedded PostgreSQL started for the run)
   --rotation    instead of the above: KEK rotation, owner rekey and get during a rotation
                 (SQLite: 1,000,000 secrets across 10,000 owners; --quick: 100,000 / 1,000)
+  --http        instead of the above: a real coffer serve (SQLite) under autocannon (50
+                connections) for masked GET, reveal and PUT beside a bare Fastify route
+                doing one SQLite select + one AES-GCM decrypt
   --files       instead of the above: encrypt and decrypt a 1,000-key YAML and dotenv
                 SOPS file beside bare AES-256-GCM over the same values (no database)
   --help        this text
@@ -54,6 +58,7 @@ type Options = {
   readonly dialect: Dialect;
   readonly rotation: boolean;
   readonly files: boolean;
+  readonly http: boolean;
 };
 
 class UsageError extends Error {}
@@ -69,6 +74,7 @@ function parseOptions(argv: readonly string[]): Options | null {
         db: { type: "string", default: "sqlite" },
         rotation: { type: "boolean", default: false },
         files: { type: "boolean", default: false },
+        http: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -83,7 +89,8 @@ function parseOptions(argv: readonly string[]): Options | null {
   if (dialect === undefined) throw new UsageError(`unknown --db '${v.db}'; supported: ${DIALECTS.join(", ")}`);
   if (v.rotation && dialect !== "sqlite") throw new UsageError("--rotation runs on SQLite only");
   if (v.files && v.rotation) throw new UsageError("--files and --rotation are separate runs");
-  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files };
+  if (v.http && (v.files || v.rotation)) throw new UsageError("--http, --files and --rotation are separate runs");
+  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files, http: v.http };
 }
 
 async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
@@ -248,7 +255,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let text: string;
   try {
-    if (opts.files) {
+    if (opts.http) {
+      const r = await measureHttp(opts.quick);
+      text = opts.json ? JSON.stringify(r, null, 2) : formatHttpText(r);
+    } else if (opts.files) {
       const r = await measureFiles(opts.quick);
       text = opts.json ? JSON.stringify(r, null, 2) : formatFilesText(r);
     } else if (opts.rotation) {

@@ -37,6 +37,12 @@ export type CreatedToken = { readonly token: Secret; readonly view: TokenView };
 const TOKEN_PREFIX = "coffer_";
 const TOKEN_SHAPE = /^coffer_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
+/**
+ * How long a verified token is trusted without asking the database again. A revocation on this
+ * server takes effect at once; on another server sharing the database, within this time.
+ */
+export const TOKEN_CACHE_MS = 2_000;
+const TOKEN_CACHE_MAX = 10_000;
 export const TTL_RULE = "must be a whole number of seconds, minutes, hours or days, e.g. 90m, 12h, 30d";
 const TokenName = z
   .string()
@@ -78,6 +84,8 @@ export class TokenService {
   readonly #store: Store;
   readonly #audit: AuditLog;
   readonly #fx: Effects;
+  /** Token hash → the actor and its row's expiry, with when it was read. */
+  readonly #cache = new Map<string, { readonly actor: TokenActor; readonly expiresAt: number | null; readonly readAt: number }>();
 
   constructor(deps: { store: Store; audit: AuditLog; fx?: Effects }) {
     this.#store = deps.store;
@@ -143,6 +151,7 @@ export class TokenService {
       const row = await tokenRepo.findToken(tx, id);
       if (row === null) throw new CofferError("NOT_FOUND", "no such token", { field: "id" });
       await tokenRepo.revokeToken(tx, id, at);
+      for (const [hash, c] of this.#cache) if (c.actor.tokenId === id) this.#cache.delete(hash);
       await this.#audit.append(tx, actor, ctx, { ...this.#event("token.revoke", "success"), details: { token: id } });
       return toView({ ...row, revoked_at: row.revoked_at ?? at });
     });
@@ -154,8 +163,15 @@ export class TokenService {
    */
   async authenticate(token: string): Promise<TokenActor> {
     if (!TOKEN_SHAPE.test(token)) throw unauthenticated("the token is malformed");
-    const row = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findTokenByHash(db, sha256Hex(token)));
+    const hash = sha256Hex(token);
     const now = this.#fx.now();
+    const cached = this.#cache.get(hash);
+    if (cached !== undefined && now.getTime() - cached.readAt < TOKEN_CACHE_MS) {
+      if (cached.expiresAt !== null && cached.expiresAt <= now.getTime()) throw unauthenticated("the token is unknown, expired or revoked");
+      return cached.actor;
+    }
+    this.#cache.delete(hash);
+    const row = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findTokenByHash(db, hash));
     if (row === null || row.revoked_at !== null || (row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime()))
       throw unauthenticated("the token is unknown, expired or revoked");
     if (row.last_used_at === null || now.getTime() - Date.parse(row.last_used_at) > TOUCH_EVERY_MS) {
@@ -163,15 +179,18 @@ export class TokenService {
       await this.#store.transaction(NO_OWNERS, (tx) => tokenRepo.touchToken(tx, row.id, now.toISOString()));
     }
     const v = toView(row);
-    return {
+    const actor: TokenActor = Object.freeze({
       kind: "token",
       tokenId: v.id,
       name: v.name,
-      scopes: v.scopes,
-      owners: v.owners,
+      scopes: Object.freeze([...v.scopes]),
+      owners: Object.freeze([...v.owners]),
       interactive: v.interactive,
       authenticatedAt: row.authenticated_at,
-    };
+    });
+    if (this.#cache.size >= TOKEN_CACHE_MAX) this.#cache.clear();
+    this.#cache.set(hash, { actor, expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at), readAt: now.getTime() });
+    return actor;
   }
 
   async #insert(
