@@ -71,7 +71,10 @@ async function startSession(home: string): Promise<Session> {
 async function stopSession(s: Session): Promise<void> {
   const exited = new Promise<void>((resolve) => {
     if (s.child.exitCode !== null) resolve();
-    else s.child.once("exit", () => resolve());
+    else
+      s.child.once("exit", () => {
+        resolve();
+      });
   });
   s.child.stdin?.end();
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
