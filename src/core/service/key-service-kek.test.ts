@@ -51,7 +51,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.core.audit.verify()).ok, true);
       const status = await keyStatus(t.core);
       assert.equal(status.keys.length, 1);
-      assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys, status.keys[0]?.internalKeys], ["aws-kms", OWNERS.length, 1]);
+      assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys, status.keys[0]?.internalKeys], ["aws-kms", OWNERS.length, 2]);
       assert.match(status.keys[0]?.fingerprint ?? "", /^[0-9a-f]{16}$/);
       assert.ok(!JSON.stringify(status).includes(FAKE_AWS_CREDENTIALS.secretAccessKey));
       // Another process (a reopened core, empty cache) reads the same data.
@@ -98,8 +98,8 @@ for (const dialect of DIALECTS) {
       const toKms = await t.reopen();
       kms.reset();
       const r1 = await new KekRotation(toKms).rotate(ACTOR, CTX, { batchSize: 2 });
-      assert.deepEqual([r1.rewrappedScopeKeys, r1.rewrappedInternalKeys], [OWNERS.length, 1]);
-      assert.equal(kms.calls.Encrypt, OWNERS.length + 1, "one Encrypt per scope key and internal key");
+      assert.deepEqual([r1.rewrappedScopeKeys, r1.rewrappedInternalKeys], [OWNERS.length, 2]);
+      assert.equal(kms.calls.Encrypt, OWNERS.length + 2, "one Encrypt per scope key and internal key (audit MAC, request digest)");
       const mid = await keyStatus(toKms);
       const kmsKid = mid.keys.find((k) => k.kid === "kms");
       assert.deepEqual([kmsKid?.provider, kmsKid?.scopeKeys, mid.active], ["aws-kms", OWNERS.length, "kms"]);
