@@ -50,7 +50,7 @@ function startChild(
     const timer = setTimeout(() => {
       reject(new Error(`${args.join(" ")} did not start: ${out}`));
     }, 60_000);
-    proc.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    proc.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       const m = ready.exec(out);
       if (m !== null) {

@@ -28,6 +28,9 @@ export type RunningServer = {
 const SERVER_ACTOR: Actor = Object.freeze({ kind: "local", user: "coffer-serve" });
 
 export function serverLogger(stream: NodeJS.WritableStream, level: string): PinoLogger {
+  // The process's own stderr gets pino's buffered writer (one write per 4 KiB, not per line;
+  // flushed on shutdown): request logs stay on without a synchronous write per request.
+  const dest = stream === process.stderr ? pino.destination({ dest: 2, sync: false, minLength: 4096 }) : stream;
   return pino(
     {
       level,
@@ -56,7 +59,7 @@ export function serverLogger(stream: NodeJS.WritableStream, level: string): Pino
         res: (r: { statusCode?: number }) => ({ statusCode: r.statusCode }),
       },
     },
-    stream,
+    dest,
   );
 }
 
@@ -108,6 +111,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         await app.close();
         await Promise.allSettled([...background]);
         await core.close();
+        logger.flush();
       })()),
   };
 }

@@ -97,7 +97,12 @@ function chainBytes(r: ChainFields): Uint8Array {
  * the previous event's MAC, so changing, deleting or reordering an event breaks the chain. The
  * MAC key is an internal key wrapped by the KEK, never stored in the clear.
  */
+type Entry = { readonly actor: Actor; readonly ctx: RequestContext; readonly e: AuditInput };
+type Pending = Entry & { readonly resolve: () => void; readonly reject: (e: unknown) => void };
+
 export class AuditLog {
+  readonly #queue: Pending[] = [];
+  #draining: Promise<void> | null = null;
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #fx: Effects;
@@ -124,6 +129,13 @@ export class AuditLog {
 
   /** Appends several events in order, with one read of the chain's head and batched inserts. */
   async appendAll(tx: Executor, actor: Actor, ctx: RequestContext, events: readonly AuditInput[]): Promise<void> {
+    await this.#appendEntries(
+      tx,
+      events.map((e) => ({ actor, ctx, e })),
+    );
+  }
+
+  async #appendEntries(tx: Executor, entries: readonly Entry[]): Promise<void> {
     try {
       const macKey = await this.#keys.internalKey(tx, PURPOSE);
       await auditRepo.lockAuditChain(tx);
@@ -131,7 +143,7 @@ export class AuditLog {
       let prev = { seq: head?.seq ?? 0, mac: head?.mac ?? GENESIS };
       const at = this.#fx.now().toISOString();
       const rows: auditRepo.AuditRow[] = [];
-      for (const e of events) {
+      for (const { actor, ctx, e } of entries) {
         const row: ChainFields = {
           seq: prev.seq + 1,
           at,
@@ -156,7 +168,7 @@ export class AuditLog {
       for (let i = 0; i < rows.length; i += INSERT_BATCH) await auditRepo.insertAuditEvents(tx, rows.slice(i, i + INSERT_BATCH));
     } catch (err) {
       if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
-      const action = events[0]?.action ?? "unknown";
+      const action = entries[0]?.e.action ?? "unknown";
       throw new CofferError(
         "AUDIT_FAILED",
         `cannot write the audit event for ${action}; the action was not carried out`,
@@ -166,9 +178,34 @@ export class AuditLog {
     }
   }
 
-  /** Appends in a transaction of its own (for denials and failures whose change rolled back). */
-  async appendNow(actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
-    await this.#store.transaction(NO_OWNERS, (tx) => this.append(tx, actor, ctx, e));
+  /**
+   * Appends in a transaction of its own (reveals, denials, failures whose change rolled back),
+   * resolving once the event has committed. Group commit: events that arrive while a commit
+   * is running are written together by the next one (one chain-head read, one transaction),
+   * so concurrent reveals do not queue one transaction each. A failed commit fails every
+   * event in it (fail closed: none of those reveals happens).
+   */
+  appendNow(actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ actor, ctx, e, resolve, reject });
+      if (this.#draining === null) {
+        this.#draining = this.#drain().finally(() => {
+          this.#draining = null;
+        });
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, INSERT_BATCH);
+      try {
+        await this.#store.transaction(NO_OWNERS, (tx) => this.#appendEntries(tx, batch));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
   }
 
   async list(filter: {
