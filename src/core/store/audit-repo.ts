@@ -18,10 +18,20 @@ export async function lockAuditChain(db: Executor): Promise<void> {
 
 /** The chain's head: the newest event's sequence number and MAC. */
 export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: Uint8Array } | null> {
-  // LIMIT as a literal: a bound LIMIT costs SQLite a slower plan (about 28 µs per write, measured).
-  const row = await db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(sql.lit(1)).executeTakeFirst();
-  return row ?? null;
+  const pg = isPostgres(db);
+  let text = lastEventSql.get(pg);
+  if (text === undefined) {
+    // LIMIT as a literal: a bound LIMIT costs SQLite a slower plan (about 28 µs per write, measured).
+    text = db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(sql.lit(1)).compile().sql;
+    lastEventSql.set(pg, text);
+  }
+  const r = await db.executeQuery<{ seq: number; mac: Uint8Array }>(CompiledQuery.raw(text, []));
+  return r.rows[0] ?? null;
 }
+
+/** SQL built once per dialect (every reveal and write runs these). */
+const lastEventSql = new Map<boolean, string>();
+const insertPrefixSql = new Map<string, string>();
 
 /**
  * Inserts events in order, in one statement. Kysely builds the single-row INSERT; its VALUES
@@ -33,16 +43,22 @@ export async function insertAuditEvents(db: Executor, rows: readonly Insertable<
   const first = rows[0];
   if (first === undefined) return;
   const columns = Object.keys(first) as (keyof Insertable<AuditEventsTable>)[];
-  const single = db.insertInto("audit_events").values(first).compile().sql;
-  const at = single.lastIndexOf(" values (");
-  if (at < 0 || !single.endsWith(")")) throw new Error("unexpected INSERT shape from the query builder");
   const pg = isPostgres(db);
+  const cacheKey = `${String(pg)}:${columns.join(",")}`;
+  let prefix = insertPrefixSql.get(cacheKey);
+  if (prefix === undefined) {
+    const single = db.insertInto("audit_events").values(first).compile().sql;
+    const at = single.lastIndexOf(" values (");
+    if (at < 0 || !single.endsWith(")")) throw new Error("unexpected INSERT shape from the query builder");
+    prefix = single.slice(0, at);
+    insertPrefixSql.set(cacheKey, prefix);
+  }
   const tuples = rows.map((row, i) => {
     if (Object.keys(row).length !== columns.length) throw new Error("audit rows must all have the same columns");
     return `(${columns.map((_, j) => (pg ? `$${String(i * columns.length + j + 1)}` : "?")).join(", ")})`;
   });
   const params = rows.flatMap((row) => columns.map((c) => row[c]));
-  await db.executeQuery(CompiledQuery.raw(`${single.slice(0, at)} values ${tuples.join(", ")}`, params));
+  await db.executeQuery(CompiledQuery.raw(`${prefix} values ${tuples.join(", ")}`, params));
 }
 
 export type AuditFilter = {

@@ -85,14 +85,18 @@ export async function insertVersion(db: Executor, row: Insertable<SecretVersions
   await db.insertInto("secret_versions").values(row).execute();
 }
 
+const findVersionSql = new Map<boolean, string>();
+
+/** One version's row; its SQL is built once per dialect (every reveal reads it). */
 export async function findVersion(db: Executor, secretId: number, version: number): Promise<VersionRow | null> {
-  const row = await db
-    .selectFrom("secret_versions")
-    .selectAll()
-    .where("secret_id", "=", secretId)
-    .where("version", "=", version)
-    .executeTakeFirst();
-  return row ?? null;
+  const pg = isPostgres(db);
+  let text = findVersionSql.get(pg);
+  if (text === undefined) {
+    text = db.selectFrom("secret_versions").selectAll().where("secret_id", "=", 0).where("version", "=", 0).compile().sql;
+    findVersionSql.set(pg, text);
+  }
+  const r = await db.executeQuery<VersionRow>(CompiledQuery.raw(text, [secretId, version]));
+  return r.rows[0] ?? null;
 }
 
 export async function listVersions(db: Executor, secretId: number): Promise<VersionRow[]> {
