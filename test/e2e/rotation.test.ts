@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { loadConfig } from "../../src/core/config/index.ts";
-import { createCore, LOCAL_CONTEXT } from "../../src/core/service/index.ts";
-import { Secret } from "../../src/core/secret/index.ts";
-import { BIN, CliHarness } from "../fixtures/cli.ts";
+import { CliHarness } from "../fixtures/cli.ts";
+import { rotateAndKillMidway, seedOwners } from "../fixtures/rotation.ts";
 
 const OWNERS = 40;
 
@@ -23,18 +20,7 @@ describe("KEK rotation through the CLI", () => {
     keyring = join(cli.home, "keyring.json");
     cli.env["COFFER_KEYRING_FILE"] = keyring;
     writeKeyring("k1", { k1 });
-    const core = await createCore(loadConfig({ env: { COFFER_HOME: cli.home, COFFER_KEYRING_FILE: keyring } }));
-    try {
-      for (let i = 0; i < OWNERS; i++) {
-        await core.secrets.set({ kind: "local", user: "seed" }, LOCAL_CONTEXT, {
-          owner: `project/p${String(i)}`,
-          key: "K",
-          value: Secret.fromString(`value-${String(i)}`),
-        });
-      }
-    } finally {
-      await core.close();
-    }
+    await seedOwners({ COFFER_HOME: cli.home, COFFER_KEYRING_FILE: keyring }, OWNERS);
   });
   after(() => {
     cli.cleanup();
@@ -42,21 +28,7 @@ describe("KEK rotation through the CLI", () => {
 
   it("finishes a rotation killed with SIGKILL midway, and every secret stays readable", async () => {
     writeKeyring("k2", { k1, k2 });
-    const child = spawn(process.execPath, [BIN, "keys", "rotate", "--batch", "1"], { env: cli.env, stdio: ["ignore", "pipe", "pipe"] });
-    const killed = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        resolve(false);
-      }, 30_000);
-      child.stderr.on("data", (d: Buffer) => {
-        if (/rotating to k2: \d+\//.test(d.toString()) && child.exitCode === null) {
-          child.kill("SIGKILL");
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-    });
-    await new Promise((r) => child.once("exit", r));
+    const killed = await rotateAndKillMidway(cli.env, "k2");
     assert.equal(killed, true, "the rotation was killed while running");
     const mid = JSON.parse(cli.run(["keys", "status", "--json"]).stdout) as { keys: { kid: string; scopeKeys: number }[] };
     assert.ok((mid.keys.find((k) => k.kid === "k1")?.scopeKeys ?? 0) > 0, "work was left for the resume");

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { loadConfig } from "../../src/core/config/index.ts";
-import { createCore, LOCAL_CONTEXT } from "../../src/core/service/index.ts";
-import { Secret } from "../../src/core/secret/index.ts";
 import { CofferClient } from "../../src/sdk/index.ts";
-import { BIN, CliHarness } from "../fixtures/cli.ts";
+import { CliHarness } from "../fixtures/cli.ts";
+import { rotateAndKillMidway, seedOwners } from "../fixtures/rotation.ts";
 import { startServer, type ServerHandle } from "../fixtures/server.ts";
 
 const OWNERS = 200;
@@ -37,18 +34,7 @@ describe("KEK rotation with the server: resumed at start, and started online by 
     keyring = join(cli.home, "keyring.json");
     cli.env["COFFER_KEYRING_FILE"] = keyring;
     writeKeyring("k1", { k1: keys.k1 });
-    const core = await createCore(loadConfig({ env: { COFFER_HOME: cli.home, COFFER_KEYRING_FILE: keyring } }));
-    try {
-      for (let i = 0; i < OWNERS; i++) {
-        await core.secrets.set({ kind: "local", user: "seed" }, LOCAL_CONTEXT, {
-          owner: `project/p${String(i)}`,
-          key: "K",
-          value: Secret.fromString(`value-${String(i)}`),
-        });
-      }
-    } finally {
-      await core.close();
-    }
+    await seedOwners({ COFFER_HOME: cli.home, COFFER_KEYRING_FILE: keyring }, OWNERS);
   });
   after(async () => {
     await srv?.stop();
@@ -57,21 +43,7 @@ describe("KEK rotation with the server: resumed at start, and started online by 
 
   it("finishes a rotation killed with SIGKILL midway when the server starts", async () => {
     writeKeyring("k2", { k1: keys.k1, k2: keys.k2 });
-    const child = spawn(process.execPath, [BIN, "keys", "rotate", "--batch", "1"], { env: cli.env, stdio: ["ignore", "pipe", "pipe"] });
-    const killed = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        resolve(false);
-      }, 30_000);
-      child.stderr.on("data", (d: Buffer) => {
-        if (/rotating to k2: \d+\//.test(d.toString()) && child.exitCode === null) {
-          child.kill("SIGKILL");
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-    });
-    await new Promise((r) => child.once("exit", r));
+    const killed = await rotateAndKillMidway(cli.env, "k2");
     assert.equal(killed, true, "the rotation was killed while running");
 
     srv = await startServer({ home: cli.home, env: { COFFER_KEYRING_FILE: keyring } });

@@ -26,9 +26,9 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       (server.bootstrapToken === null
         ? ""
         : `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
-          `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`),
+          `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`) +
+      (server.resumedRotation === null ? "" : `resuming KEK rotation job ${server.resumedRotation} in the background\n`),
   );
-  if (server.resumedRotation !== null) io.stdout.write(`resuming KEK rotation job ${server.resumedRotation} in the background\n`);
   return new Promise<number>((resolve) => {
     // A second signal while draining changes nothing: the handler stays, so it does not kill the process.
     let stopping = false;
