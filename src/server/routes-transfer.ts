@@ -60,6 +60,7 @@ function sealOf(req: FastifyRequest, recipient: string | readonly string[] | und
 export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metrics): void {
   app.post(IMPORT_PATH.replace(":", "::"), { bodyLimit: IMPORT_BODY_LIMIT }, async (req): Promise<ImportSummaryDto> => {
     const b = parseWith(ImportBody, req.body ?? {}, "body");
+    await core.secrets.authorizeImport(actorOf(req), ctxOf(req), b.owner ?? null);
     const passphrase = b.passphrase === undefined ? null : Secret.fromString(b.passphrase);
     const opts = { allowPlaintext: b.allowPlaintext ?? false, identities: b.identities ?? [], passphrase, path: null };
     const src = await readImportSource(Buffer.from(b.content, "base64"), b.format, opts).finally(() => passphrase?.wipe());

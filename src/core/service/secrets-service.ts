@@ -345,6 +345,17 @@ export class SecretsService {
   }
 
   /**
+   * The `secrets:write` gate of an import, on the owner when it is known (a bundle may name its
+   * own), before an adapter spends work decrypting the source; refusals are audited.
+   * `importMany` checks again. @throws CofferError SCOPE_DENIED.
+   */
+  async authorizeImport(actor: Actor, ctx: RequestContext, owner: string | null): Promise<void> {
+    const parsed = owner === null ? null : parseOwner(owner);
+    const denied = { action: "secret.import", owner: parsed, key: null, version: null, reason: null, outcome: "denied" } as const;
+    await this.#allow(actor, ctx, "secrets:write", parsed, denied);
+  }
+
+  /**
    * Writes many secrets of one owner in ONE transaction: every entry is validated first (an
    * error names its line or key, and nothing is written), then each becomes a new version as
    * `set` would make it, audited one `secret.import` event each; `replace` also deletes (soft)
