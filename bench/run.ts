@@ -24,6 +24,7 @@ import { openFloor } from "./floors.ts";
 import { preparePostgres } from "./pg-server.ts";
 import { measurePoolScaling } from "./pool-scaling.ts";
 import { formatFilesText, measureFiles } from "./files.ts";
+import { formatBundleText, measureBundle } from "./bundle.ts";
 import { formatHttpText, measureHttp } from "./http.ts";
 import { formatKmsText, measureKms } from "./kms.ts";
 import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
@@ -49,7 +50,9 @@ const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres
                 connections) for masked GET, reveal and PUT beside a bare Fastify route
                 doing one SQLite select + one AES-GCM decrypt
   --files       instead of the above: encrypt and decrypt a 1,000-key YAML and dotenv
-                SOPS file beside bare AES-256-GCM over the same values (no database)
+                SOPS file beside bare AES-256-GCM over the same values (no database); then
+                export and import a 100,000-secret bundle (--quick: 10,000) on SQLite beside
+                the age CLI decrypting the same bundle and bare AES-256-GCM over the values
   --kms         instead of the above: reveals with the KEK in AWS KMS and Vault Transit (their
                 protocol fakes on 127.0.0.1) beside a local key file: throughput and
                 key-service decrypt calls per 1,000 reveals, scope-key cache on and off
@@ -270,7 +273,8 @@ async function main(argv: readonly string[]): Promise<number> {
       text = opts.json ? JSON.stringify(r, null, 2) : formatHttpText(r);
     } else if (opts.files) {
       const r = await measureFiles(opts.quick);
-      text = opts.json ? JSON.stringify(r, null, 2) : formatFilesText(r);
+      const b = await measureBundle(opts.quick);
+      text = opts.json ? JSON.stringify({ ...r, bundle: b }, null, 2) : `${formatFilesText(r)}\n\n${formatBundleText(b)}`;
     } else if (opts.rotation) {
       const r = await benchRotation(opts);
       text = opts.json ? JSON.stringify(r, null, 2) : formatRotationText(r);

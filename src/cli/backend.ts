@@ -1,7 +1,15 @@
 import { CODES, CofferError, type ErrorCode } from "../core/errors/index.ts";
 import { parseOwner } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
-import { LOCAL_CONTEXT, type AuditEventView, type AuditVerification, type SecretView, type VersionView } from "../core/service/index.ts";
+import {
+  LOCAL_CONTEXT,
+  type AuditEventView,
+  type AuditVerification,
+  type ImportSummary,
+  type SecretView,
+  type VersionView,
+} from "../core/service/index.ts";
+import type { ExportedBundle, ExportRequest, ImportRequest } from "./transfer.ts";
 import type { Io } from "./io.ts";
 import { withCore, type GlobalOptions } from "./local-core.ts";
 import { str } from "./commands/args.ts";
@@ -33,6 +41,10 @@ export interface Backend {
   revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
   auditVerify(): Promise<AuditVerification>;
+  /** One import, all or nothing (`coffer secrets import`). */
+  importSecrets(r: ImportRequest): Promise<ImportSummary>;
+  /** An owner's secrets as an age bundle (`coffer secrets export --bundle`); audited reveals. */
+  exportBundle(r: ExportRequest): Promise<ExportedBundle>;
 }
 
 /** `--remote <url>` (given to the command or before it), else `COFFER_ADDR`; null for local mode. */
@@ -78,6 +90,9 @@ export async function withBackend<T>(
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
         auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
         auditVerify: () => core.secrets.verifyAudit(actor),
+        // Lazy: only these two need the age and YAML code.
+        importSecrets: async (r) => (await import("./transfer.ts")).importLocal(core, actor, r),
+        exportBundle: async (r) => (await import("./transfer.ts")).exportLocal(core, actor, r),
       }),
     );
   }

@@ -37,4 +37,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   KEY_THROTTLED: 4,
   KEY_ACCESS_DENIED: 4,
   KEY_DISABLED: 4,
+  PLAINTEXT_REFUSED: 2,
 });

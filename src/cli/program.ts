@@ -77,6 +77,43 @@ function build(io: Io, status: { code: number }): Command {
     .description("re-encrypt every version under fresh data keys")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-rotate.ts")));
+  secrets
+    .command("import")
+    .description("import secrets from dotenv, JSON, YAML, a SOPS file or a Coffer bundle, in one transaction (audited)")
+    .requiredOption("--file <path>", "the file to import")
+    .option("--owner <owner>", "whose secrets: user/<id>, project/<id> or system (default for a bundle: its own owner)")
+    .option("--merge", "upsert the given keys, keep the others (default)")
+    .option("--replace", "afterwards the owner holds exactly the given keys: the others are deleted (soft)")
+    .option("--allow-plaintext", "accept a plaintext file (dotenv, JSON, YAML)")
+    .addOption(
+      new Option("--format <format>", "the file's format (default: from its content and extension)").choices([
+        "dotenv",
+        "json",
+        "yaml",
+        "sops",
+        "bundle",
+      ]),
+    )
+    .option(
+      "--identity <file>",
+      "an age identity file for a SOPS file or bundle (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)",
+      collect,
+      [],
+    )
+    .option("--passphrase", "the bundle is sealed with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-import.ts")));
+  secrets
+    .command("export <owner>")
+    .description("list an owner's secrets (masked); --bundle writes every value into an age-encrypted bundle (audited reveals)")
+    .option("--prefix <p>", "only keys starting with p")
+    .option("--bundle", "export the values, encrypted with age (armored)")
+    .option("--recipient <age1…>", "with --bundle: an age recipient (repeatable)", collect, [])
+    .option("--passphrase", "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead")
+    .option("--output <file>", "with --bundle: write to a new file with mode 0600 instead of stdout")
+    .option("--reason <text>", "why the values are exported (recorded in the audit log)", "coffer secrets export")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-export.ts")));
   const runCommand = program
     .command("run")
     .description("run a command with an owner's secrets as environment variables")

@@ -89,5 +89,28 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
         return page.items;
       }),
     auditVerify: () => call(() => c.verifyAudit()),
+    // The file goes to the server as it is; a SOPS file or bundle is opened there, with the
+    // identities or passphrase sent along (docs/import-export.md, "Remote mode").
+    importSecrets: (r) =>
+      call(() =>
+        c.importSecrets({
+          ...(r.owner === null ? {} : { owner: r.owner }),
+          mode: r.mode,
+          format: r.format,
+          content: Buffer.from(r.content).toString("base64"),
+          allowPlaintext: r.allowPlaintext,
+          ...(r.format === "sops" || r.format === "bundle" ? { identities: r.identities } : {}),
+          ...(r.passphrase === null ? {} : { passphrase: r.passphrase.revealText() }),
+        }),
+      ),
+    exportBundle: (r) =>
+      call(async () => {
+        const seal = r.seal.kind === "recipients" ? { recipients: r.seal.recipients } : { passphrase: r.seal.passphrase.revealText() };
+        return c.exportBundle(r.owner, {
+          reason: r.reason,
+          ...(r.prefix === undefined ? {} : { prefix: r.prefix }),
+          ...seal,
+        });
+      }),
   };
 }

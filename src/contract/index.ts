@@ -117,3 +117,36 @@ export function ownerPath(owner: string): string {
   const { ownerType, ownerId } = ownerSegments(owner);
   return `/v1/secrets/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}`;
 }
+
+/** `POST /v1/secrets:import`. */
+export const IMPORT_PATH = "/v1/secrets:import";
+/** `GET /v1/secrets:export` (bundle mode: the armored age bundle, `text/plain`). */
+export const EXPORT_PATH = "/v1/secrets:export";
+
+/**
+ * The body of `POST /v1/secrets:import`. `content` is the file, base64. `dotenv`, `json` and
+ * `yaml` are plaintext and need `allowPlaintext: true`. A `sops` file or a `bundle` is opened ON
+ * THE SERVER with `identities` (age secret keys) or, for a passphrase bundle, `passphrase`:
+ * the server holds them in memory for this request only, never stores or logs them.
+ */
+export type ImportRequestDto = {
+  /** The target; default for a bundle: the owner in its manifest. */
+  readonly owner?: string;
+  /** `merge` (default): upsert the given keys; `replace`: the owner holds exactly these keys afterwards. */
+  readonly mode?: "merge" | "replace";
+  readonly format: "dotenv" | "json" | "yaml" | "sops" | "bundle";
+  readonly content: string;
+  readonly allowPlaintext?: boolean;
+  readonly identities?: readonly string[];
+  readonly passphrase?: string;
+};
+
+/** What an import wrote: names and versions only. */
+export type ImportSummaryDto = {
+  readonly owner: string;
+  readonly mode: "merge" | "replace";
+  readonly imported: number;
+  readonly updated: number;
+  readonly deleted: readonly string[];
+  readonly secrets: readonly { readonly key: string; readonly version: number; readonly existed: boolean }[];
+};

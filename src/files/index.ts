@@ -19,3 +19,7 @@ export type { EncryptionRule } from "./metadata.ts";
 export { envFromDocument } from "./exec-env.ts";
 export { parsePolicy, findSecret, checkPolicy, sopsConfigText } from "./policy.ts";
 export type { Policy, PolicySecret, PolicyFinding } from "./policy.ts";
+export { BUNDLE_FORMAT, BUNDLE_VERSION, isAgeFile, needsPassphrase, openBundle, sealBundle } from "./bundle.ts";
+export type { BundleEntry, BundleManifest, BundleSeal, BundleKeys, OpenedBundle } from "./bundle.ts";
+export { IMPORT_FORMATS, detectImportFormat, readImportSource } from "./import-source.ts";
+export type { ImportFormat, ImportSource, SourceEntry } from "./import-source.ts";

@@ -10,11 +10,15 @@
  * ```
  */
 import {
+  EXPORT_PATH,
+  IMPORT_PATH,
   ownerPath,
   secretPath,
   type AuditPage,
   type AuditVerificationDto,
   type CreatedTokenDto,
+  type ImportRequestDto,
+  type ImportSummaryDto,
   type Problem,
   type RevealAllDto,
   type RevealedDto,
@@ -190,6 +194,32 @@ export class CofferClient {
   /** Every live secret of an owner in plaintext (what `coffer run` injects); audited per secret. */
   revealOwner(owner: string, opts: { readonly reason: string; readonly prefix?: string }): Promise<RevealAllDto> {
     return this.#json({ method: "POST", path: `${ownerPath(owner)}:reveal`, body: opts });
+  }
+
+  /**
+   * Imports a file (dotenv/JSON/YAML need `allowPlaintext`; a SOPS file or bundle is opened on
+   * the server with `identities` or `passphrase`) in one transaction. Needs `secrets:write`.
+   */
+  importSecrets(body: ImportRequestDto): Promise<ImportSummaryDto> {
+    return this.#json({ method: "POST", path: IMPORT_PATH, body });
+  }
+
+  /**
+   * An owner's secrets as an armored age bundle for `recipients` (or a `passphrase`, sent in
+   * the `X-Coffer-Bundle-Passphrase` header), and how many secrets it holds. Needs `secrets:reveal`; one audited reveal per secret.
+   */
+  async exportBundle(
+    owner: string,
+    opts: { readonly reason: string; readonly prefix?: string; readonly recipients?: readonly string[]; readonly passphrase?: string },
+  ): Promise<{ readonly bundle: string; readonly count: number }> {
+    const url = new URL(this.#base + EXPORT_PATH);
+    url.searchParams.set("owner", owner);
+    if (opts.prefix !== undefined) url.searchParams.set("prefix", opts.prefix);
+    for (const r of opts.recipients ?? []) url.searchParams.append("recipient", r);
+    const headers: Record<string, string> = { "x-coffer-reason": encodeURIComponent(opts.reason) };
+    if (opts.passphrase !== undefined) headers["x-coffer-bundle-passphrase"] = encodeURIComponent(opts.passphrase);
+    const res = await this.#send({ method: "GET", path: `${EXPORT_PATH}${url.search}`, headers });
+    return { bundle: await res.text(), count: Number(res.headers.get("x-coffer-bundle-count") ?? "0") };
   }
 
   // Audit

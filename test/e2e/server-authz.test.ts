@@ -9,6 +9,8 @@ import { call, removeHome, startServer, type ServerHandle } from "../fixtures/se
 const SCOPES = ["secrets:read", "secrets:write", "secrets:reveal", "audit:read", "admin"] as const;
 type Scope = (typeof SCOPES)[number] | "none";
 const OWN = "acme";
+/** A public age recipient (its identity was thrown away): export bundles in the matrix are sealed to it. */
+const MATRIX_RECIPIENT = "age1hsxmk7w42k9zwrdcqv3ust87cd5tqj0evat7pwdje8udssfr8a8sv4rufz";
 const FOREIGN = "other";
 
 type Route = {
@@ -87,6 +89,26 @@ const ROUTES: readonly Route[] = [
     perOwner: true,
     ok: 200,
     request: (o) => Promise.resolve({ method: "POST", path: `/v1/secrets/project/${o}:reveal`, body: { reason: "matrix" } }),
+  },
+  {
+    name: "POST /v1/secrets:import",
+    needs: "secrets:write",
+    perOwner: true,
+    ok: 200,
+    request: (o) =>
+      Promise.resolve({
+        method: "POST",
+        path: "/v1/secrets:import",
+        body: { owner: `project/${o}`, format: "dotenv", content: Buffer.from("IMPORTED=x\n").toString("base64"), allowPlaintext: true },
+      }),
+  },
+  {
+    name: "GET /v1/secrets:export (bundle)",
+    needs: "secrets:reveal",
+    perOwner: true,
+    ok: 200,
+    request: (o) =>
+      Promise.resolve({ method: "GET", path: `/v1/secrets:export?owner=project/${o}&recipient=${MATRIX_RECIPIENT}&reason=matrix` }),
   },
   {
     name: "GET /v1/audit (owner filter)",

@@ -35,6 +35,7 @@ export const CODES = [
   "KEY_THROTTLED",
   "KEY_ACCESS_DENIED",
   "KEY_DISABLED",
+  "PLAINTEXT_REFUSED",
   "INTERNAL",
 ] as const;
 

@@ -1,7 +1,18 @@
 export { createCore, migrateDatabase } from "./create-core.ts";
 export type { Core, CoreOptions, MigrationReport } from "./create-core.ts";
 export { SecretsService, IDEMPOTENCY_TTL_MS } from "./secrets-service.ts";
-export type { SetInput, RevealInput, ListInput, RevealedSecret, SharedLink, Idempotency, IdempotentResult } from "./secrets-service.ts";
+export type {
+  SetInput,
+  RevealInput,
+  ListInput,
+  RevealedSecret,
+  SharedLink,
+  Idempotency,
+  IdempotentResult,
+  ExportedSecret,
+} from "./secrets-service.ts";
+export { IMPORT_MODES } from "./secret-bulk.ts";
+export type { ImportMode, ImportEntry, ImportInput, ImportSummary, ImportedKey } from "./secret-bulk.ts";
 export { TokenService, parseTtl } from "./tokens.ts";
 export type { TokenView, CreateTokenInput, CreatedToken } from "./tokens.ts";
 export { recentAuthentication } from "./guard.ts";

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { CofferError, invalidInput, isCofferError } from "../errors/index.ts";
 import { encodeFields, hmacSha256, sha256Hex, systemEffects, toHex, type Effects } from "../crypto/index.ts";
-import { ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
+import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { parseTtl } from "./tokens.ts";
 import { NO_OWNERS, requestRepo, secretRepo, tokenRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
@@ -13,6 +13,8 @@ import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
 import { openColumns, sealToColumns } from "./sealing.ts";
+import { appendVersion, lockOrCreate } from "./secret-write.ts";
+import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportSummary, type ImportedKey } from "./secret-bulk.ts";
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
   ExpectedVersion,
@@ -41,6 +43,13 @@ export type ListInput = {
   readonly limit?: number;
 };
 export type RevealedSecret = { readonly view: SecretView; readonly value: Secret };
+/** One secret of an export: its current value, version and metadata. */
+export type ExportedSecret = {
+  readonly key: string;
+  readonly version: number;
+  readonly meta: Readonly<Record<string, string>>;
+  readonly value: Secret;
+};
 export type SharedLink = { readonly id: string; readonly token: Secret; readonly expiresAt: string; readonly view: SecretView };
 const MAX_SHARE_TTL_MS = 7 * 86_400_000;
 
@@ -169,19 +178,7 @@ export class SecretsService {
     await this.#limit(actor, ctx, "write", audit(null, "denied"));
     return this.#sealing(actor, ctx, ref.owner, audit(null, "error"), async (tx, scope) => {
       const now = this.#fx.now().toISOString();
-      await secretRepo.insertSecretIfAbsent(tx, {
-        owner_type: ref.owner.kind,
-        owner_id: ownerIdColumn(ref.owner),
-        key_name: ref.name,
-        current_version: 0,
-        meta: "{}",
-        created_at: now,
-        updated_at: now,
-        last_rotated_at: null,
-        deleted_at: null,
-      });
-      const row = await secretRepo.lockSecret(tx, cols(ref.owner), ref.name);
-      if (row === null) throw new CofferError("INTERNAL", "secret row vanished inside its own transaction");
+      const row = await lockOrCreate(tx, ref.owner, ref.name, now);
       const live = row.deleted_at === null ? row.current_version : 0;
       if (expected !== null && expected !== live) {
         throw new CofferError("CONFLICT", `${ref.name} is at version ${String(live)}, not the expected ${String(expected)}`, {
@@ -190,21 +187,20 @@ export class SecretsService {
           expected,
         });
       }
-      const version = row.current_version + 1;
-      const sealed = sealToColumns(scope.key, input.value, { owner: ref.owner, name: ref.name, version, scopeKeyId: scope.id }, this.#fx);
-      const metaJson = meta === null ? row.meta : JSON.stringify(meta);
-      await secretRepo.updateSecret(tx, row.id, { current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
-      await secretRepo.insertVersion(tx, {
-        secret_id: row.id,
-        version,
-        ...sealed,
-        hmac: null,
-        created_at: now,
-        created_by: actorLabel(actor),
-        destroyed_at: null,
+      const by = actorLabel(actor);
+      const written = await appendVersion(tx, row, {
+        owner: ref.owner,
+        name: ref.name,
+        value: input.value,
+        meta,
+        scope,
+        by,
+        now,
+        fx: this.#fx,
       });
+      const version = written.current_version;
       await this.#audit.append(tx, actor, ctx, audit(version, "success"));
-      const view = toSecretView(ref.owner, { ...row, current_version: version, meta: metaJson, updated_at: now, deleted_at: null });
+      const view = toSecretView(ref.owner, written);
       if (idem !== null) {
         await requestRepo.insertIdempotencyKey(tx, {
           token_id: idem.scope,
@@ -292,6 +288,31 @@ export class SecretsService {
     ctx: RequestContext,
     input: { readonly owner: string; readonly prefix?: string; readonly reason: string },
   ): Promise<ReadonlyMap<string, Secret>> {
+    const all = await this.#revealCurrent(actor, ctx, input, null);
+    return new Map(all.map((e) => [e.key, e.value]));
+  }
+
+  /**
+   * Every live secret of an owner (under a prefix) with its value, version and metadata, for an
+   * export bundle: the gates of a reveal (scope, reason, re-auth, rate limit — counted once),
+   * then one `secret.reveal` event per secret (`details.via: "export"`), all committed before
+   * any plaintext is returned. The caller wipes the values.
+   * @throws CofferError SCOPE_DENIED, INVALID_INPUT, REAUTH_REQUIRED, RATE_LIMITED, DECRYPT_FAILED, AUDIT_FAILED.
+   */
+  async exportValues(
+    actor: Actor,
+    ctx: RequestContext,
+    input: { readonly owner: string; readonly prefix?: string; readonly reason: string },
+  ): Promise<readonly ExportedSecret[]> {
+    return this.#revealCurrent(actor, ctx, input, "export");
+  }
+
+  async #revealCurrent(
+    actor: Actor,
+    ctx: RequestContext,
+    input: { readonly owner: string; readonly prefix?: string; readonly reason: string },
+    via: string | null,
+  ): Promise<ExportedSecret[]> {
     const owner = parseOwner(input.owner);
     const prefix = parsePrefix(input.prefix);
     const reason = await this.#revealAllowed(actor, ctx, owner, input.reason, {
@@ -302,22 +323,89 @@ export class SecretsService {
       reason: input.reason.slice(0, 500) || null,
       outcome: "denied",
     });
-    const out = new Map<string, Secret>();
+    const out: ExportedSecret[] = [];
     try {
-      const rows = await this.#store.read(ownerScope(owner), async (db) => {
+      await this.#store.read(ownerScope(owner), async (db) => {
         const found = await secretRepo.listCurrentVersions(db, cols(owner), prefix);
-        for (const r of found) out.set(r.key_name, await this.#open(db, { owner, name: r.key_name as KeyName }, r));
-        return found;
+        for (const r of found) {
+          const value = await this.#open(db, { owner, name: r.key_name as KeyName }, r);
+          out.push({ key: r.key_name, version: r.version, meta: JSON.parse(r.meta) as Record<string, string>, value });
+        }
       });
-      const events = rows.map(
-        (r) => ({ action: "secret.reveal", owner, key: r.key_name, version: r.version, outcome: "success", reason }) as const,
+      const details = via === null ? {} : { details: { via } };
+      const events = out.map(
+        (r) => ({ action: "secret.reveal", owner, key: r.key, version: r.version, outcome: "success", reason, ...details }) as const,
       );
       await this.#store.transaction(NO_OWNERS, (tx) => this.#audit.appendAll(tx, actor, ctx, events));
     } catch (e) {
-      for (const v of out.values()) v.wipe();
+      for (const v of out) v.value.wipe();
       throw e;
     }
     return out;
+  }
+
+  /**
+   * The `secrets:write` gate of an import, on the owner when it is known (a bundle may name its
+   * own), before an adapter spends work decrypting the source; refusals are audited.
+   * `importMany` checks again. @throws CofferError SCOPE_DENIED.
+   */
+  async authorizeImport(actor: Actor, ctx: RequestContext, owner: string | null): Promise<void> {
+    const parsed = owner === null ? null : parseOwner(owner);
+    const denied = { action: "secret.import", owner: parsed, key: null, version: null, reason: null, outcome: "denied" } as const;
+    await this.#allow(actor, ctx, "secrets:write", parsed, denied);
+  }
+
+  /**
+   * Writes many secrets of one owner in ONE transaction: every entry is validated first (an
+   * error names its line or key, and nothing is written), then each becomes a new version as
+   * `set` would make it, audited one `secret.import` event each; `replace` also deletes (soft)
+   * every live secret not in the input, audited as `secret.unset`. Needs `secrets:write` on the
+   * owner; the write rate limit counts the import once.
+   * @throws CofferError INVALID_INPUT, SCOPE_DENIED, RATE_LIMITED, AUDIT_FAILED, STORE_BUSY.
+   */
+  async importMany(actor: Actor, ctx: RequestContext, input: ImportInput): Promise<ImportSummary> {
+    const owner = parseOwner(input.owner);
+    const mode = parseWith(z.enum(IMPORT_MODES, { error: "must be merge or replace" }), input.mode, "mode");
+    const entries = parseEntries(input.entries);
+    const source = input.source ?? null;
+    const base = { action: "secret.import", owner, key: null, version: null, reason: null } as const;
+    await this.#allow(actor, ctx, "secrets:write", owner, { ...base, outcome: "denied" });
+    await this.#limit(actor, ctx, "write", { ...base, outcome: "denied" });
+    const failure = { ...base, outcome: "error", details: { mode, count: entries.length } } as const;
+    return this.#sealing(actor, ctx, owner, failure, async (tx, scope) => {
+      const now = this.#fx.now().toISOString();
+      const by = actorLabel(actor);
+      const secrets: ImportedKey[] = [];
+      const events: AuditInput[] = [];
+      const details = { mode, ...(source === null ? {} : { source }) };
+      for (const e of entries) {
+        const row = await lockOrCreate(tx, owner, e.name, now);
+        const existed = row.deleted_at === null && row.current_version > 0;
+        const w = await appendVersion(tx, row, { owner, name: e.name, value: e.value, meta: e.meta, scope, by, now, fx: this.#fx });
+        secrets.push({ key: e.name, version: w.current_version, existed });
+        events.push({ ...base, key: e.name, version: w.current_version, outcome: "success", details });
+      }
+      const deleted: string[] = [];
+      if (mode === "replace") {
+        const keep = new Set<string>(entries.map((e) => e.name));
+        for (const row of await liveSecrets(tx, cols(owner))) {
+          if (keep.has(row.key_name)) continue;
+          await secretRepo.updateSecret(tx, row.id, { deleted_at: now, updated_at: now });
+          deleted.push(row.key_name);
+          events.push({
+            ...base,
+            action: "secret.unset",
+            key: row.key_name,
+            version: row.current_version,
+            outcome: "success",
+            details: { via: "import --replace" },
+          });
+        }
+      }
+      await this.#audit.appendAll(tx, actor, ctx, events);
+      const updated = secrets.filter((x) => x.existed).length;
+      return { owner: formatOwner(owner), mode, imported: secrets.length, updated, deleted, secrets };
+    });
   }
 
   /**

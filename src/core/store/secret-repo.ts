@@ -160,12 +160,12 @@ export async function listCurrentVersions(
   db: Executor,
   owner: OwnerColumns,
   prefix: string,
-): Promise<(VersionRow & { readonly key_name: string })[]> {
+): Promise<(VersionRow & { readonly key_name: string; readonly meta: string })[]> {
   let q = db
     .selectFrom("secrets as s")
     .innerJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
     .selectAll("v")
-    .select("s.key_name")
+    .select(["s.key_name", "s.meta"])
     .where("s.owner_type", "=", owner.ownerType)
     .where("s.owner_id", "=", owner.ownerId)
     .where("s.deleted_at", "is", null);

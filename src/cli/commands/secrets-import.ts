@@ -1,0 +1,71 @@
+import { CofferError } from "../../core/errors/index.ts";
+import type { Secret } from "../../core/secret/index.ts";
+import type { ImportMode, ImportSummary } from "../../core/service/index.ts";
+import { detectImportFormat, IMPORT_FORMATS, needsPassphrase, type ImportFormat } from "../../files/index.ts";
+import { withBackend } from "../backend.ts";
+import { writeLine, type Io } from "../io.ts";
+import { printJson, printTable } from "../output.ts";
+import { flag, globalOptions, required, str } from "./args.ts";
+import { identitiesOf, readInput } from "./file-common.ts";
+import { bundlePassphrase } from "./transfer-common.ts";
+
+function modeOf(args: Record<string, unknown>): ImportMode {
+  if (flag(args, "merge") && flag(args, "replace")) throw new CofferError("USAGE", "give --merge or --replace, not both");
+  return flag(args, "replace") ? "replace" : "merge";
+}
+
+function formatOf(args: Record<string, unknown>, path: string, bytes: Uint8Array): ImportFormat {
+  const given = str(args, "format");
+  if (given === undefined) return detectImportFormat(path, bytes);
+  const f = IMPORT_FORMATS.find((x) => x === given);
+  if (f === undefined) throw new CofferError("USAGE", `--format: must be one of ${IMPORT_FORMATS.join(", ")}`);
+  return f;
+}
+
+function printSummary(io: Io, s: ImportSummary): void {
+  const rows = [
+    ...s.secrets.map((x) => [x.key, `v${String(x.version)}`, x.existed ? "updated" : "new"]),
+    ...s.deleted.map((k) => [k, "", "deleted"]),
+  ];
+  printTable(io, ["KEY", "VERSION", "CHANGE"], rows);
+  const deleted = s.mode === "replace" ? `; deleted ${String(s.deleted.length)} not in the input` : "";
+  writeLine(
+    io.stdout,
+    `imported ${String(s.imported)} secret(s) into ${s.owner} (${s.mode}), ${String(s.updated)} of them new versions of existing secrets${deleted}`,
+  );
+}
+
+/**
+ * `coffer secrets import --file <path> [--owner O] [--merge|--replace] [--allow-plaintext]
+ * [--format F] [--identity key.txt] [--passphrase]`: one transaction; prints names, versions
+ * and counts, never a value.
+ */
+export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  const path = required(str(args, "file"), "--file <path>");
+  const mode = modeOf(args);
+  const content = await readInput(path);
+  const format = formatOf(args, path, content);
+  const wantsPassphrase = format === "bundle" && (flag(args, "passphrase") || needsPassphrase(content));
+  const identities = format === "sops" || (format === "bundle" && !wantsPassphrase) ? await identitiesOf(args, io) : [];
+  const passphrase: Secret | null = wantsPassphrase ? await bundlePassphrase(io, false) : null;
+  try {
+    const summary = await withBackend(io, args, globalOptions(args), (b) =>
+      b.importSecrets({
+        owner: str(args, "owner") ?? null,
+        mode,
+        format,
+        content,
+        allowPlaintext: flag(args, "allowPlaintext"),
+        identities,
+        passphrase,
+        path,
+      }),
+    );
+    if (flag(args, "json")) printJson(io, summary);
+    else printSummary(io, summary);
+    return 0;
+  } finally {
+    passphrase?.wipe();
+    content.fill(0);
+  }
+}

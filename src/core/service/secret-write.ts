@@ -1,0 +1,62 @@
+import type { Effects } from "../crypto/index.ts";
+import { CofferError } from "../errors/index.ts";
+import { ownerIdColumn, type KeyName, type Owner } from "../model/index.ts";
+import type { Secret } from "../secret/index.ts";
+import { secretRepo, type Executor } from "../store/index.ts";
+import type { ScopeKey } from "./key-manager.ts";
+import { sealToColumns } from "./sealing.ts";
+import { cols } from "./secret-lookup.ts";
+
+/**
+ * The secret's row, created (at version 0) when absent, and locked for this transaction: the
+ * first step of every write of a new version (`set`, `importMany`).
+ */
+export async function lockOrCreate(tx: Executor, owner: Owner, name: KeyName, now: string): Promise<secretRepo.SecretRow> {
+  await secretRepo.insertSecretIfAbsent(tx, {
+    owner_type: owner.kind,
+    owner_id: ownerIdColumn(owner),
+    key_name: name,
+    current_version: 0,
+    meta: "{}",
+    created_at: now,
+    updated_at: now,
+    last_rotated_at: null,
+    deleted_at: null,
+  });
+  const row = await secretRepo.lockSecret(tx, cols(owner), name);
+  if (row === null) throw new CofferError("INTERNAL", "secret row vanished inside its own transaction");
+  return row;
+}
+
+export type NewVersion = {
+  readonly owner: Owner;
+  readonly name: KeyName;
+  readonly value: Secret;
+  /** New metadata, or null to keep the row's. */
+  readonly meta: Readonly<Record<string, string>> | null;
+  readonly scope: ScopeKey;
+  readonly by: string;
+  readonly now: string;
+  readonly fx: Effects;
+};
+
+/**
+ * Seals `value` as the version after the row's current one (versions only grow, across
+ * deletes too), makes it current and live. @returns the row as it now is.
+ */
+export async function appendVersion(tx: Executor, row: secretRepo.SecretRow, w: NewVersion): Promise<secretRepo.SecretRow> {
+  const version = row.current_version + 1;
+  const sealed = sealToColumns(w.scope.key, w.value, { owner: w.owner, name: w.name, version, scopeKeyId: w.scope.id }, w.fx);
+  const meta = w.meta === null ? row.meta : JSON.stringify(w.meta);
+  await secretRepo.updateSecret(tx, row.id, { current_version: version, meta, updated_at: w.now, deleted_at: null });
+  await secretRepo.insertVersion(tx, {
+    secret_id: row.id,
+    version,
+    ...sealed,
+    hmac: null,
+    created_at: w.now,
+    created_by: w.by,
+    destroyed_at: null,
+  });
+  return { ...row, current_version: version, meta, updated_at: w.now, deleted_at: null };
+}
