@@ -1,6 +1,6 @@
 import { CofferError, invalidInput } from "../errors/index.ts";
-import { formatOwner, OwnerId, type Owner } from "../model/index.ts";
-import type { OwnerScope } from "../store/index.ts";
+import { formatOwner, OwnerId, SYSTEM_OWNER_ID, type Owner } from "../model/index.ts";
+import type { OwnerFilter, OwnerScope } from "../store/index.ts";
 import { PERMISSIONS, type Actor, type Permission } from "./actor.ts";
 
 export const OWNER_PATTERN_RULE = "must be 'user/<id>', 'project/<id>', 'user/*', 'project/*', 'system' or '*'";
@@ -23,10 +23,24 @@ export function parsePermission(text: string, field = "scopes"): Permission {
 
 /** Whether an owner matches one of the patterns (`*`, `type/*`, or exact). */
 export function ownerMatches(patterns: readonly string[], owner: Owner): boolean {
-  const text = formatOwner(owner);
+  return textMatches(patterns, owner.kind, formatOwner(owner));
+}
+
+/**
+ * {@link ownerMatches} on a stored row's owner columns, without parsing them (a row whose
+ * columns are not a valid owner matches only `*`). Synchronous and allocation-light: it runs
+ * once per listed row as the service's second check.
+ */
+export function ownerColumnsMatch(patterns: readonly string[], ownerType: string | null, ownerId: string | null): boolean {
+  if (ownerType === null) return false;
+  const text = ownerType === "system" && ownerId === SYSTEM_OWNER_ID ? "system" : `${ownerType}/${ownerId ?? ""}`;
+  return textMatches(patterns, ownerType, text);
+}
+
+function textMatches(patterns: readonly string[], kind: string, text: string): boolean {
   for (const p of patterns) {
     if (p === "*" || p === text) return true;
-    if (p.endsWith("/*") && owner.kind !== "system" && p === `${owner.kind}/*`) return true;
+    if (kind !== "system" && p === `${kind}/*`) return true;
   }
   return false;
 }
@@ -84,4 +98,30 @@ export function actorScope(actor: Actor): OwnerScope {
       if (actor.scopes.includes("admin") || actor.owners.includes("*")) return { kind: "all", why: `token ${actor.tokenId}` };
       return { kind: "owners", patterns: actor.owners };
   }
+}
+
+/**
+ * Tenant isolation for listings, decided by the service from the actor alone (never from the
+ * request or a cursor), on every dialect: the owner patterns a listing is limited to, or null
+ * for every owner (the local operator, admin tokens and `*` tokens: the audited "all" path).
+ * The list query carries it as a WHERE clause (`OwnerFilter`), and {@link keepVisible} checks
+ * every returned row again; row-level security on PostgreSQL is a third, independent wall.
+ */
+export function visibleOwners(actor: Actor): OwnerFilter {
+  const scope = actorScope(actor);
+  return scope.kind === "all" ? null : scope.patterns;
+}
+
+/**
+ * Defence in depth behind the query's own filter: drops every row whose owner is not visible,
+ * so a store bug cannot leak another tenant's rows. Returns the input itself when all pass.
+ */
+export function keepVisible<R extends { readonly owner_type: string | null; readonly owner_id: string | null }>(
+  visible: OwnerFilter,
+  rows: readonly R[],
+): readonly R[] {
+  if (visible === null) return rows;
+  return rows.every((r) => ownerColumnsMatch(visible, r.owner_type, r.owner_id))
+    ? rows
+    : rows.filter((r) => ownerColumnsMatch(visible, r.owner_type, r.owner_id));
 }

@@ -1,8 +1,9 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
-import { ownerIdColumn, parseOwner, type Owner } from "../model/index.ts";
+import { ownerIdColumn, parseWith, type Owner } from "../model/index.ts";
 import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
-import { deniedError, denial, holds, mayActOn } from "./access.ts";
+import { deniedError, denial, holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
+import { Cursor } from "./secret-inputs.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
 import type { KeyManager } from "./key-manager.ts";
 
@@ -208,33 +209,36 @@ export class AuditLog {
     }
   }
 
-  async list(filter: {
-    readonly owner: Owner | null;
-    readonly action: string | null;
-    readonly afterSeq: number;
-    readonly limit: number;
-  }): Promise<AuditEventView[]> {
-    const rows = await this.#store.read(NO_OWNERS, (db) =>
+  /** Every event matching the filter (the local operator's view; {@link listAs} for an actor). */
+  async list(filter: AuditListFilter): Promise<AuditEventView[]> {
+    return (await this.#rows(filter, undefined)).map(toView);
+  }
+
+  async #rows(filter: AuditListFilter, visible: auditRepo.AuditFilter["visible"]): Promise<auditRepo.AuditRow[]> {
+    return this.#store.read(NO_OWNERS, (db) =>
       auditRepo.listAuditEvents(db, {
-        afterSeq: filter.afterSeq,
+        ...(visible === undefined ? {} : { visible }),
+        afterSeq: parseWith(Cursor, filter.afterSeq, "cursor"),
         limit: filter.limit,
         ownerType: filter.owner?.kind ?? null,
         ownerId: filter.owner === null ? null : ownerIdColumn(filter.owner),
         action: filter.action,
       }),
     );
-    return rows.map(toView);
   }
 
   /**
-   * The audit log as an actor may read it: needs `audit:read`; a token that is not admin sees
-   * only events about owners its patterns name (events about no owner need admin).
+   * The audit log as an actor may read it: needs `audit:read`. A token that is not admin sees
+   * only events whose target owner its patterns name (a `*` token: every owner's); events about
+   * no owner (tokens, keyring, verification, the audited "all" listings) need admin. The query
+   * itself is limited to those events (so a page and its cursor say nothing of the others),
+   * and every returned row is checked again.
    * @throws CofferError SCOPE_DENIED (audited).
    */
   async listAs(
     actor: Actor,
     ctx: RequestContext,
-    filter: Parameters<AuditLog["list"]>[0],
+    filter: AuditListFilter,
   ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }> {
     await this.#allowRead(actor, ctx, "audit.list");
     if (filter.owner !== null && !mayActOn(actor, filter.owner)) {
@@ -246,8 +250,13 @@ export class AuditLog {
       });
       throw deniedError("audit:read", filter.owner, "owner not in the token's owner patterns");
     }
-    const rows = await this.list(filter);
-    const events = rows.filter((e) => (e.owner === null ? holds(actor, "admin") : mayActOn(actor, parseOwner(e.owner))));
+    const visible = { owners: visibleOwners(actor), ownerless: holds(actor, "admin") };
+    const rows = await this.#rows(filter, visible);
+    const events = rows
+      .filter((r) =>
+        r.owner_type === null ? visible.ownerless : visible.owners === null || ownerColumnsMatch(visible.owners, r.owner_type, r.owner_id),
+      )
+      .map(toView);
     return { events, nextCursor: rows.length === filter.limit ? (rows.at(-1)?.seq ?? null) : null };
   }
 
@@ -307,6 +316,14 @@ export class AuditLog {
     }
   }
 }
+
+export type AuditListFilter = {
+  readonly owner: Owner | null;
+  readonly action: string | null;
+  /** A position (a sequence number) only: never widens what the caller sees. */
+  readonly afterSeq: number;
+  readonly limit: number;
+};
 
 function toView(r: auditRepo.AuditRow): AuditEventView {
   return {

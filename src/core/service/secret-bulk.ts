@@ -1,8 +1,9 @@
 import { CofferError, isCofferError } from "../errors/index.ts";
-import { parseKeyName, type KeyName } from "../model/index.ts";
+import { formatOwner, parseKeyName, type KeyName, type Owner } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { secretRepo, type Executor } from "../store/index.ts";
 import { checkValueSize, parseMeta } from "./secret-inputs.ts";
+import { cols } from "./secret-lookup.ts";
 
 export const IMPORT_MODES = ["merge", "replace"] as const;
 /** `merge`: upsert the given keys. `replace`: afterwards the owner holds exactly the given keys. */
@@ -74,12 +75,23 @@ export function parseEntries(entries: readonly ImportEntry[]): ParsedEntry[] {
   });
 }
 
-/** Every live secret of an owner, in pages (inside the import's transaction). */
-export async function liveSecrets(tx: Executor, owner: secretRepo.OwnerColumns): Promise<secretRepo.SecretRow[]> {
+/**
+ * Every live secret of an owner, in pages (inside the import's transaction). The caller has
+ * authorized the owner; the query is limited to that one owner on every dialect.
+ */
+export async function liveSecrets(tx: Executor, owner: Owner): Promise<secretRepo.SecretRow[]> {
   const out: secretRepo.SecretRow[] = [];
   const limit = 5000;
   for (let afterId = 0; ;) {
-    const page = await secretRepo.listSecrets(tx, { owner, ownerType: null, prefix: "", includeDeleted: false, afterId, limit });
+    const page = await secretRepo.listSecrets(tx, {
+      visible: [formatOwner(owner)],
+      owner: cols(owner),
+      ownerType: null,
+      prefix: "",
+      includeDeleted: false,
+      afterId,
+      limit,
+    });
     out.push(...page);
     const last = page.at(-1);
     if (page.length < limit || last === undefined) return out;

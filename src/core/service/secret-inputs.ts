@@ -15,6 +15,13 @@ export const Reason = z
   .string()
   .check(z.trim(), z.minLength(1, "is required: say why the plaintext is needed"), z.maxLength(500, "must be at most 500 chars"));
 export const OwnerTypeFilter = z.enum(["user", "project", "system"], { error: "must be one of user, project, system" });
+/** A list cursor: only a position (an id), never a scope. */
+export const Cursor = z
+  .int("must be a cursor from a previous page")
+  .check(
+    z.minimum(0, "must be a cursor from a previous page"),
+    z.maximum(Number.MAX_SAFE_INTEGER, "must be a cursor from a previous page"),
+  );
 export const Limit = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(1000, "must be at most 1000"));
 
 export function parseRef(input: RefInput): SecretRef {

@@ -4,9 +4,18 @@ import { encodeFields, hmacSha256, sha256Hex, systemEffects, toHex, type Effects
 import { formatOwner, ownerFromColumns, ownerIdColumn, parseOwner, parseWith, type KeyName, type Owner } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { parseTtl } from "./tokens.ts";
-import { NO_OWNERS, requestRepo, secretRepo, tokenRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
+import {
+  NO_OWNERS,
+  requestRepo,
+  secretRepo,
+  tokenRepo,
+  type Executor,
+  type OwnerFilter,
+  type OwnerScope,
+  type Store,
+} from "../store/index.ts";
 import { ownerScope } from "./scopes.ts";
-import { actorScope, deniedError, denial } from "./access.ts";
+import { actorScope, deniedError, denial, keepVisible, visibleOwners } from "./access.ts";
 import { actorLabel, LOCAL_CONTEXT, type Actor, type Permission, type RequestContext } from "./actor.ts";
 import type { RateLimiter, ReauthHook } from "./guard.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
@@ -17,6 +26,7 @@ import { appendVersion, lockOrCreate } from "./secret-write.ts";
 import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportSummary, type ImportedKey } from "./secret-bulk.ts";
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
+  Cursor,
   ExpectedVersion,
   Limit,
   OwnerTypeFilter,
@@ -77,6 +87,7 @@ export class SecretsService {
   readonly #fx: Effects;
   readonly #limiter: RateLimiter | null;
   readonly #reauth: ReauthHook | null;
+  readonly #visibleOwners: (actor: Actor) => OwnerFilter;
 
   constructor(deps: {
     store: Store;
@@ -86,7 +97,14 @@ export class SecretsService {
     fx?: Effects;
     limiter?: RateLimiter | null;
     reauth?: ReauthHook | null;
+    /**
+     * Test seam, never passed by `createCore`: replaces {@link visibleOwners}, the one function
+     * that scopes listings to the caller's owners. The mutation check in
+     * `tenant-isolation.test.ts` disables it to prove the isolation tests fail without it.
+     */
+    visibleOwners?: (actor: Actor) => OwnerFilter;
   }) {
+    this.#visibleOwners = deps.visibleOwners ?? visibleOwners;
     this.#limiter = deps.limiter ?? null;
     this.#reauth = deps.reauth ?? null;
     this.#store = deps.store;
@@ -388,7 +406,7 @@ export class SecretsService {
       const deleted: string[] = [];
       if (mode === "replace") {
         const keep = new Set<string>(entries.map((e) => e.name));
-        for (const row of await liveSecrets(tx, cols(owner))) {
+        for (const row of await liveSecrets(tx, owner)) {
           if (keep.has(row.key_name)) continue;
           await secretRepo.updateSecret(tx, row.id, { deleted_at: now, updated_at: now });
           deleted.push(row.key_name);
@@ -534,16 +552,28 @@ export class SecretsService {
       reason: null,
       outcome: "denied",
     });
+    // Tenant isolation: whose rows come back is decided here, from the actor, on every page and
+    // every dialect; the cursor is only a position. Row-level security (PostgreSQL) is the
+    // second wall, `keepVisible` the check behind the query.
+    const visible = this.#visibleOwners(actor);
     const filter = {
+      visible,
       owner: owner === null ? null : cols(owner),
       ownerType,
       prefix: parsePrefix(input.prefix),
       includeDeleted: input.includeDeleted ?? false,
-      afterId: input.cursor ?? 0,
+      afterId: input.cursor === undefined ? 0 : parseWith(Cursor, input.cursor, "cursor"),
       limit,
     };
     const scope = owner === null ? actorScope(actor) : ownerScope(owner);
-    const rows = await this.#store.read(scope, (db) => secretRepo.listSecrets(db, filter));
+    const found = await this.#store.read(scope, (db) => secretRepo.listSecrets(db, filter));
+    const rows = keepVisible(visible, found);
+    if (rows.length !== found.length) {
+      this.#log.error(
+        { action: "secret.list", dropped: found.length - rows.length },
+        "the store returned rows of owners the caller cannot see; dropped",
+      );
+    }
     if (scope.kind === "all") {
       // The cross-owner (administrative) path is audited: who listed everything, and why.
       await this.#audit.appendNow(actor, ctx, {
@@ -557,7 +587,7 @@ export class SecretsService {
       });
     }
     const items = rows.map((r) => toSecretView(owner ?? ownerOf(r), r));
-    return { items, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
+    return { items, nextCursor: found.length === limit ? (found.at(-1)?.id ?? null) : null };
   }
 
   /** Every version, deleted secrets included. @throws CofferError NOT_FOUND. */

@@ -1,5 +1,5 @@
-import { CompiledQuery, sql, type Insertable, type Selectable } from "kysely";
-import { isPostgres } from "./store.ts";
+import { CompiledQuery, sql, type Insertable, type Selectable, type SqlBool } from "kysely";
+import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 import type { AuditEventsTable, Executor } from "./schema.ts";
 
 export type AuditRow = Selectable<AuditEventsTable>;
@@ -62,6 +62,12 @@ export async function insertAuditEvents(db: Executor, rows: readonly Insertable<
 }
 
 export type AuditFilter = {
+  /**
+   * Whose events the caller may read: events whose owner matches these patterns (null: any
+   * owner), plus events about no owner only when `ownerless` (tokens, keyring: admin only).
+   * Absent: every event (verification, the local operator).
+   */
+  readonly visible?: { readonly owners: OwnerFilter; readonly ownerless: boolean };
   readonly afterSeq: number;
   readonly limit: number;
   readonly ownerType: string | null;
@@ -72,6 +78,11 @@ export type AuditFilter = {
 /** Events in sequence order after a cursor, optionally for one owner or action. */
 export async function listAuditEvents(db: Executor, f: AuditFilter): Promise<AuditRow[]> {
   let q = db.selectFrom("audit_events").selectAll().where("seq", ">", f.afterSeq);
+  const v = f.visible;
+  if (v !== undefined && !(v.owners === null && v.ownerless)) {
+    const owned = v.owners === null ? sql<SqlBool>`owner_type IS NOT NULL` : ownerFilterSql(v.owners);
+    q = q.where(v.ownerless ? sql<SqlBool>`(owner_type IS NULL OR ${owned})` : owned);
+  }
   if (f.ownerType !== null) q = q.where("owner_type", "=", f.ownerType);
   if (f.ownerId !== null) q = q.where("owner_id", "=", f.ownerId);
   if (f.action !== null) q = q.where("action", "=", f.action);

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Insertable, type Selectable, type Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
-import { isPostgres } from "./store.ts";
+import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 
 export type SecretRow = Selectable<SecretsTable>;
 export type VersionRow = Selectable<SecretVersionsTable>;
@@ -62,6 +62,8 @@ export async function updateSecret(db: Executor, id: number, patch: Updateable<S
 }
 
 export type ListFilter = {
+  /** The caller's owners (from its actor, never from the request): always applied, every page. */
+  readonly visible: OwnerFilter;
   readonly owner: OwnerColumns | null;
   readonly ownerType: string | null;
   readonly prefix: string;
@@ -71,9 +73,13 @@ export type ListFilter = {
   readonly limit: number;
 };
 
-/** Secrets in id order (stable for cursors); the prefix filter matches the start of the key name. */
+/**
+ * Secrets in id order (stable for cursors); the prefix filter matches the start of the key name.
+ * The cursor is only a position: which owners are returned comes from `visible` on every page.
+ */
 export async function listSecrets(db: Executor, f: ListFilter): Promise<SecretRow[]> {
   let q = db.selectFrom("secrets").selectAll().where("id", ">", f.afterId);
+  if (f.visible !== null) q = q.where(ownerFilterSql(f.visible));
   if (f.owner !== null) q = q.where("owner_type", "=", f.owner.ownerType).where("owner_id", "=", f.owner.ownerId);
   if (f.ownerType !== null) q = q.where("owner_type", "=", f.ownerType);
   if (f.prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["key_name", eb.lit(1), eb.val(f.prefix.length)]), "=", f.prefix));

@@ -1,5 +1,6 @@
-import { PostgresAdapter } from "kysely";
+import { PostgresAdapter, sql, type Expression, type SqlBool } from "kysely";
 import { CofferError } from "../errors/index.ts";
+import { SYSTEM_OWNER_ID } from "../model/index.ts";
 import type { MigrationStatus } from "./migrate.ts";
 import type { Executor } from "./schema.ts";
 
@@ -47,6 +48,45 @@ export function ownerPatternToLike(pattern: string): string {
   const full = pattern === "system" ? "system/_" : pattern;
   const escaped = full.replace(/[\\%_]/g, (c) => `\\${c}`);
   return escaped.endsWith("/*") ? `${escaped.slice(0, -1)}%` : escaped;
+}
+
+/**
+ * Which owners a listing returns, applied as a WHERE clause by the query itself (not by the
+ * scope of the unit of work, which only row-level security on PostgreSQL reads): the owner
+ * patterns the service derived from the caller's actor, or null for every owner (the local
+ * operator and admin tokens, on the audited administrative path). An empty list matches nothing.
+ */
+export type OwnerFilter = readonly string[] | null;
+
+/**
+ * One validated owner pattern as the owner columns it matches: `*` every owner (null),
+ * `user/*` or `project/*` one type, `system` or `type/id` one owner.
+ * @throws Error for anything else: the service validates patterns, so this is a bug, and the
+ * query fails rather than widening.
+ */
+export function ownerPatternColumns(pattern: string): { readonly type: string; readonly id: string | null } | null {
+  if (pattern === "*") return null;
+  if (pattern === "system") return { type: "system", id: SYSTEM_OWNER_ID };
+  const m = /^(user|project)\/([^/]+)$/.exec(pattern);
+  if (m === null || m[1] === undefined || m[2] === undefined) throw new Error("invalid owner pattern reached the store");
+  return { type: m[1], id: m[2] === "*" ? null : m[2] };
+}
+
+/**
+ * An owner filter as a boolean SQL expression on a table's `owner_type` / `owner_id` columns
+ * (`alias.` prefixed when given): exact comparisons only, so the `secrets_owner_idx` index
+ * serves it and no LIKE escaping is involved. Built once per query, not per row.
+ */
+export function ownerFilterSql(patterns: readonly string[], alias: string | null = null): Expression<SqlBool> {
+  const type = sql.ref(alias === null ? "owner_type" : `${alias}.owner_type`);
+  const id = sql.ref(alias === null ? "owner_id" : `${alias}.owner_id`);
+  const parts = patterns.map((p) => {
+    const m = ownerPatternColumns(p);
+    if (m === null) return sql<SqlBool>`1 = 1`;
+    return m.id === null ? sql<SqlBool>`${type} = ${m.type}` : sql<SqlBool>`(${type} = ${m.type} AND ${id} = ${m.id})`;
+  });
+  if (parts.length === 0) return sql<SqlBool>`1 = 0`;
+  return sql<SqlBool>`(${sql.join(parts, sql` OR `)})`;
 }
 
 /** The executor's dialect, for the few statements that differ (row locks, advisory locks). */
