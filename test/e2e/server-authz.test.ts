@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { CliHarness } from "../fixtures/cli.ts";
 import { call, removeHome, startServer, type ServerHandle } from "../fixtures/server.ts";
 
 /**
@@ -33,6 +34,22 @@ const ROUTES: readonly Route[] = [
     perOwner: true,
     ok: 200,
     request: (o) => Promise.resolve({ method: "GET", path: `/v1/secrets?ownerType=project&ownerId=${o}` }),
+  },
+  // Listings that name no owner: any token with the scope may call them; what each returns is
+  // limited to the token's owners (see "tenant isolation over HTTP" below).
+  {
+    name: "GET /v1/secrets (no owner filter)",
+    needs: "secrets:read",
+    perOwner: false,
+    ok: 200,
+    request: () => Promise.resolve({ method: "GET", path: "/v1/secrets" }),
+  },
+  {
+    name: "GET /v1/secrets?ownerType=project&prefix=K&deleted=true",
+    needs: "secrets:read",
+    perOwner: false,
+    ok: 200,
+    request: () => Promise.resolve({ method: "GET", path: "/v1/secrets?ownerType=project&prefix=K&deleted=true" }),
   },
   {
     name: "GET /v1/secrets/:t/:id/:key",
@@ -116,6 +133,13 @@ const ROUTES: readonly Route[] = [
     perOwner: true,
     ok: 200,
     request: (o) => Promise.resolve({ method: "GET", path: `/v1/audit?owner=project/${o}` }),
+  },
+  {
+    name: "GET /v1/audit (no owner filter)",
+    needs: "audit:read",
+    perOwner: false,
+    ok: 200,
+    request: () => Promise.resolve({ method: "GET", path: "/v1/audit" }),
   },
   {
     name: "GET /v1/audit/verify",
@@ -249,5 +273,210 @@ describe("HTTP authorization matrix (real server)", () => {
     assert.ok(denied.length >= 40, `denials audited: ${String(denied.length)}`);
     assert.ok(denied.some((e) => e.action === "secret.reveal"));
     assert.ok(denied.some((e) => e.action === "token.create"));
+  });
+});
+
+/**
+ * Tenant isolation over HTTP on the default store (SQLite, where no row-level security exists):
+ * what a token scoped to `project/acme` gets back from every listing, whatever it asks for.
+ * The same guarantees on both dialects at the service level: src/core/service/tenant-isolation.test.ts.
+ */
+describe("tenant isolation over HTTP and the remote CLI (SQLite)", () => {
+  const CANARY = "FOREIGN-META-canary-91be";
+  const SEED: Readonly<Record<string, readonly string[]>> = {
+    "project/acme": ["A_ONE", "SHARED_NAME", "A_GONE"],
+    "project/acme2": ["X_ACME2"],
+    "project/other": ["O_ONE", "SHARED_NAME", "O_GONE"],
+    "user/alice": ["U_ONE"],
+    system: ["S_ONE"],
+  };
+  const FOREIGN_NAMES = ["X_ACME2", "O_ONE", "O_GONE", "U_ONE", "S_ONE"];
+  const path = (owner: string, key: string): string => `/v1/secrets/${owner === "system" ? "system/_" : owner}/${key}`;
+  let srv: ServerHandle;
+  let admin: string;
+  let acme: string;
+  let cli: CliHarness;
+
+  /** Every page of a listing, following `nextCursor`; the raw texts too (for canary checks). */
+  const walk = async (base: string, token: string): Promise<{ items: { owner: string | null; key: string | null }[]; texts: string[] }> => {
+    const items: { owner: string | null; key: string | null }[] = [];
+    const texts: string[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const sep: string = base.includes("?") ? "&" : "?";
+      const r = await call(srv.url, "GET", cursor === null ? base : `${base}${sep}cursor=${cursor}`, { token });
+      assert.equal(r.status, 200, `${base}: ${r.text}`);
+      const page = r.body as { items: { owner: string | null; key: string | null }[]; nextCursor: string | null };
+      items.push(...page.items);
+      texts.push(r.text);
+      if (page.nextCursor === null) return { items, texts };
+      cursor = page.nextCursor;
+    }
+  };
+  const assertNoForeign = (label: string, texts: readonly string[]): void => {
+    for (const text of texts) {
+      for (const name of FOREIGN_NAMES) assert.ok(!text.includes(name), `${label}: leaks ${name}`);
+      for (const owner of Object.keys(SEED).filter((o) => o !== "project/acme"))
+        assert.ok(!text.includes(`${CANARY}-${owner}`), `${label}: leaks ${owner}'s metadata`);
+    }
+  };
+
+  before(async () => {
+    srv = await startServer({ env: { COFFER_RATE_LIMIT_REVEAL: "off", COFFER_RATE_LIMIT_WRITE: "off" } });
+    assert.ok(srv.adminToken !== null);
+    admin = srv.adminToken;
+    for (const [owner, keys] of Object.entries(SEED)) {
+      for (const key of keys) {
+        const r = await call(srv.url, "PUT", path(owner, key), {
+          token: admin,
+          body: { value: `v-${key}`, meta: { note: `${CANARY}-${owner}` } },
+        });
+        assert.equal(r.status, 200, r.text);
+        if (key.endsWith("_GONE")) assert.equal((await call(srv.url, "DELETE", path(owner, key), { token: admin })).status, 200);
+      }
+    }
+    await call(srv.url, "POST", `${path("project/other", "O_ONE")}:reveal`, { token: admin, body: { reason: "a foreign event" } });
+    const t = await call(srv.url, "POST", "/v1/tokens", {
+      token: admin,
+      body: { name: "acme only", scopes: ["secrets:read", "secrets:write", "secrets:reveal", "audit:read"], owners: ["project/acme"] },
+    });
+    acme = (t.body as { token: string }).token;
+    await call(srv.url, "POST", `${path("project/acme", "A_ONE")}:reveal`, { token: acme, body: { reason: "an own event" } });
+    cli = new CliHarness({ COFFER_ADDR: srv.url, COFFER_TOKEN: acme });
+  });
+  after(async () => {
+    await srv.stop();
+    removeHome(srv.home);
+    cli.cleanup();
+  });
+
+  it("GET /v1/secrets returns only project/acme under every filter, on every page", async () => {
+    const queries = [
+      "",
+      "?ownerType=project",
+      "?ownerType=user",
+      "?ownerType=system",
+      "?prefix=O_",
+      "?prefix=SHARED",
+      "?deleted=true",
+      "?deleted=true&prefix=O_",
+      "?ownerType=project&deleted=true",
+      "?ownerType=project&ownerId=acme&deleted=true",
+    ];
+    for (const q of queries) {
+      for (const limit of ["1", "1000"]) {
+        const base = `/v1/secrets${q}${q === "" ? "?" : "&"}limit=${limit}`;
+        const { items, texts } = await walk(base, acme);
+        assert.deepEqual(
+          items.filter((i) => i.owner !== "project/acme"),
+          [],
+          base,
+        );
+        assertNoForeign(base, texts);
+      }
+    }
+    const keys = (await walk("/v1/secrets?deleted=true", acme)).items.map((i) => i.key).sort();
+    assert.deepEqual(keys, ["A_GONE", "A_ONE", "SHARED_NAME"]);
+  });
+
+  it("a cursor is only a position: an admin's cursors replayed, and forged ones, widen nothing", async () => {
+    const cursors: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await call(srv.url, "GET", `/v1/secrets?deleted=true&limit=1${cursor === null ? "" : `&cursor=${cursor}`}`, {
+        token: admin,
+      });
+      cursor = (r.body as { nextCursor: string | null }).nextCursor;
+      if (cursor !== null) cursors.push(cursor);
+    } while (cursor !== null);
+    assert.ok(cursors.length >= 9, "the admin pages through every owner");
+    for (const c of cursors) {
+      const r = await call(srv.url, "GET", `/v1/secrets?deleted=true&limit=2&cursor=${c}`, { token: acme });
+      assert.equal(r.status, 200);
+      assert.deepEqual(
+        (r.body as { items: { owner: string }[] }).items.filter((i) => i.owner !== "project/acme"),
+        [],
+      );
+      assertNoForeign(`cursor ${c}`, [r.text]);
+    }
+    for (const bad of ["-1", "abc", "1.5", "9999999999999999"]) {
+      const r = await call(srv.url, "GET", `/v1/secrets?cursor=${bad}`, { token: acme });
+      assert.equal(r.status, 400, bad);
+      assert.equal((r.body as { code: string }).code, "INVALID_INPUT");
+    }
+    const far = await call(srv.url, "GET", "/v1/secrets?cursor=999999999999999", { token: acme });
+    assert.deepEqual([far.status, (far.body as { items: unknown[] }).items.length], [200, 0]);
+  });
+
+  it("GET /v1/audit returns only events about project/acme, never ownerless ones, on every page", async () => {
+    for (const limit of ["1", "1000"]) {
+      const { items, texts } = await walk(`/v1/audit?limit=${limit}`, acme);
+      assert.ok(items.length > 0);
+      assert.deepEqual(
+        items.filter((e) => e.owner !== "project/acme"),
+        [],
+        `limit ${limit}`,
+      );
+      assertNoForeign(`audit limit ${limit}`, texts);
+    }
+    for (const q of ["owner=project/other", "owner=project/acme2", "owner=system"]) {
+      const r = await call(srv.url, "GET", `/v1/audit?${q}`, { token: acme });
+      assert.equal(r.status, 403, q);
+      assertNoForeign(q, [r.text]);
+    }
+    const all = await walk("/v1/audit?limit=1000", admin);
+    assert.ok(all.items.some((e) => e.owner === "project/other"));
+    assert.ok(all.items.some((e) => e.owner === null));
+  });
+
+  it("history/versions, reveal, share, export and import of a foreign owner: 403, and the refusal names nothing of it", async () => {
+    const refusals = [
+      { method: "GET", p: `${path("project/other", "O_ONE")}/versions` },
+      { method: "GET", p: `${path("project/other", "O_GONE")}/versions` },
+      { method: "GET", p: `${path("project/other", "O_ONE")}?version=1` },
+      { method: "POST", p: `${path("project/other", "O_ONE")}:reveal`, body: { reason: "x" } },
+      { method: "POST", p: `${path("project/other", "O_ONE")}:share`, body: { reason: "x" } },
+      { method: "POST", p: "/v1/secrets/project/other:reveal", body: { reason: "x" } },
+      { method: "GET", p: `/v1/secrets:export?owner=project/other&recipient=${MATRIX_RECIPIENT}&reason=x` },
+      {
+        method: "POST",
+        p: "/v1/secrets:import",
+        body: { owner: "project/other", format: "dotenv", content: Buffer.from("O_ONE=x\n").toString("base64"), allowPlaintext: true },
+      },
+    ];
+    for (const r of refusals) {
+      const got = await call(srv.url, r.method, r.p, { token: acme, ...(r.body === undefined ? {} : { body: r.body }) });
+      assert.equal(got.status, 403, `${r.method} ${r.p}: ${got.text}`);
+      assertNoForeign(`${r.method} ${r.p}`, [got.text.replace("O_ONE", "").replace("O_GONE", "")]);
+      assert.ok(!got.text.includes(CANARY), `${r.method} ${r.p}: metadata`);
+    }
+    const after = await call(srv.url, "GET", "/v1/secrets/project/other/O_ONE", { token: admin });
+    assert.equal((after.body as { version: number }).version, 1, "the refused import wrote nothing");
+  });
+
+  it("remote `coffer secrets list` and `coffer audit list` show only project/acme", () => {
+    for (const args of [
+      ["secrets", "list"],
+      ["secrets", "list", "--meta"],
+      ["secrets", "list", "--deleted", "--json"],
+      ["secrets", "list", "--prefix", "O_", "--json"],
+      ["secrets", "list", "--prefix", "SHARED", "--meta"],
+      ["audit", "list", "--json", "--limit", "1000"],
+      ["audit", "list"],
+    ]) {
+      const r = cli.run(args);
+      assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+      assertNoForeign(args.join(" "), [r.stdout, r.stderr]);
+    }
+    const listed = JSON.parse(cli.run(["secrets", "list", "--deleted", "--json"]).stdout) as { owner: string; key: string }[];
+    assert.deepEqual(listed.map((i) => `${i.owner}:${i.key}`).sort(), [
+      "project/acme:A_GONE",
+      "project/acme:A_ONE",
+      "project/acme:SHARED_NAME",
+    ]);
+    const denied = cli.run(["secrets", "list", "project/other"]);
+    assert.notEqual(denied.status, 0);
+    assert.match(denied.stderr, /SCOPE_DENIED/);
+    assertNoForeign("secrets list project/other", [denied.stdout, denied.stderr]);
   });
 });
