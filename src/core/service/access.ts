@@ -84,9 +84,10 @@ export function deniedError(permission: Permission, owner: Owner | null, why: st
 }
 
 /**
- * Everything an actor may see when no owner is named (a list across owners): the local
- * operator and admin tokens see every owner (on the explicit, audited `all` path); other
- * tokens see the owners their patterns name, enforced by row-level security on PostgreSQL.
+ * The database scope of a list across owners: the local operator and admin tokens see every
+ * owner (on the explicit, audited `all` path); other tokens the owners their patterns name. On
+ * PostgreSQL row-level security reads it; the service also filters the query itself with
+ * {@link visibleOwners}, which is what holds on SQLite.
  */
 export function actorScope(actor: Actor): OwnerScope {
   switch (actor.kind) {
