@@ -36,7 +36,7 @@ describe("dotenv import reads files as dotenv, dotenvx and Docker Compose do", (
     ["# inside quotes is part of the value", 'A="a #b" # c\n', { A: "a #b" }],
     ["multi-line double-quoted", 'A="l1\nl2"\nB=2\n', { A: "l1\nl2", B: "2" }],
     ["multi-line single-quoted", "A='-----BEGIN-----\nabc\n-----END-----'\n", { A: "-----BEGIN-----\nabc\n-----END-----" }],
-    ["CRLF lines", "A=1\r\nB=\"x\"\r\n", { A: "1", B: "x" }],
+    ["CRLF lines", 'A=1\r\nB="x"\r\n', { A: "1", B: "x" }],
     ["a byte-order mark", "\uFEFFA=1\n", { A: "1" }],
     ["split at the first =", "A=b=c\n", { A: "b=c" }],
     ["sops's \\n escape in an unquoted value", "A=l1\\nl2\n", { A: "l1\nl2" }],

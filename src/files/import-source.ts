@@ -72,7 +72,7 @@ const DQ_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", t: "\t"
 function quoted(lines: readonly string[], i: number, rest: string, quote: string, where: string): { value: string; end: number } {
   let value = "";
   let line = rest;
-  for (let at = i; ; ) {
+  for (let at = i; ;) {
     for (let k = 0; k < line.length; k++) {
       const c = line[k] ?? "";
       if (c === quote) {

@@ -13,14 +13,17 @@ import { globalOptions } from "./args.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
-type Rules = { readonly override: boolean; readonly allow: ReadonlySet<string>; readonly keep: ReadonlySet<string>; readonly strict: boolean };
+type Rules = {
+  readonly override: boolean;
+  readonly allow: ReadonlySet<string>;
+  readonly keep: ReadonlySet<string>;
+  readonly strict: boolean;
+};
 
 function strictRefusal(skipped: readonly Skip[]): CofferError {
-  return new CofferError(
-    "ENV_NAME_REFUSED",
-    `--strict: would not inject ${skipped.map(describeSkip).join("; ")}; nothing was started`,
-    { field: "name" },
-  );
+  return new CofferError("ENV_NAME_REFUSED", `--strict: would not inject ${skipped.map(describeSkip).join("; ")}; nothing was started`, {
+    field: "name",
+  });
 }
 
 /** `--strict`: refuses names the rules would skip, before anything is revealed. */
