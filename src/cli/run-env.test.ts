@@ -25,7 +25,7 @@ describe("coffer run's environment rules", () => {
   it("lists Coffer's credential variables and catches future ones by shape", () => {
     for (const n of CREDENTIAL_VARS) assert.ok(isCredentialVar(n), n);
     for (const n of ["COFFER_NEW_TOKEN", "COFFER_X_PASSWORD"]) assert.ok(isCredentialVar(n), n);
-    for (const n of ["COFFER_HOME", "COFFER_LOG_LEVEL", "COFFER_ADDR", "TOKEN"]) assert.ok(!isCredentialVar(n), n);
+    for (const n of ["COFFER_HOME", "COFFER_LOG_LEVEL", "COFFER_ADDR", "COFFER_KEK_PROVIDER", "TOKEN"]) assert.ok(!isCredentialVar(n), n);
   });
 
   it("removes inherited credentials unless kept, and injects only what passes the rules", () => {

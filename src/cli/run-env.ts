@@ -94,7 +94,7 @@ export const CREDENTIAL_VARS: readonly string[] = Object.freeze([
   "COFFER_BUNDLE_PASSPHRASE",
 ]);
 /** Any other `COFFER_…` name that looks like a credential is removed too (future settings). */
-const CREDENTIAL_LIKE = /^COFFER_.*(?:TOKEN|KEK|KEYRING|PASSPHRASE|PASSWORD|SECRET|CREDENTIAL|DB_URL|REAUTH)/i;
+const CREDENTIAL_LIKE = /^COFFER_.*(?:TOKEN|KEK_BASE64|KEYRING|PASSPHRASE|PASSWORD|SECRET|CREDENTIAL|DB_URL|REAUTH)/i;
 
 /** A name Coffer injects: a letter or `_`, then letters, digits, `_`, `.` or `-`. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;

@@ -93,7 +93,7 @@ for (const make of [localMode, remoteMode]) {
       set("project/loader", "SAFE", "safe-1");
       set("project/allow", "NODE_OPTIONS", "--max-old-space-size=200");
       set("project/allow", "OTHER", "o");
-      set("project/strict", "LD_PRELOAD", `/nonexistent/${CANARY}.so`);
+      set("project/strict", "PYTHONSTARTUP", `/nonexistent/${CANARY}.py`);
       set("project/strict", "FINE", "fine");
       setBytes("project/nul", "GOOD", Buffer.from("good"));
       setBytes("project/nul", "HAS_NUL", Buffer.from(`before\0${CANARY}`));
@@ -162,11 +162,20 @@ for (const make of [localMode, remoteMode]) {
       const before = reveals("project/strict");
       const r = m.cli.run(["run", "--owner", "project/strict", "--strict", "--", "sh", "-c", `touch '${marker}'`]);
       assert.equal(r.status, 2);
-      assert.match(r.stderr, /^error\[ENV_NAME_REFUSED\]: --strict: would not inject LD_PRELOAD \(/);
+      assert.match(r.stderr, /^error\[ENV_NAME_REFUSED\]: --strict: would not inject PYTHONSTARTUP \(/);
       assert.equal(existsSync(marker), false);
       assert.equal(reveals("project/strict"), before, "a refused --strict run revealed secrets");
       assert.ok(!r.stderr.includes(CANARY));
-      const allowed = m.cli.run(["run", "--owner", "project/strict", "--strict", "--allow-env", "LD_PRELOAD", "--", ...printEnv("FINE")]);
+      const allowed = m.cli.run([
+        "run",
+        "--owner",
+        "project/strict",
+        "--strict",
+        "--allow-env",
+        "PYTHONSTARTUP",
+        "--",
+        ...printEnv("FINE"),
+      ]);
       assert.equal(allowed.status, 0, allowed.stderr);
       assert.deepEqual(JSON.parse(allowed.stdout), { FINE: "fine" });
     });
