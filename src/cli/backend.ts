@@ -38,7 +38,8 @@ export interface Backend {
   listAll(q: { readonly owner?: string; readonly prefix?: string; readonly includeDeleted: boolean }): Promise<readonly SecretView[]>;
   history(ref: Ref): Promise<readonly VersionView[]>;
   rotate(ref: Ref): Promise<SecretView>;
-  revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret>>;
+  /** Every current value of an owner, for `run`; `null`: a value the server cannot send as text (not UTF-8). */
+  revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret | null>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
   auditVerify(): Promise<AuditVerification>;
   /** One import, all or nothing (`coffer secrets import`). */

@@ -38,4 +38,6 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   KEY_ACCESS_DENIED: 4,
   KEY_DISABLED: 4,
   PLAINTEXT_REFUSED: 2,
+  ENV_NAME_REFUSED: 2,
+  VALUE_NOT_ENV_SAFE: 2,
 });

@@ -122,6 +122,10 @@ function build(io: Io, status: { code: number }): Command {
     .option("--identity <file>", "with --file: an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
     .option("--prefix <p>", "only keys starting with p")
     .option("--no-override", "keep variables already set in the environment")
+    .option("--allow-env <name>", "inject this name even though it changes how programs load (PATH, LD_PRELOAD…; repeatable)", collect, [])
+    .option("--keep-env <name>", "let the program inherit this Coffer credential (COFFER_TOKEN…; repeatable)", collect, [])
+    .option("--strict", "fail, starting nothing, if any name would not be injected")
+    .option("--allow-empty", "run even when the owner (or --prefix) has no secrets")
     .argument("<command...>", "the command and its arguments, after --")
     .action(act(() => import("./commands/run.ts")));
   program

@@ -76,7 +76,9 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
     revealAll: (q) =>
       call(async () => {
         const dto = await c.revealOwner(q.owner, { reason: q.reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) });
-        return new Map(Object.entries(dto.secrets).map(([k, v]) => [k, Secret.fromString(v)]));
+        const out = new Map<string, Secret | null>(Object.entries(dto.secrets).map(([k, v]) => [k, Secret.fromString(v)]));
+        for (const k of dto.binary) out.set(k, null);
+        return out;
       }),
     auditList: (f) =>
       call(async () => {

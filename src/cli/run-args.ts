@@ -25,6 +25,10 @@ export function parseRunArgs(argv: readonly string[]): Record<string, unknown> |
         "no-override": { type: "boolean" },
         file: { type: "string" },
         identity: { type: "string", multiple: true },
+        "allow-env": { type: "string", multiple: true },
+        "keep-env": { type: "string", multiple: true },
+        strict: { type: "boolean" },
+        "allow-empty": { type: "boolean" },
       },
       allowPositionals: true,
       strict: true,
@@ -42,6 +46,10 @@ export function parseRunArgs(argv: readonly string[]): Record<string, unknown> |
     ...(remote === undefined ? {} : { remote }),
     ...(file === undefined ? {} : { file, identity: identity ?? [] }),
     override: parsed.values["no-override"] !== true,
+    allowEnv: parsed.values["allow-env"] ?? [],
+    keepEnv: parsed.values["keep-env"] ?? [],
+    strict: parsed.values.strict === true,
+    allowEmpty: parsed.values["allow-empty"] === true,
     _: [parsed.positionals],
   };
 }

@@ -63,23 +63,75 @@ export function detectImportFormat(path: string | null, bytes: Uint8Array): Impo
   return f;
 }
 
+const DQ_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" };
+
 /**
- * dotenv as Coffer's SOPS files read it: lines split on `\n` (a CRLF line's `\r` is dropped),
- * blank lines and `#` comments skipped, `KEY=VALUE` split at the first `=`; the value is kept
- * byte for byte (no quotes removed, no `$` expansion), except sops's `\n` escape for a newline.
+ * A quoted value starting at `lines[i]` (after the opening quote, `rest`), possibly over several
+ * lines; returns the value and the index of the line holding the closing quote.
+ */
+function quoted(lines: readonly string[], i: number, rest: string, quote: string, where: string): { value: string; end: number } {
+  let value = "";
+  let line = rest;
+  for (let at = i; ;) {
+    for (let k = 0; k < line.length; k++) {
+      const c = line[k] ?? "";
+      if (c === quote) {
+        const after = line.slice(k + 1);
+        if (!/^\s*(?:#.*)?$/.test(after)) throw bad(where, `unexpected text after the closing ${quote}`);
+        return { value, end: at };
+      }
+      if (quote === '"' && c === "\\" && k + 1 < line.length) {
+        const next = line[k + 1] ?? "";
+        value += DQ_ESCAPES[next] ?? `\\${next}`;
+        k++;
+        continue;
+      }
+      value += c;
+    }
+    at++;
+    if (at >= lines.length) throw bad(where, `unterminated ${quote} quote`);
+    value += "\n";
+    line = lines[at] ?? "";
+  }
+}
+
+/**
+ * dotenv as dotenv/dotenvx/Docker Compose read it (docs/import-export.md gives the exact rules):
+ * blank lines and `#` comments skipped; an optional `export ` before the key; `KEY=VALUE` split
+ * at the first `=`, with spaces around the key and before the value ignored. A value in double
+ * quotes may span lines and knows the escapes `\n \r \t \" \\` (any other backslash is kept); in
+ * single quotes or backticks it is taken literally, lines included; after the closing quote only a
+ * comment may follow. An unquoted value ends at a ` #` comment and is trimmed; sops's `\n` (two
+ * characters) in it is a newline. Never any `$` expansion. A CRLF line's `\r` is dropped.
  */
 export function parseDotenvEntries(bytes: Uint8Array): SourceEntry[] {
   const out: SourceEntry[] = [];
-  text(bytes, "dotenv")
+  const lines = text(bytes, "dotenv")
+    .replace(/^\uFEFF/, "")
     .split("\n")
-    .forEach((raw, i) => {
-      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      const where = `line ${String(i + 1)}`;
-      if (line === "" || line.startsWith("#")) return;
-      const eq = line.indexOf("=");
-      if (eq <= 0) throw bad(where, "expected KEY=VALUE or a # comment");
-      out.push({ key: line.slice(0, eq), value: Secret.fromString(line.slice(eq + 1).replaceAll("\\n", "\n")), where });
-    });
+    .map((raw) => (raw.endsWith("\r") ? raw.slice(0, -1) : raw));
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    const where = `line ${String(i + 1)}`;
+    const body = line.trimStart();
+    if (body === "" || body.startsWith("#")) continue;
+    const decl = /^export[ \t]+(?=\S)/.test(body) && !/^export[ \t]*=/.test(body) ? body.replace(/^export[ \t]+/, "") : body;
+    const eq = decl.indexOf("=");
+    const key = eq < 0 ? "" : decl.slice(0, eq).trim();
+    if (key === "") throw bad(where, "expected KEY=VALUE or a # comment");
+    const raw = decl.slice(eq + 1);
+    const rest = raw.replace(/^[ \t]+/, "");
+    const q = rest[0];
+    if (q === '"' || q === "'" || q === "`") {
+      const { value, end } = quoted(lines, i, rest.slice(1), q, where);
+      out.push({ key, value: Secret.fromString(value), where });
+      i = end;
+      continue;
+    }
+    const comment = /[ \t]#/.exec(raw);
+    const value = (comment === null ? raw : raw.slice(0, comment.index)).replace(/^[ \t]+|[ \t]+$/g, "");
+    out.push({ key, value: Secret.fromString(value.replaceAll("\\n", "\n")), where });
+  }
   return out;
 }
 

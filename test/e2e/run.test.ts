@@ -102,6 +102,23 @@ describe("coffer run argument parsing", () => {
     assert.equal(fast.status, viaCommander.status);
   });
 
+  it("reads --allow-env, --keep-env, --strict and --allow-empty the same through commander", () => {
+    for (const lead of [[], ["--home", cli.home]]) {
+      const empty = cli.run([...lead, "run", "--owner", "project/none", "--allow-empty", "--", process.execPath, "-e", "0"]);
+      assert.equal(empty.status, 0, empty.stderr);
+      const refused = cli.run([...lead, "run", "--owner", "project/none", "--", process.execPath, "-e", "0"]);
+      assert.equal(refused.status, 3);
+      const script = "process.stdout.write(String(process.env.COFFER_KEK_PROVIDER) + ' ' + process.env.A)";
+      const kept = cli.run(
+        [...lead, "run", "--owner", "project/p", "--strict", "--keep-env", "X", "--allow-env", "Y", "--", process.execPath, "-e", script],
+        {
+          env: { COFFER_KEK_PROVIDER: "file" },
+        },
+      );
+      assert.equal(kept.stdout, "file a-value", kept.stderr);
+    }
+  });
+
   it("answers --help with the usage", () => {
     const r = cli.run(["run", "--help"]);
     assert.equal(r.status, 0);

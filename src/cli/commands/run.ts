@@ -1,30 +1,95 @@
 import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { constants } from "node:os";
-import { CofferError } from "../../core/errors/index.ts";
+import { CofferError, isCofferError } from "../../core/errors/index.ts";
+import type { Secret } from "../../core/secret/index.ts";
 import { LOCAL_CONTEXT } from "../../core/service/index.ts";
-import type { Io } from "../io.ts";
+import { writeLine, type Io } from "../io.ts";
 import { localActor, openLocalCore } from "../local-core.ts";
 import { remoteAddress, withBackend } from "../backend.ts";
-import { flag, pos, str } from "./args.ts";
+import { describeSkip, envValueOf, planChildEnv, resolveCommand, skipReason, type EnvValue, type Skip } from "../run-env.ts";
+import { flag, list, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
-/** Builds the child's environment: the parent's, plus the owner's secrets. */
-function childEnv(io: Io, secrets: ReadonlyMap<string, { revealText(): string }>, override: boolean): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(io.env)) if (v !== undefined) env[k] = v;
-  for (const [name, value] of secrets) {
-    if (!override && name in env) continue;
-    env[name] = value.revealText();
+type Rules = {
+  readonly override: boolean;
+  readonly allow: ReadonlySet<string>;
+  readonly keep: ReadonlySet<string>;
+  readonly strict: boolean;
+};
+
+function strictRefusal(skipped: readonly Skip[]): CofferError {
+  return new CofferError("ENV_NAME_REFUSED", `--strict: would not inject ${skipped.map(describeSkip).join("; ")}; nothing was started`, {
+    field: "name",
+  });
+}
+
+/** `--strict`: refuses names the rules would skip, before anything is revealed. */
+function checkStrict(names: Iterable<string>, rules: Rules): void {
+  if (!rules.strict) return;
+  const skipped: Skip[] = [];
+  for (const name of names) {
+    const why = skipReason(name, rules.allow);
+    if (why !== null) skipped.push({ name, why });
   }
-  return env;
+  if (skipped.length > 0) throw strictRefusal(skipped);
+}
+
+/**
+ * `--strict`: the names are checked from metadata before the reveal, so a refused name reveals
+ * nothing. A token without `secrets:read` cannot list them; the names are then checked after the
+ * reveal (still before the program starts).
+ */
+async function preCheck(listNames: () => Promise<readonly string[]>, rules: Rules): Promise<void> {
+  if (!rules.strict) return;
+  let names: readonly string[];
+  try {
+    names = await listNames();
+  } catch (e) {
+    if (isCofferError(e) && e.code === "SCOPE_DENIED") return;
+    throw e;
+  }
+  checkStrict(names, rules);
+}
+
+/** Secrets as environment values; each Secret is wiped (a `null` is a value the server could not send as text). */
+function toEnvValues(secrets: ReadonlyMap<string, Secret | null>): Map<string, EnvValue> {
+  const out = new Map<string, EnvValue>();
+  for (const [k, s] of secrets) {
+    if (s === null) {
+      out.set(k, envValueOf(null));
+      continue;
+    }
+    const bytes = s.reveal();
+    out.set(k, envValueOf(bytes));
+    bytes.fill(0);
+    s.wipe();
+  }
+  return out;
+}
+
+function refuseEmpty(size: number, owner: string, prefix: string | undefined, allowEmpty: boolean): void {
+  if (size > 0 || allowEmpty) return;
+  const what = prefix === undefined ? `${owner} has no secrets` : `no secret of ${owner} starts with ${JSON.stringify(prefix)}`;
+  throw new CofferError("NOT_FOUND", `${what}; nothing was started (run it without them with --allow-empty)`, {
+    field: prefix === undefined ? "owner" : "prefix",
+  });
+}
+
+/** The child's environment under the rules; skipped names are said on stderr (names only). */
+function childEnv(io: Io, values: ReadonlyMap<string, EnvValue>, rules: Rules): Record<string, string> {
+  const plan = planChildEnv(io.env, values, rules);
+  if (plan.skipped.length > 0 && rules.strict) throw strictRefusal(plan.skipped);
+  for (const s of plan.skipped) writeLine(io.stderr, `coffer run: not injected: ${describeSkip(s)}`);
+  return plan.env;
 }
 
 /**
  * Runs a command with the owner's secrets as environment variables, forwards signals to it,
- * and exits with its status (128 + signal number when it was killed by a signal).
+ * and exits with its status (128 + signal number when it was killed by a signal). The command
+ * is found with the caller's own PATH before anything is revealed (docs/run.md).
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const command = args["_"];
@@ -32,39 +97,73 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const owner = str(args, "owner") ?? pos(args, 0);
   const sopsFile = str(args, "file");
   const file = argv[0];
-  if ((owner === undefined && sopsFile === undefined) || file === undefined)
+  if ((owner === undefined && sopsFile === undefined) || file === undefined || file === "")
     throw new CofferError("USAGE", "usage: coffer run --owner <owner> | --file <sops file> -- <command> [args...]");
-  const override = args["override"] !== false && !flag(args, "noOverride");
+  const rules: Rules = {
+    override: args["override"] !== false && !flag(args, "noOverride"),
+    allow: new Set(list(args, "allowEnv")),
+    keep: new Set(list(args, "keepEnv")),
+    strict: flag(args, "strict"),
+  };
+  // Resolved first, with the caller's PATH: a missing command reveals nothing.
+  const program = resolveCommand(file, io.env["PATH"], process.cwd());
+  const start = (env: Record<string, string>): Promise<number> => spawnChild(program, file, argv.slice(1), env);
   // --file alone never opens the store: the values come from the SOPS file only.
   const fromFile = sopsFile === undefined ? null : await (await import("./file-env.ts")).loadFileEnv(sopsFile, args, io);
-  if (owner === undefined) return spawnChild(file, argv.slice(1), childEnv(io, fromFile ?? new Map(), override));
+  if (fromFile !== null) checkStrict(fromFile.keys(), rules);
+  if (owner === undefined) return start(childEnv(io, fromFile ?? new Map(), rules));
   const prefix = str(args, "prefix");
-  const reveal = { owner, reason: `coffer run ${basename(file)}`, ...(prefix === undefined ? {} : { prefix }) };
+  const allowEmpty = flag(args, "allowEmpty");
+  const query = { owner, ...(prefix === undefined ? {} : { prefix }) };
+  const reveal = { ...query, reason: `coffer run ${basename(file)}` };
   if (remoteAddress(io, args) !== null) {
-    const secrets = await withBackend(io, args, globalOptions(args), (b) => b.revealAll(reveal));
-    const remoteEnv = childEnv(io, new Map([...secrets, ...(fromFile ?? [])]), override);
-    for (const s of secrets.values()) s.wipe();
-    return spawnChild(file, argv.slice(1), remoteEnv);
+    const values = await withBackend(io, args, globalOptions(args), async (b) => {
+      await preCheck(async () => (await b.listAll({ ...query, includeDeleted: false })).map((s) => s.key), rules);
+      return toEnvValues(await b.revealAll(reveal));
+    });
+    refuseEmpty(values.size, owner, prefix, allowEmpty);
+    return start(childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules));
   }
   const core = await openLocalCore(io, globalOptions(args));
   let env: Record<string, string>;
   try {
-    const secrets = await core.secrets.revealAll(localActor(io), LOCAL_CONTEXT, reveal);
-    env = childEnv(io, new Map([...secrets, ...(fromFile ?? [])]), override);
-    for (const s of secrets.values()) s.wipe();
+    const actor = localActor(io);
+    await preCheck(async () => {
+      const names: string[] = [];
+      let cursor: number | null = 0;
+      while (cursor !== null) {
+        const page: Awaited<ReturnType<typeof core.secrets.list>> = await core.secrets.list(actor, { ...query, cursor });
+        names.push(...page.items.map((s) => s.key));
+        cursor = page.nextCursor;
+      }
+      return names;
+    }, rules);
+    const values = toEnvValues(await core.secrets.revealAll(actor, LOCAL_CONTEXT, reveal));
+    refuseEmpty(values.size, owner, prefix, allowEmpty);
+    env = childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules);
   } catch (e) {
     await core.close();
     throw e;
   }
   // The child starts first; closing the database (a WAL checkpoint) overlaps with its start-up.
-  const exited = spawnChild(file, argv.slice(1), env);
+  const exited = start(env);
   await core.close();
   return exited;
 }
 
-function spawnChild(file: string, args: readonly string[], env: Record<string, string>): Promise<number> {
+/**
+ * Starts `program` (an absolute path) with `argv[0]` as the user typed it. A start-up failure is
+ * reported by its code only: Node's own message may quote the environment (a value).
+ */
+function spawnChild(program: string, file: string, args: readonly string[], env: Record<string, string>): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(file, args, { stdio: "inherit", env });
+    let child;
+    try {
+      child = spawn(program, args, { stdio: "inherit", env, argv0: file });
+    } catch (e) {
+      reject(new CofferError("USAGE", `cannot start ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`));
+      return;
+    }
     const handlers = FORWARDED.map((sig) => {
       const h = (): void => {
         child.kill(sig);

@@ -36,6 +36,8 @@ export const CODES = [
   "KEY_ACCESS_DENIED",
   "KEY_DISABLED",
   "PLAINTEXT_REFUSED",
+  "ENV_NAME_REFUSED",
+  "VALUE_NOT_ENV_SAFE",
   "INTERNAL",
 ] as const;
 
