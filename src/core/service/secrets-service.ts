@@ -17,6 +17,7 @@ import { appendVersion, lockOrCreate } from "./secret-write.ts";
 import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportSummary, type ImportedKey } from "./secret-bulk.ts";
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
+  auditableReason,
   ExpectedVersion,
   Limit,
   OwnerTypeFilter,
@@ -251,7 +252,7 @@ export class SecretsService {
       owner: ref.owner,
       key: ref.name,
       version: input.version ?? null,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
     } as const;
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
@@ -320,7 +321,7 @@ export class SecretsService {
       owner,
       key: null,
       version: null,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
       outcome: "denied",
     });
     const out: ExportedSecret[] = [];
@@ -420,7 +421,7 @@ export class SecretsService {
     const base = { action: "secret.share", owner: ref.owner, key: ref.name, version: input.version ?? null, reason: null } as const;
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, {
       ...base,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
       outcome: "denied",
     });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
