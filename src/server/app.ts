@@ -7,7 +7,7 @@ import type { ReauthHook } from "../core/service/index.ts";
 import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
-import { secretRoutes } from "./routes-secrets.ts";
+import { ctxOf, secretRoutes } from "./routes-secrets.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
 import { transferRoutes } from "./routes-transfer.ts";
 
@@ -78,7 +78,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const header = req.headers.authorization;
     const m = typeof header === "string" ? BEARER.exec(header) : null;
     if (m === null) throw new CofferError("UNAUTHENTICATED", "authentication required: send Authorization: Bearer <token>");
-    req.actor = await opts.core.tokens.authenticate(m[1] ?? "");
+    req.actor = await opts.core.tokens.authenticate(m[1] ?? "", ctxOf(req));
   });
 
   app.addHook("onResponse", async (req, reply) => {

@@ -9,6 +9,7 @@ import { ownerScope } from "./scopes.ts";
 import { actorScope, deniedError, denial } from "./access.ts";
 import { actorLabel, LOCAL_CONTEXT, type Actor, type Permission, type RequestContext } from "./actor.ts";
 import type { RateLimiter, ReauthHook } from "./guard.ts";
+import { isMinterActive, type AuthGuard } from "./auth-guard.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
@@ -78,6 +79,7 @@ export class SecretsService {
   readonly #fx: Effects;
   readonly #limiter: RateLimiter | null;
   readonly #reauth: ReauthHook | null;
+  readonly #authGuard: AuthGuard | null;
 
   constructor(deps: {
     store: Store;
@@ -87,7 +89,9 @@ export class SecretsService {
     fx?: Effects;
     limiter?: RateLimiter | null;
     reauth?: ReauthHook | null;
+    authGuard?: AuthGuard | null;
   }) {
+    this.#authGuard = deps.authGuard ?? null;
     this.#limiter = deps.limiter ?? null;
     this.#reauth = deps.reauth ?? null;
     this.#store = deps.store;
@@ -461,9 +465,16 @@ export class SecretsService {
   /**
    * Redeems a one-time link: decrypts, then burns the link and writes the audit event in one
    * transaction; only if that burn wins does the plaintext leave, so it leaves exactly once.
-   * @throws CofferError SHARE_LINK_INVALID (unknown, used or expired: not said which).
+   * Failed redemptions count against the client address's limit of failed authentications.
+   * @throws CofferError SHARE_LINK_INVALID (unknown, used, expired, or minted by a token since
+   * revoked: not said which), RATE_LIMITED.
    */
   async redeemShare(ctx: RequestContext, token: string): Promise<RevealedSecret> {
+    if (this.#authGuard === null) return this.#redeemShare(ctx, token);
+    return this.#authGuard.guard(ctx, "share-link", () => this.#redeemShare(ctx, token));
+  }
+
+  async #redeemShare(ctx: RequestContext, token: string): Promise<RevealedSecret> {
     const invalid = (): CofferError => new CofferError("SHARE_LINK_INVALID", "this link is unknown, already used or expired");
     if (!/^coffer_share_[A-Za-z0-9_-]{43}$/.test(token)) throw invalid();
     const link = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findShareLinkByHash(db, sha256Hex(token)));
@@ -471,6 +482,18 @@ export class SecretsService {
     if (link === null || link.used_at !== null || link.expires_at <= now) throw invalid();
     const actor: Actor = { kind: "share", linkId: link.id };
     const owner = ownerFromColumns(link.owner_type, link.owner_id);
+    if (!(await this.#store.read(NO_OWNERS, (db) => isMinterActive(db, link.created_by, this.#fx.now())))) {
+      await this.#audit.appendNow(actor, ctx, {
+        action: "secret.reveal",
+        owner,
+        key: link.key_name,
+        version: link.version,
+        outcome: "denied",
+        reason: null,
+        details: { link: link.id, via: "share", rule: "the token that minted the link is revoked or expired" },
+      });
+      throw invalid();
+    }
     const ref = { owner, name: link.key_name as KeyName };
     const found = await this.#store.read(ownerScope(owner), (db) => findLive(db, ref, link.version));
     const value = await this.#store.read(ownerScope(owner), (db) => this.#open(db, ref, found.version));
