@@ -10,6 +10,15 @@ import type { AuditLog } from "./audit-log.ts";
 export type Credential = "token" | "share-link";
 
 const FAILURES = new Set(["UNAUTHENTICATED", "SHARE_LINK_INVALID"]);
+/**
+ * How long an address seen with no failure in its window is trusted without asking the
+ * database again (one read per request would cost more than the rest of authenticating). Any
+ * failure on this server forgets it at once; a limit reached on another server sharing the
+ * database refuses this server's valid tokens from that address within this time (the guesses
+ * themselves are always counted in the database).
+ */
+export const CLEAN_ADDRESS_CACHE_MS = 2_000;
+const CLEAN_CACHE_MAX = 10_000;
 
 /**
  * The bucket an address counts in: IPv4 (IPv4-mapped IPv6 too) per address, IPv6 per /64 (one
@@ -46,6 +55,8 @@ export class AuthGuard {
   readonly #audit: AuditLog;
   readonly #limit: RateLimit | null;
   readonly #fx: Effects;
+  /** Bucket → when it was last seen with no failure in its window (ms). */
+  readonly #clean = new Map<string, number>();
   #lastSweep = 0;
 
   constructor(deps: { store: Store; audit: AuditLog; limit: RateLimit | null; fx?: Effects }) {
@@ -64,10 +75,7 @@ export class AuthGuard {
     const limit = this.#limit;
     const bucket = addressBucket(ctx.clientAddr);
     if (limit === null || bucket === null) return attempt();
-    const nowS = this.#nowS();
-    const held = await this.#store.read(NO_OWNERS, (db) => requestRepo.peekRateLimit(db, bucket));
-    if (held !== null && held.windowStart + limit.windowSeconds > nowS && held.count >= limit.count)
-      throw limited(limit, held.windowStart + limit.windowSeconds - nowS);
+    await this.#refuseIfLimited(limit, bucket);
     try {
       return await attempt();
     } catch (e) {
@@ -76,7 +84,24 @@ export class AuthGuard {
     }
   }
 
+  async #refuseIfLimited(limit: RateLimit, bucket: string): Promise<void> {
+    const nowMs = this.#fx.now().getTime();
+    const cleanAt = this.#clean.get(bucket);
+    if (cleanAt !== undefined && nowMs - cleanAt < CLEAN_ADDRESS_CACHE_MS && nowMs >= cleanAt) return;
+    const held = await this.#store.read(NO_OWNERS, (db) => requestRepo.peekRateLimit(db, bucket));
+    const nowS = Math.floor(nowMs / 1000);
+    const current = held !== null && held.windowStart + limit.windowSeconds > nowS ? held : null;
+    if (current === null || current.count === 0) {
+      if (this.#clean.size >= CLEAN_CACHE_MAX) this.#clean.clear();
+      this.#clean.set(bucket, nowMs);
+      return;
+    }
+    this.#clean.delete(bucket);
+    if (current.count >= limit.count) throw limited(limit, current.windowStart + limit.windowSeconds - nowS);
+  }
+
   async #failed(ctx: RequestContext, credential: Credential, limit: RateLimit, bucket: string): Promise<void> {
+    this.#clean.delete(bucket);
     const nowS = this.#nowS();
     const windowStart = nowS - (nowS % limit.windowSeconds);
     const r = await this.#store.transaction(NO_OWNERS, async (tx) => {
