@@ -1,13 +1,27 @@
 import type { SecretView, VersionView } from "../core/service/index.ts";
 import { writeLine, type Io } from "./io.ts";
 
+/** Controls, format characters (zero-width, bidi) and line separators: never written raw to a terminal. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+const NAMED: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Text from the store made safe for human output: `\n`, `\r`, `\t` and every other control or
+ * format character as `\n`, `\u{1b}`…, so a stored value (an old row, or one written to the
+ * database file directly) can neither forge a line nor send an escape sequence. Every human
+ * printer goes through it; JSON output is escaped by JSON.stringify.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => NAMED[c] ?? `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+}
+
 export function printJson(io: Io, value: unknown): void {
   writeLine(io.stdout, JSON.stringify(value, null, 2));
 }
 
 function metaText(meta: Readonly<Record<string, string>>): string {
   return Object.entries(meta)
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${escapeControls(k)}=${escapeControls(v)}`)
     .join(",");
 }
 
@@ -15,7 +29,7 @@ function metaText(meta: Readonly<Record<string, string>>): string {
 export function printSecret(io: Io, v: SecretView): void {
   writeLine(
     io.stdout,
-    `${v.owner} ${v.key} v${String(v.version)} ${v.value}${Object.keys(v.meta).length > 0 ? ` ${metaText(v.meta)}` : ""}`,
+    `${escapeControls(v.owner)} ${escapeControls(v.key)} v${String(v.version)} ${v.value}${Object.keys(v.meta).length > 0 ? ` ${metaText(v.meta)}` : ""}`,
   );
 }
 
@@ -38,7 +52,8 @@ export function printVersions(io: Io, versions: readonly VersionView[]): void {
   );
 }
 
-export function printTable(io: Io, head: readonly string[], rows: readonly (readonly string[])[]): void {
+export function printTable(io: Io, head: readonly string[], cells: readonly (readonly string[])[]): void {
+  const rows = cells.map((r) => r.map(escapeControls));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string =>
     cells

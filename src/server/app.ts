@@ -7,7 +7,8 @@ import type { ReauthHook } from "../core/service/index.ts";
 import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
-import { secretRoutes } from "./routes-secrets.ts";
+import { ctxOf, secretRoutes } from "./routes-secrets.ts";
+import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
 import { transferRoutes } from "./routes-transfer.ts";
 
 declare module "fastify" {
@@ -62,8 +63,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
+    // A path whose percent-escapes do not decode (e.g. to invalid UTF-8): our problem, not Fastify's.
+    frameworkErrors: (error, req, reply) => {
+      void sendProblem(req, reply, error.code === "FST_ERR_BAD_URL" ? invalidEncoding("url") : toCofferError(error));
+    },
   }) as unknown as FastifyInstance;
   app.decorateRequest("actor", null);
+  registerStrictUtf8(app);
 
   app.addHook("onRequest", async (req, reply) => {
     void reply.header("x-request-id", req.id);
@@ -72,7 +78,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const header = req.headers.authorization;
     const m = typeof header === "string" ? BEARER.exec(header) : null;
     if (m === null) throw new CofferError("UNAUTHENTICATED", "authentication required: send Authorization: Bearer <token>");
-    req.actor = await opts.core.tokens.authenticate(m[1] ?? "");
+    req.actor = await opts.core.tokens.authenticate(m[1] ?? "", ctxOf(req));
   });
 
   app.addHook("onResponse", async (req, reply) => {

@@ -31,6 +31,7 @@ export const KNOWN_ENV = [
   "COFFER_REAUTH_WINDOW",
   "COFFER_RATE_LIMIT_REVEAL",
   "COFFER_RATE_LIMIT_WRITE",
+  "COFFER_RATE_LIMIT_AUTH",
 ] as const;
 
 export type RateLimit = { readonly count: number; readonly windowSeconds: number };
@@ -48,8 +49,11 @@ export type Config = {
   readonly rotation: { readonly maxWraps: number; readonly maxAgeMs: number };
   /** How recently an interactive token must have authenticated to reveal (`COFFER_REAUTH_WINDOW`). */
   readonly reauthWindowMs: number;
-  /** Per-token rate limits (`COFFER_RATE_LIMIT_REVEAL`, `COFFER_RATE_LIMIT_WRITE`, e.g. `60/1m`); null = off. */
-  readonly rateLimits: { readonly reveal: RateLimit | null; readonly write: RateLimit | null };
+  /**
+   * Per-token rate limits (`COFFER_RATE_LIMIT_REVEAL`, `COFFER_RATE_LIMIT_WRITE`, e.g. `60/1m`), and failed
+   * authentications per client address (`COFFER_RATE_LIMIT_AUTH`); null = off.
+   */
+  readonly rateLimits: { readonly reveal: RateLimit | null; readonly write: RateLimit | null; readonly auth: RateLimit | null };
   readonly warnings: readonly string[];
 };
 
@@ -83,6 +87,7 @@ const EnvSchema = z.object({
   ),
   COFFER_RATE_LIMIT_REVEAL: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_RATE_LIMIT_WRITE: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
+  COFFER_RATE_LIMIT_AUTH: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_ROTATE_AFTER_WRAPS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)")),
   ),
@@ -212,6 +217,7 @@ export function loadConfig(src: ConfigSources): Config {
     rateLimits: Object.freeze({
       reveal: rateLimit(env.COFFER_RATE_LIMIT_REVEAL ?? "60/1m"),
       write: rateLimit(env.COFFER_RATE_LIMIT_WRITE ?? "600/1m"),
+      auth: rateLimit(env.COFFER_RATE_LIMIT_AUTH ?? "20/1m"),
     }),
     warnings: Object.freeze(warnings),
   });

@@ -21,8 +21,14 @@ export type TokenActor = {
 export type ShareActor = { readonly kind: "share"; readonly linkId: string };
 export type Actor = LocalActor | TokenActor | ShareActor;
 
-export function actorLabel(actor: Actor): string {
+/** Nobody: who an audit event names when no credential was accepted (failed authentications). */
+export type AnonymousActor = { readonly kind: "anonymous" };
+export const ANONYMOUS: AnonymousActor = Object.freeze({ kind: "anonymous" });
+
+export function actorLabel(actor: Actor | AnonymousActor): string {
   switch (actor.kind) {
+    case "anonymous":
+      return "anonymous";
     case "local":
       return `local:${actor.user}`;
     case "token":

@@ -4,7 +4,7 @@ import { ownerIdColumn, parseWith, type Owner } from "../model/index.ts";
 import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
 import { deniedError, denial, holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
 import { Cursor } from "./secret-inputs.ts";
-import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
+import { actorLabel, type Actor, type AnonymousActor, type RequestContext } from "./actor.ts";
 import type { KeyManager } from "./key-manager.ts";
 
 export const AUDIT_OUTCOMES = ["success", "denied", "conflict", "error"] as const;
@@ -98,7 +98,7 @@ function chainBytes(r: ChainFields): Uint8Array {
  * the previous event's MAC, so changing, deleting or reordering an event breaks the chain. The
  * MAC key is an internal key wrapped by the KEK, never stored in the clear.
  */
-type Entry = { readonly actor: Actor; readonly ctx: RequestContext; readonly e: AuditInput };
+type Entry = { readonly actor: Actor | AnonymousActor; readonly ctx: RequestContext; readonly e: AuditInput };
 type Pending = Entry & { readonly resolve: () => void; readonly reject: (e: unknown) => void };
 
 export class AuditLog {
@@ -186,7 +186,7 @@ export class AuditLog {
    * so concurrent reveals do not queue one transaction each. A failed commit fails every
    * event in it (fail closed: none of those reveals happens).
    */
-  appendNow(actor: Actor, ctx: RequestContext, e: AuditInput): Promise<void> {
+  appendNow(actor: Actor | AnonymousActor, ctx: RequestContext, e: AuditInput): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ actor, ctx, e, resolve, reject });
       if (this.#draining === null) {

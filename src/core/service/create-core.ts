@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from "./logger.ts";
 import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
+import { AuthGuard } from "./auth-guard.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
@@ -52,6 +53,7 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const audit = new AuditLog(store, keys);
     await audit.init();
     await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
+    const authGuard = new AuthGuard({ store, audit, limit: config.rateLimits.auth });
     const secrets = new SecretsService({
       store,
       keys,
@@ -59,8 +61,9 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
       logger,
       limiter: new RateLimiter(store, config.rateLimits),
       reauth: opts.reauth ?? recentAuthentication(config.reauthWindowMs),
+      authGuard,
     });
-    const tokens = new TokenService({ store, audit });
+    const tokens = new TokenService({ store, audit, guard: authGuard });
     const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs };
     const ring = keyring;
     return {

@@ -18,6 +18,7 @@ import { ownerScope } from "./scopes.ts";
 import { actorScope, deniedError, denial, keepVisible, visibleOwners } from "./access.ts";
 import { actorLabel, LOCAL_CONTEXT, type Actor, type Permission, type RequestContext } from "./actor.ts";
 import type { RateLimiter, ReauthHook } from "./guard.ts";
+import { isMinterActive, type AuthGuard } from "./auth-guard.ts";
 import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
@@ -27,6 +28,7 @@ import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportS
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
 import {
   Cursor,
+  auditableReason,
   ExpectedVersion,
   Limit,
   OwnerTypeFilter,
@@ -88,6 +90,7 @@ export class SecretsService {
   readonly #limiter: RateLimiter | null;
   readonly #reauth: ReauthHook | null;
   readonly #visibleOwners: (actor: Actor) => OwnerFilter;
+  readonly #authGuard: AuthGuard | null;
 
   constructor(deps: {
     store: Store;
@@ -103,8 +106,10 @@ export class SecretsService {
      * `tenant-isolation.test.ts` disables it to prove the isolation tests fail without it.
      */
     visibleOwners?: (actor: Actor) => OwnerFilter;
+    authGuard?: AuthGuard | null;
   }) {
     this.#visibleOwners = deps.visibleOwners ?? visibleOwners;
+    this.#authGuard = deps.authGuard ?? null;
     this.#limiter = deps.limiter ?? null;
     this.#reauth = deps.reauth ?? null;
     this.#store = deps.store;
@@ -269,7 +274,7 @@ export class SecretsService {
       owner: ref.owner,
       key: ref.name,
       version: input.version ?? null,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
     } as const;
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
@@ -338,7 +343,7 @@ export class SecretsService {
       owner,
       key: null,
       version: null,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
       outcome: "denied",
     });
     const out: ExportedSecret[] = [];
@@ -438,7 +443,7 @@ export class SecretsService {
     const base = { action: "secret.share", owner: ref.owner, key: ref.name, version: input.version ?? null, reason: null } as const;
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, {
       ...base,
-      reason: input.reason.slice(0, 500) || null,
+      reason: auditableReason(input.reason),
       outcome: "denied",
     });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
@@ -478,9 +483,16 @@ export class SecretsService {
   /**
    * Redeems a one-time link: decrypts, then burns the link and writes the audit event in one
    * transaction; only if that burn wins does the plaintext leave, so it leaves exactly once.
-   * @throws CofferError SHARE_LINK_INVALID (unknown, used or expired: not said which).
+   * Failed redemptions count against the client address's limit of failed authentications.
+   * @throws CofferError SHARE_LINK_INVALID (unknown, used, expired, or minted by a token since
+   * revoked: not said which), RATE_LIMITED.
    */
   async redeemShare(ctx: RequestContext, token: string): Promise<RevealedSecret> {
+    if (this.#authGuard === null) return this.#redeemShare(ctx, token);
+    return this.#authGuard.guard(ctx, "share-link", () => this.#redeemShare(ctx, token));
+  }
+
+  async #redeemShare(ctx: RequestContext, token: string): Promise<RevealedSecret> {
     const invalid = (): CofferError => new CofferError("SHARE_LINK_INVALID", "this link is unknown, already used or expired");
     if (!/^coffer_share_[A-Za-z0-9_-]{43}$/.test(token)) throw invalid();
     const link = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findShareLinkByHash(db, sha256Hex(token)));
@@ -488,6 +500,18 @@ export class SecretsService {
     if (link === null || link.used_at !== null || link.expires_at <= now) throw invalid();
     const actor: Actor = { kind: "share", linkId: link.id };
     const owner = ownerFromColumns(link.owner_type, link.owner_id);
+    if (!(await this.#store.read(NO_OWNERS, (db) => isMinterActive(db, link.created_by, this.#fx.now())))) {
+      await this.#audit.appendNow(actor, ctx, {
+        action: "secret.reveal",
+        owner,
+        key: link.key_name,
+        version: link.version,
+        outcome: "denied",
+        reason: null,
+        details: { link: link.id, via: "share", rule: "the token that minted the link is revoked or expired" },
+      });
+      throw invalid();
+    }
     const ref = { owner, name: link.key_name as KeyName };
     const found = await this.#store.read(ownerScope(owner), (db) => findLive(db, ref, link.version));
     const value = await this.#store.read(ownerScope(owner), (db) => this.#open(db, ref, found.version));

@@ -7,6 +7,7 @@ import { NO_OWNERS, tokenRepo, type Store } from "../store/index.ts";
 import { deniedError, denial, parseOwnerPattern, parsePermission } from "./access.ts";
 import { actorLabel, type Actor, type Permission, type RequestContext, type TokenActor } from "./actor.ts";
 import type { AuditInput, AuditLog } from "./audit-log.ts";
+import type { AuthGuard } from "./auth-guard.ts";
 
 /** What may be shown about a token: never the token, never its hash. */
 export type TokenView = {
@@ -84,10 +85,12 @@ export class TokenService {
   readonly #store: Store;
   readonly #audit: AuditLog;
   readonly #fx: Effects;
+  readonly #guard: AuthGuard | null;
   /** Token hash → the actor and its row's expiry, with when it was read. */
   readonly #cache = new Map<string, { readonly actor: TokenActor; readonly expiresAt: number | null; readonly readAt: number }>();
 
-  constructor(deps: { store: Store; audit: AuditLog; fx?: Effects }) {
+  constructor(deps: { store: Store; audit: AuditLog; fx?: Effects; guard?: AuthGuard | null }) {
+    this.#guard = deps.guard ?? null;
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#fx = deps.fx ?? systemEffects;
@@ -158,10 +161,16 @@ export class TokenService {
   }
 
   /**
-   * The actor a bearer token stands for.
-   * @throws CofferError UNAUTHENTICATED (unknown, malformed, expired or revoked; which one is not said to the caller).
+   * The actor a bearer token stands for. With the request's context, failures count against the
+   * client address's limit (the {@link AuthGuard}), and an address over it is refused outright.
+   * @throws CofferError UNAUTHENTICATED (unknown, malformed, expired or revoked; which one is not said to the caller), RATE_LIMITED.
    */
-  async authenticate(token: string): Promise<TokenActor> {
+  async authenticate(token: string, ctx?: RequestContext): Promise<TokenActor> {
+    if (this.#guard === null || ctx === undefined) return this.#authenticate(token);
+    return this.#guard.guard(ctx, "token", () => this.#authenticate(token));
+  }
+
+  async #authenticate(token: string): Promise<TokenActor> {
     if (!TOKEN_SHAPE.test(token)) throw unauthenticated("the token is malformed");
     const hash = sha256Hex(token);
     const now = this.#fx.now();

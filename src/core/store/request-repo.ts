@@ -36,6 +36,12 @@ export async function hitRateLimit(db: Executor, bucket: string, windowStart: nu
   return { count: Number(row?.count ?? 1), windowStart: Number(row?.window_start ?? windowStart) };
 }
 
+/** The count held in `bucket` (without counting a hit), or null when it has none. */
+export async function peekRateLimit(db: Executor, bucket: string): Promise<{ count: number; windowStart: number } | null> {
+  const row = await db.selectFrom("rate_limits").select(["count", "window_start"]).where("bucket", "=", bucket).executeTakeFirst();
+  return row === undefined ? null : { count: row.count, windowStart: row.window_start };
+}
+
 export async function deleteRateLimitsBefore(db: Executor, windowStart: number): Promise<void> {
   await db.deleteFrom("rate_limits").where("window_start", "<", windowStart).execute();
 }
