@@ -40,4 +40,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   PLAINTEXT_REFUSED: 2,
   ENV_NAME_REFUSED: 2,
   VALUE_NOT_ENV_SAFE: 2,
+  STORE_CORRUPT: 4,
 });

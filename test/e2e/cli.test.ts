@@ -160,6 +160,27 @@ describe("coffer CLI fails closed on keys", () => {
     }
   });
 
+  it("refuses a key directory writable by group or others, writing nothing", () => {
+    const cli = new CliHarness();
+    try {
+      cli.run(["secrets", "set", "project/a", "K", "--stdin"], { input: "v" });
+      const dir = join(cli.home, "secrets");
+      chmodSync(dir, 0o770);
+      const before = readFileSync(join(cli.home, "coffer.db"));
+      const r = cli.run(["secrets", "set", "project/a", "K2", "--stdin"], { input: "v" });
+      assert.equal(r.status, 4);
+      assert.match(
+        r.stderr,
+        /^error\[KEY_INVALID\]: key directory .*secrets is writable by group or others \(mode 0770\), .*; run: chmod 700 /,
+      );
+      assert.deepEqual(readFileSync(join(cli.home, "coffer.db")), before);
+      chmodSync(dir, 0o700);
+      assert.equal(cli.run(["secrets", "get", "project/a", "K"]).status, 0);
+    } finally {
+      cli.cleanup();
+    }
+  });
+
   it("refuses to create a new master key when the database already holds wrapped data", () => {
     const cli = new CliHarness();
     try {

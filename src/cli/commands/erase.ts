@@ -21,7 +21,11 @@ function printReport(io: Io, r: EraseReport): void {
   };
   out(`erased ${r.owner}: ${String(r.secrets)} secret(s), ${String(r.versions)} version(s), ${String(r.scopeKeys)} scope key(s)`);
   out(`kids that wrapped the erased scope keys: ${r.kids.join(", ") || "none"}`);
-  out(`live database: unrecoverable since ${r.liveDatabase}`);
+  out(
+    r.liveDatabase === null
+      ? `live database: rows deleted, but NOT yet scrubbed from the database files: ${r.scrub.detail}`
+      : `live database: unrecoverable since ${r.liveDatabase}`,
+  );
   const b = r.backups;
   if (b.backupRetention === null) {
     out("database backups: no backup retention given (--backup-retention or COFFER_BACKUP_RETENTION);");

@@ -38,6 +38,7 @@ export const CODES = [
   "PLAINTEXT_REFUSED",
   "ENV_NAME_REFUSED",
   "VALUE_NOT_ENV_SAFE",
+  "STORE_CORRUPT",
   "INTERNAL",
 ] as const;
 

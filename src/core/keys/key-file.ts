@@ -11,12 +11,53 @@ import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
 export function assertPrivateFile(path: string, what: string): void {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
+    throw new CofferError("KEY_INVALID", `${what} ${path} is accessible by group or others (mode ${octal(mode)}); run: chmod 600 ${path}`, {
+      path,
+    });
+  }
+}
+
+/**
+ * Refuses the directory that holds the master key (`DATA/secrets/`) when group or others can
+ * write to it: whoever can write there can delete, rename or replace `master-key` (and then
+ * the key a restart loads is theirs). Refuses the data directory above it when others can write
+ * to it without the sticky bit: they could rename `secrets/` (or `coffer.db`) away and plant
+ * their own. A group-writable data directory is accepted (volumes mounted with an `fsGroup` are
+ * group-writable, setgid); the key directory never is. A directory that does not exist yet is
+ * created 0700 by {@link createKeyFile}.
+ * @throws CofferError KEY_INVALID naming the directory, its mode and the fix.
+ */
+export function assertPrivateKeyDir(keyDir: string): void {
+  const keyMode = modeIfExists(keyDir);
+  if (keyMode !== null && (keyMode & 0o022) !== 0) {
     throw new CofferError(
       "KEY_INVALID",
-      `${what} ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")}); run: chmod 600 ${path}`,
-      { path },
+      `key directory ${keyDir} is writable by group or others (mode ${octal(keyMode)}), so the master key in it could be replaced; run: chmod 700 ${keyDir}`,
+      { path: keyDir },
     );
   }
+  const dataDir = dirname(keyDir);
+  const dataMode = modeIfExists(dataDir);
+  if (dataMode !== null && (dataMode & 0o002) !== 0 && (dataMode & 0o1000) === 0) {
+    throw new CofferError(
+      "KEY_INVALID",
+      `data directory ${dataDir} is writable by others (mode ${octal(dataMode)}), so its key directory could be replaced; run: chmod o-w ${dataDir}`,
+      { path: dataDir },
+    );
+  }
+}
+
+function modeIfExists(path: string): number | null {
+  try {
+    return statSync(path).mode & 0o7777;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new CofferError("KEY_UNAVAILABLE", `cannot inspect ${path} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, { path });
+  }
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
 }
 
 function readText(path: string, what: string): string {

@@ -85,6 +85,63 @@ describe("loadKeyring with the file provider", () => {
     });
   }
 
+  for (const mode of [0o770, 0o707, 0o775, 0o757, 0o777, 0o1777, 0o730]) {
+    it(`refuses a key directory with mode 0${mode.toString(8)} (writable by group or others) with KEY_INVALID and chmod 700`, () => {
+      const dir = join(freshDir(), "secrets");
+      mkdirSync(dir);
+      const path = join(dir, "master-key");
+      writeKey(path, newKeyText(), 0o600);
+      chmodSync(dir, mode);
+      for (const allowCreate of [false, true]) {
+        const err = caught(() => loadKeyring({ provider: "file", path, kid: KID }, { allowCreate }));
+        assert.equal(err.code, "KEY_INVALID");
+        assert.ok(err.message.startsWith(`key directory ${dir} is writable by group or others (mode `), err.message);
+        assert.ok(err.message.includes(`run: chmod 700 ${dir}`), err.message);
+        assert.deepEqual(err.details, { path: dir });
+      }
+    });
+  }
+
+  it("refuses to create a master key in a group-writable key directory, creating nothing", () => {
+    const dir = join(freshDir(), "secrets");
+    mkdirSync(dir);
+    chmodSync(dir, 0o770);
+    const path = join(dir, "master-key");
+    const err = caught(() => loadKeyring({ provider: "file", path, kid: KID }, { allowCreate: true }));
+    assert.equal(err.code, "KEY_INVALID");
+    assert.equal(existsSync(path), false);
+  });
+
+  for (const mode of [0o700, 0o750, 0o755, 0o500]) {
+    it(`accepts a key directory with mode 0${mode.toString(8)}`, () => {
+      const dir = join(freshDir(), "secrets");
+      mkdirSync(dir);
+      const text = newKeyText();
+      writeKey(join(dir, "master-key"), text, 0o600);
+      chmodSync(dir, mode);
+      const keyring = loadKeyring({ provider: "file", path: join(dir, "master-key"), kid: KID }, { allowCreate: false });
+      assert.equal(keyring.active.describe().fingerprint, fingerprintOf(text));
+      chmodSync(dir, 0o700);
+    });
+  }
+
+  it("refuses a data directory writable by others (without the sticky bit), accepts a group-writable or sticky one", () => {
+    const home = freshDir();
+    const path = join(home, "secrets", "master-key");
+    loadKeyring({ provider: "file", path, kid: KID }, { allowCreate: true });
+    chmodSync(home, 0o777);
+    const err = caught(() => loadKeyring({ provider: "file", path, kid: KID }, { allowCreate: false }));
+    assert.equal(err.code, "KEY_INVALID");
+    assert.equal(
+      err.message,
+      `data directory ${home} is writable by others (mode 0777), so its key directory could be replaced; run: chmod o-w ${home}`,
+    );
+    for (const ok of [0o1777, 0o2770, 0o775, 0o700]) {
+      chmodSync(home, ok);
+      loadKeyring({ provider: "file", path, kid: KID }, { allowCreate: false });
+    }
+  });
+
   it("accepts a key file with mode 0400", () => {
     const path = join(freshDir(), "master-key");
     const text = newKeyText();

@@ -1,10 +1,11 @@
+import { dirname } from "node:path";
 import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
 import { parseKeyBase64 } from "../crypto/index.ts";
 import { Kid, KID_RULE } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import type { KekProvider } from "./kek-provider.ts";
-import { createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
+import { assertPrivateKeyDir, createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
@@ -71,6 +72,7 @@ export async function openKeyring(settings: KekSettings, opts: OpenKeyringOption
 export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions): Keyring {
   switch (settings.provider) {
     case "file": {
+      assertPrivateKeyDir(dirname(settings.path));
       if (!fileExists(settings.path)) {
         if (!opts.allowCreate) {
           throw new CofferError(

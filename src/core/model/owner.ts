@@ -37,11 +37,18 @@ export function parseOwner(text: string, field = "owner"): Owner {
   return { kind: type, id: id.data };
 }
 
-/** Builds an owner from its stored columns (`owner_type`, `owner_id`). */
+/**
+ * Builds an owner from its stored columns (`owner_type`, `owner_id`).
+ * @throws CofferError STORE_CORRUPT when they are not an owner Coffer could have written
+ * (the stored text is not quoted: it may be anything).
+ */
 export function ownerFromColumns(type: string, id: string): Owner {
   if (type === "system" && id === SYSTEM_OWNER_ID) return { kind: "system" };
-  if (type === "user" || type === "project") return { kind: type, id: OwnerId.parse(id) };
-  throw new CofferError("INTERNAL", "stored owner has an unknown type", { ownerType: type });
+  if (type === "user" || type === "project") {
+    const parsed = OwnerId.safeParse(id);
+    if (parsed.success) return { kind: type, id: parsed.data };
+  }
+  throw new CofferError("STORE_CORRUPT", "a stored owner (owner_type, owner_id) is not a valid owner", { column: "owner_type, owner_id" });
 }
 
 export function ownerType(owner: Owner): OwnerType {

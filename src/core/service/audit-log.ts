@@ -1,3 +1,4 @@
+import * as z from "zod/mini";
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
 import { ownerIdColumn, parseWith, type Owner } from "../model/index.ts";
@@ -5,7 +6,10 @@ import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.
 import { deniedError, denial, holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
 import { Cursor } from "./secret-inputs.ts";
 import { actorLabel, type Actor, type AnonymousActor, type RequestContext } from "./actor.ts";
+import { parseStoredJson } from "./stored-row.ts";
 import type { KeyManager } from "./key-manager.ts";
+
+const STORED_DETAILS = z.record(z.string(), z.unknown());
 
 export const AUDIT_OUTCOMES = ["success", "denied", "conflict", "error"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
@@ -68,6 +72,19 @@ function canonicalJson(value: unknown): string {
 }
 
 /** Field by field, with a marker so `null` and `""` (or "null") never encode alike. */
+/**
+ * The details as the MAC covers them: canonical JSON. Text that is not JSON (changed outside
+ * Coffer) is used as it is: it cannot equal any canonical JSON, so verify reports that event's
+ * MAC as not matching instead of failing the whole walk.
+ */
+function detailsForMac(text: string): string {
+  try {
+    return canonicalJson(JSON.parse(text));
+  } catch {
+    return text;
+  }
+}
+
 function chainBytes(r: ChainFields): Uint8Array {
   const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
   const fields = encodeFields([
@@ -84,7 +101,7 @@ function chainBytes(r: ChainFields): Uint8Array {
     f(r.reason),
     f(r.request_id),
     f(r.client_addr),
-    canonicalJson(JSON.parse(r.details)),
+    detailsForMac(r.details),
     r.mac_key_id,
   ]);
   const out = new Uint8Array(fields.byteLength + r.prev_mac.byteLength);
@@ -337,6 +354,6 @@ function toView(r: auditRepo.AuditRow): AuditEventView {
     outcome: r.outcome,
     reason: r.reason,
     requestId: r.request_id,
-    details: JSON.parse(r.details) as Record<string, unknown>,
+    details: parseStoredJson(r.details, STORED_DETAILS, { table: "audit_events", row: r.seq }, "details", "is not a JSON object"),
   };
 }

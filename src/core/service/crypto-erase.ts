@@ -38,8 +38,13 @@ export type EraseReport = {
   readonly scopeKeys: number;
   /** Every kid that wrapped (or, for a rewrapped scope key, may earlier have wrapped) the erased scope keys. */
   readonly kids: readonly string[];
-  /** The live database: unrecoverable from the moment the transaction committed. */
-  readonly liveDatabase: string;
+  /**
+   * The live database: unrecoverable from when the deleted rows' bytes were scrubbed from its
+   * files (right after the commit); null when the scrub could not complete (see `scrub`).
+   */
+  readonly liveDatabase: string | null;
+  /** What the scrub of the database files did, or what is left and why. */
+  readonly scrub: { readonly complete: boolean; readonly detail: string };
   readonly backups: BackupExposure;
 };
 
@@ -103,6 +108,8 @@ function backupExposure(erasedAt: Date, retentionMs: number | null, kidRetiredAt
  * and appends an `owner.erase` audit event with the counts and kids; if the event cannot be
  * written, nothing is erased. Reads cannot reach the erased data afterwards even through a
  * scope key still cached in this process: every read starts from the (deleted) secret rows.
+ * After the commit the store scrubs the deleted rows' bytes from the live database files
+ * ({@link Store.scrubErased}); the report says whether that completed.
  */
 export class CryptoErase {
   readonly #store: Store;
@@ -150,13 +157,15 @@ export class CryptoErase {
     this.#keys.forgetOwner(owner);
     // Taken after the commit: backups started before this moment may still hold the rows.
     const erasedAt = this.#fx.now();
-    const at = erasedAt.toISOString();
+    // Deleted rows leave bytes in free pages, the WAL and dead tuples: remove them from the live files.
+    const scrub = await this.#store.scrubErased();
     const { kidRetiredAt, ...counts } = erased;
     return {
       owner: formatOwner(owner),
-      erasedAt: at,
+      erasedAt: erasedAt.toISOString(),
       ...counts,
-      liveDatabase: at,
+      liveDatabase: scrub.complete ? this.#fx.now().toISOString() : null,
+      scrub: { complete: scrub.complete, detail: scrub.detail },
       backups: backupExposure(erasedAt, this.#retentionMs, kidRetiredAt),
     };
   }

@@ -2,14 +2,22 @@ import { CofferError } from "../errors/index.ts";
 import { formatOwner, ownerFromColumns, ownerIdColumn, type Owner } from "../model/index.ts";
 import { secretRepo, type Executor } from "../store/index.ts";
 import type { SecretRef } from "./secret-inputs.ts";
+import { corruptRow } from "./stored-row.ts";
 
 /** An owner as the columns that store it. */
 export function cols(owner: Owner): secretRepo.OwnerColumns {
   return { ownerType: owner.kind, ownerId: ownerIdColumn(owner) };
 }
 
+/** @throws CofferError STORE_CORRUPT naming the `secrets` row when its owner columns are invalid. */
 export function ownerOf(r: secretRepo.SecretRow): Owner {
-  return ownerFromColumns(r.owner_type, r.owner_id);
+  try {
+    return ownerFromColumns(r.owner_type, r.owner_id);
+  } catch (e) {
+    if (e instanceof CofferError && e.code === "STORE_CORRUPT")
+      throw corruptRow({ table: "secrets", row: r.id }, "owner_type, owner_id", "is not a valid owner");
+    throw e;
+  }
 }
 
 export function notFound(ref: SecretRef): CofferError {
@@ -18,7 +26,8 @@ export function notFound(ref: SecretRef): CofferError {
 
 /**
  * A live (not deleted) secret and one of its versions (the current one when `version` is null).
- * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed version.
+ * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed version;
+ * STORE_CORRUPT when the current version the row names does not exist.
  */
 export async function findLive(
   db: Executor,
@@ -28,6 +37,10 @@ export async function findLive(
   const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
   if (row === null || row.deleted_at !== null) throw notFound(ref);
   const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
+  if (v === null && version === null) {
+    const label = `${formatOwner(ref.owner)} ${ref.name}`;
+    throw corruptRow({ table: "secrets", row: row.id, label }, "current_version", "names a version that does not exist");
+  }
   if (v === null || v.destroyed_at !== null) {
     throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
   }

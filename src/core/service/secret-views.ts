@@ -1,6 +1,7 @@
 import { MASK } from "../secret/index.ts";
 import { formatOwner, type Owner } from "../model/index.ts";
 import type { secretRepo } from "../store/index.ts";
+import { META_RULE, parseStoredJson, STORED_META } from "./stored-row.ts";
 
 /** What every non-reveal read returns: metadata and a mask, never the value. */
 export type SecretView = {
@@ -23,13 +24,27 @@ export type VersionView = {
   readonly destroyedAt: string | null;
 };
 
+/**
+ * A secret row's `meta`, checked.
+ * @throws CofferError STORE_CORRUPT naming the row (table, id, owner and key) when it is not a JSON object of strings.
+ */
+export function storedMeta(owner: Owner, row: Pick<secretRepo.SecretRow, "id" | "key_name" | "meta">): Record<string, string> {
+  return parseStoredJson(
+    row.meta,
+    STORED_META,
+    { table: "secrets", row: row.id, label: `${formatOwner(owner)} ${row.key_name}` },
+    "meta",
+    META_RULE,
+  );
+}
+
 export function toSecretView(owner: Owner, row: secretRepo.SecretRow, version = row.current_version): SecretView {
   return {
     owner: formatOwner(owner),
     key: row.key_name,
     version,
     value: MASK,
-    meta: JSON.parse(row.meta) as Record<string, string>,
+    meta: storedMeta(owner, row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastRotatedAt: row.last_rotated_at,

@@ -41,7 +41,7 @@ import {
   type RefInput,
   type SecretRef,
 } from "./secret-inputs.ts";
-import { toSecretView, toVersionView, type SecretView, type VersionView } from "./secret-views.ts";
+import { storedMeta, toSecretView, toVersionView, type SecretView, type VersionView } from "./secret-views.ts";
 
 export type SetInput = RefInput & { readonly value: Secret; readonly meta?: unknown; readonly expectedVersion?: number };
 export type RevealInput = RefInput & { readonly reason: string; readonly version?: number };
@@ -279,6 +279,8 @@ export class SecretsService {
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
     const found = await this.#store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version));
+    // Before decrypting and auditing: a corrupt row (STORE_CORRUPT) reveals nothing.
+    const view = toSecretView(ref.owner, found.row, found.version.version);
     let value: Secret;
     try {
       value = await this.#store.read(ownerScope(ref.owner), (db) => this.#open(db, ref, found.version));
@@ -299,7 +301,7 @@ export class SecretsService {
       throw e;
     }
     this.#log.info({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
-    return { view: toSecretView(ref.owner, found.row, found.version.version), value };
+    return { view, value };
   }
 
   /**
@@ -352,7 +354,12 @@ export class SecretsService {
         const found = await secretRepo.listCurrentVersions(db, cols(owner), prefix);
         for (const r of found) {
           const value = await this.#open(db, { owner, name: r.key_name as KeyName }, r);
-          out.push({ key: r.key_name, version: r.version, meta: JSON.parse(r.meta) as Record<string, string>, value });
+          out.push({
+            key: r.key_name,
+            version: r.version,
+            meta: storedMeta(owner, { id: r.secret_id, key_name: r.key_name, meta: r.meta }),
+            value,
+          });
         }
       });
       const details = via === null ? {} : { details: { via } };

@@ -5,9 +5,13 @@ import { parseWith } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { NO_OWNERS, tokenRepo, type Store } from "../store/index.ts";
 import { deniedError, denial, parseOwnerPattern, parsePermission } from "./access.ts";
-import { actorLabel, type Actor, type Permission, type RequestContext, type TokenActor } from "./actor.ts";
+import { actorLabel, PERMISSIONS, type Actor, type Permission, type RequestContext, type TokenActor } from "./actor.ts";
+import { parseStoredJson } from "./stored-row.ts";
 import type { AuditInput, AuditLog } from "./audit-log.ts";
 import type { AuthGuard } from "./auth-guard.ts";
+
+const STORED_SCOPES = z.array(z.enum(PERMISSIONS));
+const STORED_OWNERS = z.array(z.string());
 
 /** What may be shown about a token: never the token, never its hash. */
 export type TokenView = {
@@ -65,8 +69,8 @@ function toView(r: tokenRepo.TokenRow): TokenView {
   return {
     id: r.id,
     name: r.name,
-    scopes: JSON.parse(r.scopes) as Permission[],
-    owners: JSON.parse(r.owners) as string[],
+    scopes: parseStoredJson(r.scopes, STORED_SCOPES, { table: "tokens", row: r.id }, "scopes", "is not a JSON array of permissions"),
+    owners: parseStoredJson(r.owners, STORED_OWNERS, { table: "tokens", row: r.id }, "owners", "is not a JSON array of strings"),
     interactive: r.interactive === 1,
     createdAt: r.created_at,
     createdBy: r.created_by,

@@ -1,7 +1,7 @@
 export { openStore } from "./open-store.ts";
 export type { StoreSettings } from "./open-store.ts";
 export { NO_OWNERS, DIALECT_NAMES, ownerPatternToLike } from "./store.ts";
-export type { Store, OwnerScope, OwnerFilter, DialectName } from "./store.ts";
+export type { Store, OwnerScope, OwnerFilter, DialectName, ScrubResult } from "./store.ts";
 export type { Database, Executor } from "./schema.ts";
 export type { MigrationStatus } from "./migrate.ts";
 export * as secretRepo from "./secret-repo.ts";

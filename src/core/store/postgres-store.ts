@@ -1,12 +1,12 @@
 import pg from "pg";
-import { CompiledQuery, Kysely, PostgresDialect } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
 import { preparedStatementPool, sessionScope } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
-import { mapStoreError, ownerPatternToLike, type OwnerScope, type Store } from "./store.ts";
+import { mapStoreError, ownerPatternToLike, type OwnerScope, type ScrubResult, type Store } from "./store.ts";
 
 export type PostgresSettings = {
   /** A `postgres://` URL; it may hold a password, so it is a Secret and never logged. */
@@ -144,8 +144,51 @@ export function openPostgresStore(settings: PostgresSettings): Store {
     dialect: "postgres",
     read,
     transaction,
+    scrubErased: () => asOwner(scrubPostgres).catch((e: unknown) => scrubFailed(e)),
     migrationStatus: () => asOwner((owner) => migrationStatus(owner, postgresMigrations)),
     migrate: () => asOwner((owner) => migrateToLatest(owner, postgresMigrations)),
     close: () => db.destroy(),
   };
+}
+
+/** How long the scrub waits for the ACCESS EXCLUSIVE lock that VACUUM (FULL) needs. */
+const SCRUB_LOCK_TIMEOUT = "5s";
+
+/**
+ * Run as the connecting (owner) role, outside any transaction (VACUUM cannot run in one).
+ * VACUUM (FULL) writes `scope_keys` to a new file holding only live rows and drops the old one,
+ * so the erased wrapped scope keys leave the table's files; its table is small (O(owners)), so
+ * the exclusive lock is brief, and it is bounded by a lock timeout. Without those keys the
+ * DEKs and ciphertexts that plain VACUUM leaves as dead bytes in `secret_versions` pages until
+ * they are overwritten cannot be decrypted. VACUUM by a role that does not own a table only
+ * warns and skips it, so success is checked by the file node changing.
+ */
+async function scrubPostgres(pool: Kysely<unknown>): Promise<ScrubResult> {
+  return pool.connection().execute(async (owner) => {
+    const node = async (): Promise<unknown> =>
+      (await sql<{ n: unknown }>`SELECT pg_relation_filenode('scope_keys') AS n`.execute(owner)).rows[0]?.n;
+    const before = await node();
+    await sql.raw(`SET lock_timeout = '${SCRUB_LOCK_TIMEOUT}'`).execute(owner);
+    await sql`VACUUM (FULL) scope_keys`.execute(owner);
+    await sql`VACUUM secrets, secret_versions`.execute(owner);
+    if ((await node()) === before) {
+      return { complete: false, detail: "PostgreSQL: VACUUM (FULL) scope_keys was skipped (the connecting role does not own the table)" };
+    }
+    return {
+      complete: true,
+      detail:
+        "PostgreSQL: VACUUM (FULL) rewrote scope_keys without the erased keys; WAL segments, archives, replicas and backups keep copies (docs/erase.md)",
+    };
+  });
+}
+
+function scrubFailed(e: unknown): ScrubResult {
+  const raw =
+    e instanceof CofferError
+      ? (e.details["driverCode"] ?? e.code)
+      : typeof e === "object" && e !== null
+        ? (e as { code?: unknown }).code
+        : undefined;
+  const code = typeof raw === "string" ? raw : "error";
+  return { complete: false, detail: `PostgreSQL: could not VACUUM (FULL) scope_keys now (${code}); run it as the table owner` };
 }

@@ -6,7 +6,7 @@ import { CofferError } from "../errors/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
-import { mapStoreError, type Store } from "./store.ts";
+import { mapStoreError, type ScrubResult, type Store } from "./store.ts";
 
 const MAX_CACHED_STATEMENTS = 256;
 
@@ -49,6 +49,10 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
     raw.pragma("journal_mode = WAL");
     raw.pragma("synchronous = NORMAL");
     raw.pragma("foreign_keys = ON");
+    // Deleted and overwritten content is zeroed (cells, freed pages, overflow chains) as it is
+    // freed, so no page written from now on, to the WAL or the main file, keeps an erased
+    // or superseded row's bytes (docs/erase.md). Per connection: SQLite does not store it.
+    raw.pragma("secure_delete = ON");
   } catch (e) {
     throw new CofferError("CONFIG_INVALID", `cannot open the database ${settings.path}: ${(e as Error).message}`, { path: settings.path });
   }
@@ -70,6 +74,7 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
           }
         }),
       ),
+    scrubErased: () => scrubSqlite(db),
     migrationStatus: () => migrationStatus(db as Kysely<unknown>, sqliteMigrations),
     migrate: () => migrateToLatest(db as Kysely<unknown>, sqliteMigrations),
     close: () => db.destroy(),
@@ -82,4 +87,42 @@ async function withMappedErrors<T>(fn: () => Promise<T>): Promise<T> {
   } catch (e) {
     throw mapStoreError(e);
   }
+}
+
+type CheckpointRow = { readonly busy: number; readonly log: number; readonly checkpointed: number };
+
+/**
+ * VACUUM rebuilds the database from its live rows and writes every page back, so neither free
+ * pages nor stale bytes inside pages (left by deletes and updates made before secure_delete
+ * was on, e.g. by an older Coffer) survive; the TRUNCATE checkpoint then copies the WAL into
+ * the main file and truncates the WAL to zero bytes, so no WAL frame keeps an old page image.
+ * The checkpoint waits (busy timeout) for readers of older snapshots; if one outlasts it, the
+ * WAL is left as is and the result says so.
+ */
+async function scrubSqlite(db: Kysely<Database>): Promise<ScrubResult> {
+  try {
+    return await db.connection().execute(async (conn) => {
+      await sql`VACUUM`.execute(conn);
+      const { rows } = await sql<CheckpointRow>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(conn);
+      const r = rows[0];
+      if (r === undefined || r.busy !== 0) {
+        return {
+          complete: false,
+          detail:
+            "VACUUM rewrote the database file, but another connection kept the WAL busy: old page images stay in the -wal file until the next checkpoint",
+        };
+      }
+      return { complete: true, detail: "SQLite: VACUUM rewrote the database file; the WAL was checkpointed and truncated to 0 bytes" };
+    });
+  } catch (e) {
+    return {
+      complete: false,
+      detail: `SQLite: could not VACUUM now (${driverCode(e)}); the erased rows were zeroed as they were deleted (secure_delete), but older copies may remain in the WAL or in pages freed before secure_delete was on`,
+    };
+  }
+}
+
+function driverCode(e: unknown): string {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : "error";
 }

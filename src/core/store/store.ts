@@ -20,6 +20,13 @@ export type OwnerScope = { readonly kind: "owners"; readonly patterns: readonly 
 /** No tenant rows: for work on system tables only. */
 export const NO_OWNERS: OwnerScope = Object.freeze({ kind: "owners", patterns: Object.freeze([]) });
 
+/**
+ * What {@link Store.scrubErased} achieved: `complete` when the bytes of deleted rows are gone
+ * from the database's live files (as far as the dialect allows, see docs/erase.md); otherwise
+ * `detail` says what is left and why (never a value).
+ */
+export type ScrubResult = { readonly complete: boolean; readonly detail: string };
+
 export const DIALECT_NAMES = ["sqlite", "postgres"] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
@@ -34,6 +41,15 @@ export interface Store {
    * COMMITTED with explicit row locks where an invariant needs one.
    */
   transaction<T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * After a crypto-erase has committed: removes the bytes of deleted rows from the database's
+   * live files. SQLite: VACUUM (rewrites every page, dropping free pages and the stale cell
+   * bytes that earlier deletes and updates left in pages) and a TRUNCATE checkpoint of the WAL.
+   * PostgreSQL: VACUUM (FULL) of `scope_keys` (rewrites the table: the erased wrapped scope keys
+   * leave its files) and VACUUM of `secrets` and `secret_versions`. Never throws: a database
+   * too busy to scrub now is reported in the result.
+   */
+  scrubErased(): Promise<ScrubResult>;
   migrationStatus(): Promise<MigrationStatus>;
   /** Applies pending migrations. */
   migrate(): Promise<readonly string[]>;
