@@ -24,6 +24,12 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
+# Builds behind a TLS-intercepting egress proxy: its CA certificate(s), PEM text (public data),
+# trusted by curl and npm in this build stage only; the runtime image never sees them.
+ARG EXTRA_CA_CERTS=""
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+      printf '%s\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates; \
+    fi
 # fetch NAME VERSION INTEGRITY DIR: the registry tarball, verified, unpacked into DIR.
 RUN set -eu; \
     fetch() { \
@@ -40,6 +46,7 @@ RUN set -eu; \
     /opt/node/bin/node --version
 # Native modules compile against this Node's own headers; prebuilt binaries (GitHub) are not fetched.
 ENV PATH=/opt/node/bin:$PATH \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     npm_config_nodedir=/opt/node \
     npm_config_build_from_source=true \
     npm_config_update_notifier=false \
