@@ -62,11 +62,12 @@ COPY src src
 RUN npm run build && npm prune --omit=dev \
  && node bin/coffer.js --version \
  && mkdir -p /out/var/lib/coffer /out/usr/local/bin \
+ && cp /opt/node/bin/node /out/usr/local/bin/node \
  && ln -s /app/bin/coffer.js /out/usr/local/bin/coffer
 
 FROM ${BASE_IMAGE} AS runtime
-COPY --from=build /opt/node/bin/node /usr/local/bin/node
-COPY --from=build /out/usr/local/bin/coffer /usr/local/bin/coffer
+# node, and `coffer` (a symlink to /app/bin/coffer.js) for `exec … coffer token create` and the like.
+COPY --from=build /out/usr/local/bin/ /usr/local/bin/
 COPY --from=build /src/package.json /app/package.json
 COPY --from=build /src/bin /app/bin
 COPY --from=build /src/dist /app/dist

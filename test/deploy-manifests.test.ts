@@ -40,12 +40,12 @@ type PodSpec = {
 };
 
 const VALIDATORS: Record<string, (o: Obj) => { validate(): void }> = {
-  "v1/Namespace": (o) => new Namespace(o as never),
-  "v1/Secret": (o) => new Secret(o as never),
-  "v1/Service": (o) => new Service(o as never),
-  "apps/v1/Deployment": (o) => new Deployment(o as never),
-  "batch/v1/Job": (o) => new Job(o as never),
-  "policy/v1/PodDisruptionBudget": (o) => new PodDisruptionBudget(o as never),
+  "v1/Namespace": (o) => new Namespace(o),
+  "v1/Secret": (o) => new Secret(o),
+  "v1/Service": (o) => new Service(o),
+  "apps/v1/Deployment": (o) => new Deployment(o),
+  "batch/v1/Job": (o) => new Job(o),
+  "policy/v1/PodDisruptionBudget": (o) => new PodDisruptionBudget(o),
 };
 
 function manifests(): { file: string; doc: Obj }[] {
@@ -76,17 +76,24 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
   it("every manifest validates against the Kubernetes API schema of its kind", () => {
     const all = manifests();
     assert.ok(all.length >= 7);
-    for (const { file, doc } of all) assert.doesNotThrow(() => validateK8s(doc), file);
+    for (const { file, doc } of all)
+      assert.doesNotThrow(() => {
+        validateK8s(doc);
+      }, file);
   });
 
   it("the validator does reject a malformed manifest (negative control)", () => {
     const [dep] = byKind("Deployment");
     const bad = structuredClone(dep) as { spec: Obj };
     bad.spec["replicas"] = "two";
-    assert.throws(() => validateK8s(bad as Obj), /replicas must be integer/);
+    assert.throws(() => {
+      validateK8s(bad);
+    }, /replicas must be integer/);
     const noImage = structuredClone(dep) as Obj;
     delete (podSpec(noImage).containers[0] as Partial<Container>).name;
-    assert.throws(() => validateK8s(noImage), /name/);
+    assert.throws(() => {
+      validateK8s(noImage);
+    }, /name/);
   });
 
   it("kustomization.yaml lists exactly the manifest files", () => {
@@ -115,8 +122,8 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
     for (const w of workloads) {
       const spec = podSpec(w);
       assert.equal(spec.securityContext?.runAsNonRoot, true);
-      assert.ok((spec.securityContext?.runAsUser ?? 0) > 0);
-      assert.equal(spec.securityContext?.seccompProfile?.type, "RuntimeDefault");
+      assert.ok((spec.securityContext.runAsUser ?? 0) > 0);
+      assert.equal(spec.securityContext.seccompProfile?.type, "RuntimeDefault");
       assert.equal(spec.automountServiceAccountToken, false);
       assert.equal(spec.enableServiceLinks, false, "service links would inject unknown COFFER_* variables");
       for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
@@ -131,7 +138,7 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
         assert.equal(sc.readOnlyRootFilesystem, true, c.name);
         assert.equal(sc.runAsNonRoot, true, c.name);
         assert.deepEqual(sc.capabilities?.drop, ["ALL"], c.name);
-        assert.equal(sc.capabilities?.add, undefined, c.name);
+        assert.equal(sc.capabilities.add, undefined, c.name);
         assert.equal(sc.seccompProfile?.type, "RuntimeDefault", c.name);
         assert.ok(c.resources?.requests?.["cpu"] !== undefined && c.resources.requests["memory"] !== undefined, c.name);
         assert.ok(c.resources.limits?.["memory"] !== undefined, c.name);
@@ -144,7 +151,7 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
     const [job] = byKind("Job");
     const [c] = podSpec(job as Obj).containers;
     assert.deepEqual(c?.command, ["node", "/app/bin/coffer.js", "migrate"]);
-    const names = (c?.env ?? []).map((e) => e.name);
+    const names = (c.env ?? []).map((e) => e.name);
     assert.deepEqual(names, ["COFFER_DB_URL_FILE"]);
   });
 
@@ -186,7 +193,7 @@ describe("Compose file (deploy/compose.yaml)", () => {
     return new Ajv2019({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
   };
   const compose = parse(readFileSync(join(ROOT, "deploy", "compose.yaml"), "utf8")) as {
-    services: Record<string, Obj & { environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }>;
+    services: Partial<Record<string, Obj & { environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }>>;
     secrets: Record<string, { file: string }>;
   };
 
@@ -203,19 +210,20 @@ describe("Compose file (deploy/compose.yaml)", () => {
 
   it("migrations run once, before the servers; the KEK and the DB password are Compose secrets", () => {
     const { migrate, coffer, postgres } = compose.services;
-    assert.deepEqual(migrate?.["entrypoint"], ["node", "/app/bin/coffer.js", "migrate"]);
-    assert.equal(migrate?.["restart"], "no");
-    assert.deepEqual(coffer?.depends_on, { migrate: { condition: "service_completed_successfully" } });
-    assert.deepEqual(migrate?.depends_on, { postgres: { condition: "service_healthy" } });
-    assert.equal(postgres?.environment?.["POSTGRES_PASSWORD_FILE"], "/run/secrets/db_password");
-    assert.equal(coffer?.environment?.["COFFER_KEK_BASE64_FILE"], "/run/secrets/coffer_kek");
-    assert.equal(coffer?.environment?.["COFFER_DB_URL_FILE"], "/run/secrets/db_url");
+    assert.ok(migrate !== undefined && coffer !== undefined && postgres !== undefined);
+    assert.deepEqual(migrate["entrypoint"], ["node", "/app/bin/coffer.js", "migrate"]);
+    assert.equal(migrate["restart"], "no");
+    assert.deepEqual(coffer.depends_on, { migrate: { condition: "service_completed_successfully" } });
+    assert.deepEqual(migrate.depends_on, { postgres: { condition: "service_healthy" } });
+    assert.equal(postgres.environment?.["POSTGRES_PASSWORD_FILE"], "/run/secrets/db_password");
+    assert.equal(coffer.environment?.["COFFER_KEK_BASE64_FILE"], "/run/secrets/coffer_kek");
+    assert.equal(coffer.environment["COFFER_DB_URL_FILE"], "/run/secrets/db_url");
     assert.deepEqual(Object.keys(compose.secrets).sort(), ["coffer_kek", "db_password", "db_url"]);
     for (const s of [migrate, coffer]) {
-      assert.equal(s?.["read_only"], true);
-      assert.deepEqual(s?.["cap_drop"], ["ALL"]);
-      assert.equal(s?.["user"], "10001:10001");
-      for (const k of Object.keys(s?.environment ?? {}))
+      assert.equal(s["read_only"], true);
+      assert.deepEqual(s["cap_drop"], ["ALL"]);
+      assert.equal(s["user"], "10001:10001");
+      for (const k of Object.keys(s.environment ?? {}))
         if (k.startsWith("COFFER_")) assert.ok((KNOWN_ENV as readonly string[]).includes(k), k);
     }
   });

@@ -10,8 +10,9 @@ import { loadConfig, type Config } from "./index.ts";
 const CANARY_PASSWORD = "CANARY-db-password-5e1d";
 
 function pgUrl(config: Config): string {
-  assert.equal(config.store.kind, "postgres");
-  return config.store.kind === "postgres" ? config.store.url.revealText() : "";
+  const store = config.store;
+  assert.ok(store.kind === "postgres", store.kind);
+  return store.url.revealText();
 }
 
 function configError(fn: () => unknown): CofferError {
@@ -30,7 +31,7 @@ describe("COFFER_DB_URL_FILE (the database URL from a mounted secret)", () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "coffer-config-"));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
   const file = (name: string, text: string): string => {
     const p = join(dir, name);
     writeFileSync(p, text, { mode: 0o600 });
