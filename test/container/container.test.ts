@@ -27,6 +27,7 @@ const SKIP = ENABLED ? false : "set COFFER_CONTAINER_TESTS=1 to build and run th
 const BASE = process.env.COFFER_CONTAINER_BASE ?? "localhost/debian-minbase:bookworm";
 const IMAGE = `localhost/coffer:test-${randomBytes(4).toString("hex")}`;
 const CANARY = `CANARY-container-${randomBytes(6).toString("hex")}`;
+const KEK = randomBytes(32).toString("base64");
 
 function sh(cmd: string, args: readonly string[], timeout = 60_000): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: "utf8", timeout, maxBuffer: 64 * 1024 * 1024 });
@@ -109,7 +110,7 @@ describe("the container image, built and run here (podman)", { skip: SKIP, timeo
     secrets = mkdtempSync(join(tmpdir(), "coffer-ctr-secrets-"));
     chmodSync(secrets, 0o755);
     // What an operator does: the key and the URL readable by the image's user (10001) only.
-    writeFileSync(join(secrets, "kek.b64"), `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    writeFileSync(join(secrets, "kek.b64"), `${KEK}\n`, { mode: 0o600 });
     writeFileSync(join(secrets, "db_url"), `${db.url}\n`, { mode: 0o600 });
     for (const f of ["kek.b64", "db_url"]) chownSync(join(secrets, f), 10001, 10001);
     name = `coffer-test-${randomBytes(4).toString("hex")}`;
@@ -219,6 +220,7 @@ describe("the container image, built and run here (podman)", { skip: SKIP, timeo
     const logs = podman(["logs", name]);
     const all = logs.stdout + logs.stderr;
     assert.equal(all.includes(CANARY), false);
+    assert.equal(all.includes(KEK), false, "the master key is never logged");
     assert.equal(all.includes(db?.url ?? "-"), false, "the database URL (password) is never logged");
   });
 });
