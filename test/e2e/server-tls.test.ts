@@ -52,7 +52,9 @@ function httpsGet(url: string, ca: string): Promise<{ status: number; body: stri
     const req = request(url, { ca: readFileSync(ca), method: "GET" }, (res) => {
       let body = "";
       res.setEncoding("utf8").on("data", (d: string) => (body += d));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body }); });
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body });
+      });
     });
     req.on("error", reject);
     req.end();
@@ -163,7 +165,9 @@ describe("coffer serve refuses a bad TLS setup before listening (exit 2, CONFIG_
     pair = selfSigned(dir, "ok");
     other = selfSigned(dir, "other");
   });
-  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const refused = (r: ReturnType<typeof serveOnce>, pattern: RegExp): void => {
     assert.equal(r.status, 2, r.stderr);

@@ -31,7 +31,9 @@ describe("COFFER_DB_URL_FILE (the database URL from a mounted secret)", () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "coffer-config-"));
   });
-  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const file = (name: string, text: string): string => {
     const p = join(dir, name);
     writeFileSync(p, text, { mode: 0o600 });
