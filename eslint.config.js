@@ -10,7 +10,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "bin/*.js", "scripts/*.mjs"] },
+        projectService: { allowDefaultProject: ["*.js", "bin/*.js", "scripts/*.mjs", "deploy/container/*.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -29,7 +29,7 @@ export default defineConfig(
   },
   {
     // Plain-JS entry points: checked without type information (the bin imports the bundle).
-    files: ["bin/**/*.js", "scripts/**/*.mjs", "*.js"],
+    files: ["bin/**/*.js", "scripts/**/*.mjs", "deploy/**/*.mjs", "*.js"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },

@@ -174,6 +174,12 @@ function build(io: Io, status: { code: number }): Command {
     .addOption(new Option("--port <port>", "TCP port (0: any free port)").argParser(int("port")).default(7300))
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--public-url <url>", "the base URL clients use, for one-time links (default: from the request)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate chain; reloaded on SIGHUP (default: $COFFER_TLS_CERT)")
+    .option("--tls-key <file>", "the certificate's PEM private key, not readable by others (default: $COFFER_TLS_KEY)")
+    .option(
+      "--trust-proxy <list>",
+      "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed (default: $COFFER_TRUST_PROXY; none)",
+    )
     .action(act(() => import("./commands/serve.ts")));
   const token = program.command("token").description("API tokens for the server (local mode: needs the database and master key)");
   token

@@ -31,6 +31,13 @@ export type ServerOptions = {
   /** Background work the admin API starts (KEK rotation); the server's owner awaits it on shutdown. */
   readonly background?: Set<Promise<unknown>>;
   readonly reauth?: ReauthHook;
+  /** Serve HTTPS with this PEM certificate chain and key (replaceable later with `setSecureContext`). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /**
+   * Peers (addresses, CIDRs, proxy-addr keywords) whose `X-Forwarded-For` and `X-Forwarded-Proto`
+   * are believed for `request.ip` and `request.protocol`; empty: nobody's.
+   */
+  readonly trustProxy?: readonly string[];
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -57,6 +64,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    ...(opts.https === undefined || opts.https === null ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
+    trustProxy: opts.trustProxy === undefined || opts.trustProxy.length === 0 ? false : [...opts.trustProxy],
     bodyLimit: 256 * 1024,
     // One line per request (below), not Fastify's two.
     disableRequestLogging: true,

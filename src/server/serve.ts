@@ -1,9 +1,12 @@
 import pino, { type Logger as PinoLogger } from "pino";
+import type { Server as TlsServer } from "node:tls";
 import type { Config } from "../core/config/index.ts";
+import { CofferError } from "../core/errors/index.ts";
 import { createCore, keyStatus, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
 import { buildServer, redactUrl } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import { startRotation } from "./routes-admin.ts";
+import { loadTls } from "./tls.ts";
 
 export type ServeOptions = {
   readonly config: Config;
@@ -22,6 +25,12 @@ export type RunningServer = {
   readonly bootstrapToken: string | null;
   /** Resumed an interrupted KEK rotation job in the background. */
   readonly resumedRotation: string | null;
+  /**
+   * Reads the TLS certificate and key files again and serves them to new connections (SIGHUP).
+   * On failure the old pair stays in service and the error is logged; returns false. False
+   * too when the server speaks plain HTTP.
+   */
+  reloadTls(): boolean;
   close(): Promise<void>;
 };
 
@@ -72,12 +81,23 @@ export function serverLogger(stream: NodeJS.WritableStream, level: string): Pino
  */
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const logger = serverLogger(opts.logStream, opts.logLevel);
+  const tlsFiles = opts.config.server.tls;
+  // Before anything else: a bad certificate path fails the boot before the keyring is touched.
+  const tls = tlsFiles === null ? null : loadTls(tlsFiles);
   const core: Core = await createCore(opts.config, { logger, ...(opts.reauth === undefined ? {} : { reauth: opts.reauth }) });
   const metrics = new Metrics();
   const background = new Set<Promise<unknown>>();
   let app;
   try {
-    app = buildServer({ core, logger, metrics, background, publicUrl: opts.publicUrl ?? null });
+    app = buildServer({
+      core,
+      logger,
+      metrics,
+      background,
+      publicUrl: opts.publicUrl ?? null,
+      https: tls,
+      trustProxy: opts.config.server.trustProxy,
+    });
     await app.listen({ host: opts.host, port: opts.port });
   } catch (e) {
     await app?.close();
@@ -103,9 +123,28 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   }
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${host}:${String(port)}`,
+    url: `${tls === null ? "http" : "https"}://${host}:${String(port)}`,
     bootstrapToken,
     resumedRotation: interrupted?.id ?? null,
+    reloadTls: () => {
+      if (tlsFiles === null) return false;
+      try {
+        const next = loadTls(tlsFiles);
+        (app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
+        logger.info({ fingerprint256: next.fingerprint256, notAfter: next.notAfter }, "TLS certificate reloaded");
+        logger.flush(); // a rare operator event: seen now, not when the buffer next fills
+        return true;
+      } catch (e) {
+        const err = e as { code?: string; message?: string };
+        // The message names the file and the rule (CofferError), never key material.
+        logger.error(
+          { code: err.code ?? "INTERNAL", detail: err instanceof CofferError ? err.message : "cannot load the new certificate" },
+          "TLS reload failed; still serving the previous certificate",
+        );
+        logger.flush();
+        return false;
+      }
+    },
     close: () =>
       (closing ??= (async () => {
         await app.close();

@@ -6,10 +6,14 @@ import { globalOptions, num, str } from "./args.ts";
  * `coffer serve`: the HTTP API. Boots fail-closed (a bad key or pending migrations: exit
  * non-zero, nothing listens). On a fresh database prints the first admin token once on
  * stdout; logs are JSON lines on stderr. SIGTERM/SIGINT: stop accepting, finish in-flight
- * requests, exit 0.
+ * requests, exit 0. With --tls-cert/--tls-key it speaks HTTPS, and SIGHUP reloads both files
+ * (a bad new pair is logged and the old one kept).
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const config = loadConfig({ env: io.env, flags: globalOptions(args) });
+  const config = loadConfig({
+    env: io.env,
+    flags: { ...globalOptions(args), tlsCert: str(args, "tlsCert"), tlsKey: str(args, "tlsKey"), trustProxy: str(args, "trustProxy") },
+  });
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
   const { serve } = await import("../../server/index.ts");
   const server = await serve({
@@ -46,5 +50,10 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
+    // SIGHUP reloads the certificate (after a renewal); without TLS it keeps its default meaning.
+    if (config.server.tls !== null)
+      process.on("SIGHUP", () => {
+        server.reloadTls();
+      });
   });
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as z from "zod/mini";
@@ -22,6 +24,7 @@ export const KNOWN_ENV = [
   "COFFER_ADDR",
   "COFFER_TOKEN",
   "COFFER_DB_URL",
+  "COFFER_DB_URL_FILE",
   "COFFER_DB_POOL_MAX",
   "COFFER_DB_STATEMENT_TIMEOUT_MS",
   "COFFER_DB_BUSY_TIMEOUT_MS",
@@ -32,7 +35,17 @@ export const KNOWN_ENV = [
   "COFFER_RATE_LIMIT_REVEAL",
   "COFFER_RATE_LIMIT_WRITE",
   "COFFER_RATE_LIMIT_AUTH",
+  "COFFER_TLS_CERT",
+  "COFFER_TLS_KEY",
+  "COFFER_TRUST_PROXY",
 ] as const;
+
+export type ServerSettings = {
+  /** PEM certificate chain and private key files; both or neither. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
+  /** Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: addresses, CIDRs, or loopback/linklocal/uniquelocal. */
+  readonly trustProxy: readonly string[];
+};
 
 export type RateLimit = { readonly count: number; readonly windowSeconds: number };
 
@@ -54,6 +67,8 @@ export type Config = {
    * authentications per client address (`COFFER_RATE_LIMIT_AUTH`); null = off.
    */
   readonly rateLimits: { readonly reveal: RateLimit | null; readonly write: RateLimit | null; readonly auth: RateLimit | null };
+  /** `coffer serve` only: TLS files (`COFFER_TLS_CERT`, `COFFER_TLS_KEY`) and trusted proxies (`COFFER_TRUST_PROXY`). */
+  readonly server: ServerSettings;
   readonly warnings: readonly string[];
 };
 
@@ -69,6 +84,10 @@ const EnvSchema = z.object({
   COFFER_KEK_ID: z.optional(Kid),
   COFFER_LOG_LEVEL: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
   COFFER_DB_URL: z.optional(NonEmpty),
+  COFFER_DB_URL_FILE: z.optional(NonEmpty),
+  COFFER_TLS_CERT: z.optional(NonEmpty),
+  COFFER_TLS_KEY: z.optional(NonEmpty),
+  COFFER_TRUST_PROXY: z.optional(z.string()),
   COFFER_DB_POOL_MAX: z.optional(z.string().check(z.regex(/^([1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, "must be a whole number from 1 to 200"))),
   COFFER_DB_BUSY_TIMEOUT_MS: z.optional(
     z.string().check(z.regex(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of milliseconds from 0 to 9999999")),
@@ -110,7 +129,75 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
 /**
- * The store: `--db` > `COFFER_DB_URL` > `DATABASE_URL` > SQLite in the data directory.
+ * The database URL from a file (a container secret): the whole file, without trailing line
+ * breaks. Its content never appears in an error: it holds the database password.
+ * @throws CofferError CONFIG_INVALID naming COFFER_DB_URL_FILE when it cannot be read or is empty.
+ */
+function readDbUrlFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+    throw new CofferError("CONFIG_INVALID", `COFFER_DB_URL_FILE: cannot read ${path} (${code})`, { fields: ["COFFER_DB_URL_FILE"] });
+  }
+  const url = text.replace(/[\r\n]+$/, "");
+  if (url === "") throw new CofferError("CONFIG_INVALID", `COFFER_DB_URL_FILE: ${path} is empty`, { fields: ["COFFER_DB_URL_FILE"] });
+  return url;
+}
+
+const PROXY_KEYWORDS = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** One trusted-proxy entry: an IP address, a CIDR, or one of proxy-addr's keywords. */
+function validProxyEntry(entry: string): boolean {
+  if (PROXY_KEYWORDS.has(entry)) return true;
+  const [addr = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^(0|[1-9][0-9]{0,2})$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `coffer serve`'s TLS files and trusted proxies: the flags win over `COFFER_TLS_CERT`,
+ * `COFFER_TLS_KEY` and `COFFER_TRUST_PROXY`. Files are read when the server starts, not here.
+ * @throws CofferError CONFIG_INVALID when only one TLS file is given or a proxy entry is not an address.
+ */
+export function serverSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: { readonly tlsCert?: string | undefined; readonly tlsKey?: string | undefined; readonly trustProxy?: string | undefined } = {},
+): ServerSettings {
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] === "" ? undefined : env[name]);
+  const cert = pick(flags.tlsCert, "COFFER_TLS_CERT");
+  const key = pick(flags.tlsKey, "COFFER_TLS_KEY");
+  if ((cert === undefined) !== (key === undefined)) {
+    const missing = cert === undefined ? "--tls-cert (COFFER_TLS_CERT)" : "--tls-key (COFFER_TLS_KEY)";
+    throw new CofferError("CONFIG_INVALID", `TLS needs both a certificate and a private key: ${missing} is missing`, {
+      fields: [cert === undefined ? "COFFER_TLS_CERT" : "COFFER_TLS_KEY"],
+    });
+  }
+  const proxyText = flags.trustProxy ?? env["COFFER_TRUST_PROXY"] ?? "";
+  const trustProxy = proxyText
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  const bad = trustProxy.filter((e) => !validProxyEntry(e));
+  if (bad.length > 0) {
+    const source = flags.trustProxy !== undefined ? "--trust-proxy" : "COFFER_TRUST_PROXY";
+    throw new CofferError(
+      "CONFIG_INVALID",
+      `${source}: ${bad.map((b) => JSON.stringify(b.slice(0, 64))).join(", ")} is not an IP address, a CIDR (10.0.0.0/8) or loopback/linklocal/uniquelocal`,
+      { fields: [source] },
+    );
+  }
+  return Object.freeze({
+    tls: cert === undefined || key === undefined ? null : Object.freeze({ certPath: resolve(cert), keyPath: resolve(key) }),
+    trustProxy: Object.freeze(trustProxy),
+  });
+}
+
+/**
+ * The store: `--db` > `COFFER_DB_URL_FILE` > `COFFER_DB_URL` > `DATABASE_URL` > SQLite in the data directory.
  * `postgres://…` selects PostgreSQL; `sqlite:<path>` a SQLite file elsewhere.
  */
 function storeSettings(
@@ -119,10 +206,18 @@ function storeSettings(
   raw: Readonly<Record<string, string | undefined>>,
   flag: string | undefined,
 ): StoreSettings {
-  const url = flag ?? env.COFFER_DB_URL ?? (raw["DATABASE_URL"] === "" ? undefined : raw["DATABASE_URL"]);
+  const fromFile = flag === undefined && env.COFFER_DB_URL_FILE !== undefined ? readDbUrlFile(env.COFFER_DB_URL_FILE) : undefined;
+  const url = flag ?? fromFile ?? env.COFFER_DB_URL ?? (raw["DATABASE_URL"] === "" ? undefined : raw["DATABASE_URL"]);
   const busyTimeoutMs = Number(env.COFFER_DB_BUSY_TIMEOUT_MS ?? "10000");
   if (url === undefined) return { kind: "sqlite", path: join(home, "coffer.db"), busyTimeoutMs };
-  const source = flag !== undefined ? "--db" : env.COFFER_DB_URL !== undefined ? "COFFER_DB_URL" : "DATABASE_URL";
+  const source =
+    flag !== undefined
+      ? "--db"
+      : fromFile !== undefined
+        ? "COFFER_DB_URL_FILE"
+        : env.COFFER_DB_URL !== undefined
+          ? "COFFER_DB_URL"
+          : "DATABASE_URL";
   if (!DB_URL.test(url)) throw new CofferError("CONFIG_INVALID", `${source}: must be postgres://… or sqlite:<path>`, { fields: [source] });
   if (url.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(url.slice("sqlite:".length)), busyTimeoutMs };
   return {
@@ -136,7 +231,13 @@ function storeSettings(
 export type ConfigSources = {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Flags win over environment variables. */
-  readonly flags?: { readonly home?: string | undefined; readonly db?: string | undefined };
+  readonly flags?: {
+    readonly home?: string | undefined;
+    readonly db?: string | undefined;
+    readonly tlsCert?: string | undefined;
+    readonly tlsKey?: string | undefined;
+    readonly trustProxy?: string | undefined;
+  };
   /** The local CLI defaults to the OS keychain (with the key file as fallback), a server to the file. */
   readonly role?: "cli" | "server";
 };
@@ -219,6 +320,7 @@ export function loadConfig(src: ConfigSources): Config {
       write: rateLimit(env.COFFER_RATE_LIMIT_WRITE ?? "600/1m"),
       auth: rateLimit(env.COFFER_RATE_LIMIT_AUTH ?? "20/1m"),
     }),
+    server: serverSettings(src.env, src.flags),
     warnings: Object.freeze(warnings),
   });
 }
