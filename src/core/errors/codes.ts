@@ -36,6 +36,7 @@ export const CODES = [
   "KEY_ACCESS_DENIED",
   "KEY_DISABLED",
   "PLAINTEXT_REFUSED",
+  "STATE_TAMPERED",
   "INTERNAL",
 ] as const;
 

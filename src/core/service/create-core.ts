@@ -8,6 +8,8 @@ import { silentLogger, type Logger } from "./logger.ts";
 import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
+import { backfillStateMacs } from "./integrity-marks.ts";
+import { SecretStateMac } from "./secret-state.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
@@ -52,6 +54,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const audit = new AuditLog(store, keys);
     await audit.init();
     await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
+    // Before anything is served: every secret row carries a state MAC from here on.
+    await backfillStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
     const secrets = new SecretsService({
       store,
       keys,

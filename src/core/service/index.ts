@@ -22,6 +22,7 @@ export type { Permission, TokenActor, LocalActor } from "./actor.ts";
 export { ownerMatches, parseOwnerPattern } from "./access.ts";
 export type { SecretView, VersionView } from "./secret-views.ts";
 export { AuditLog } from "./audit-log.ts";
+export { parseAnchor } from "./audit-verify.ts";
 export type { AuditEventView, AuditVerification } from "./audit-log.ts";
 export { LOCAL_CONTEXT, actorLabel } from "./actor.ts";
 export type { Actor, RequestContext } from "./actor.ts";

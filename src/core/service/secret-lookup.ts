@@ -2,6 +2,7 @@ import { CofferError } from "../errors/index.ts";
 import { formatOwner, ownerFromColumns, ownerIdColumn, type Owner } from "../model/index.ts";
 import { secretRepo, type Executor } from "../store/index.ts";
 import type { SecretRef } from "./secret-inputs.ts";
+import type { SecretStateMac } from "./secret-state.ts";
 
 /** An owner as the columns that store it. */
 export function cols(owner: Owner): secretRepo.OwnerColumns {
@@ -18,16 +19,23 @@ export function notFound(ref: SecretRef): CofferError {
 
 /**
  * A live (not deleted) secret and one of its versions (the current one when `version` is null).
- * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed version.
+ * The row's state MAC is checked first (a deleted marker is believed only once it verifies),
+ * and the current version's row must exist.
+ * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed
+ * version; STATE_TAMPERED when the row's state does not verify or its current version is gone.
  */
 export async function findLive(
   db: Executor,
   ref: SecretRef,
   version: number | null,
+  state: SecretStateMac,
 ): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
   const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
-  if (row === null || row.deleted_at !== null) throw notFound(ref);
+  if (row === null) throw notFound(ref);
   const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
+  if (version === null) await state.checkCurrent(db, row, v);
+  else await state.check(db, row);
+  if (row.deleted_at !== null) throw notFound(ref);
   if (v === null || v.destroyed_at !== null) {
     throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
   }
