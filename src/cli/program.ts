@@ -68,6 +68,11 @@ function build(io: Io, status: { code: number }): Command {
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-list.ts")));
   secrets
+    .command("check [owner]")
+    .description("compare stored value HMACs without decrypting: values reused across owners, drift, unchecked versions (admin)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-check.ts")));
+  secrets
     .command("history <owner> <key>")
     .description("list a secret's versions")
     .option("--json", "machine-readable output")

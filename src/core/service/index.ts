@@ -35,6 +35,8 @@ export type { KeyStatus, KidStatus, StatusPolicy } from "./key-status.ts";
 export { LegacyImport, LEGACY_FORMATS } from "./legacy-import.ts";
 export type { ImportedSecret, LegacyFormat, LegacyImportInput, LegacyImportSummary } from "./legacy-import.ts";
 export { CryptoErase, parseRetention } from "./crypto-erase.ts";
+export { ValueCheck } from "./value-check.ts";
+export type { CheckReport } from "./value-check.ts";
 export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts";
 export { OwnerRekey } from "./owner-rekey.ts";
 export type { RekeyReport } from "./owner-rekey.ts";
