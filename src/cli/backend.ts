@@ -3,6 +3,7 @@ import { parseOwner } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
 import {
   LOCAL_CONTEXT,
+  parseAnchor,
   type AuditEventView,
   type AuditVerification,
   type ImportSummary,
@@ -41,7 +42,8 @@ export interface Backend {
   /** Every current value of an owner, for `run`; `null`: a value the server cannot send as text (not UTF-8). */
   revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret | null>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
-  auditVerify(): Promise<AuditVerification>;
+  /** `anchor`: `<seq>:<mac>` as recorded outside the database, or null. */
+  auditVerify(anchor: string | null): Promise<AuditVerification>;
   /** One import, all or nothing (`coffer secrets import`). */
   importSecrets(r: ImportRequest): Promise<ImportSummary>;
   /** An owner's secrets as an age bundle (`coffer secrets export --bundle`); audited reveals. */
@@ -90,7 +92,7 @@ export async function withBackend<T>(
         rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
         auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
-        auditVerify: () => core.secrets.verifyAudit(actor),
+        auditVerify: (anchor) => core.secrets.verifyAudit(actor, LOCAL_CONTEXT, anchor === null ? null : parseAnchor(anchor)),
         // Lazy: only these two need the age and YAML code.
         importSecrets: async (r) => (await import("./transfer.ts")).importLocal(core, actor, r),
         exportBundle: async (r) => (await import("./transfer.ts")).exportLocal(core, actor, r),

@@ -41,4 +41,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   ENV_NAME_REFUSED: 2,
   VALUE_NOT_ENV_SAFE: 2,
   STORE_CORRUPT: 4,
+  STATE_TAMPERED: 4,
 });

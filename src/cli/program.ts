@@ -68,6 +68,11 @@ function build(io: Io, status: { code: number }): Command {
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-list.ts")));
   secrets
+    .command("check [owner]")
+    .description("compare stored value HMACs without decrypting: values reused across owners, drift, unchecked versions (admin)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/secrets-check.ts")));
+  secrets
     .command("history <owner> <key>")
     .description("list a secret's versions")
     .option("--json", "machine-readable output")
@@ -146,7 +151,8 @@ function build(io: Io, status: { code: number }): Command {
     .action(act(() => import("./commands/audit-list.ts")));
   audit
     .command("verify")
-    .description("check the audit chain: every event unmodified, none deleted or reordered")
+    .description("check the audit chain: every event unmodified, none deleted or reordered, secrets' state matching it")
+    .option("--anchor <seq:mac>", "a head recorded earlier (audit list --json, or this command's output) that must still be in the chain")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/audit-verify.ts")));
   program

@@ -90,7 +90,7 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
         });
         return page.items;
       }),
-    auditVerify: () => call(() => c.verifyAudit()),
+    auditVerify: (anchor) => call(() => c.verifyAudit(anchor === null ? {} : { anchor })),
     // The file goes to the server as it is; a SOPS file or bundle is opened there, with the
     // identities or passphrase sent along (docs/import-export.md, "Remote mode").
     importSecrets: (r) =>

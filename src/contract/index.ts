@@ -73,6 +73,8 @@ export type AuditEventDto = {
   readonly reason: string | null;
   readonly requestId: string | null;
   readonly details: Readonly<Record<string, unknown>>;
+  /** The event's chain MAC, hex: a head to record outside the database (`coffer audit verify --anchor seq:mac`). */
+  readonly mac: string;
 };
 
 export type AuditPage = { readonly items: readonly AuditEventDto[]; readonly nextCursor: string | null };

@@ -239,8 +239,9 @@ export class CofferClient {
     });
   }
 
-  verifyAudit(): Promise<AuditVerificationDto> {
-    return this.#json({ method: "GET", path: "/v1/audit/verify" });
+  /** Verifies the chain; `anchor` (`<seq>:<mac hex>`) is a head recorded earlier that must still be in it. */
+  verifyAudit(q: { readonly anchor?: string } = {}): Promise<AuditVerificationDto> {
+    return this.#json({ method: "GET", path: "/v1/audit/verify", query: { anchor: q.anchor } });
   }
 
   // Tokens (admin)

@@ -3,7 +3,7 @@ import * as z from "zod/mini";
 import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
 import { invalidInput } from "../core/errors/index.ts";
 import { parseOwner, parseWith } from "../core/model/index.ts";
-import { KekRotation, keyStatus, type Core } from "../core/service/index.ts";
+import { KekRotation, keyStatus, parseAnchor, type Core } from "../core/service/index.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
@@ -20,6 +20,7 @@ const AuditQuery = z.object({
   cursor: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a cursor from a previous page"))),
   limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
 });
+const VerifyQuery = z.object({ anchor: z.optional(z.string().check(z.maxLength(100, "must be <seq>:<mac>"))) });
 const RotateBody = z.object({ batchSize: z.optional(z.int("must be a whole number")) });
 
 /** Tokens, the audit log and the encryption admin endpoints. */
@@ -52,7 +53,10 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     return { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
   });
 
-  app.get("/v1/audit/verify", async (req) => core.audit.verifyAs(actorOf(req), ctxOf(req)));
+  app.get("/v1/audit/verify", async (req) => {
+    const q = parseWith(VerifyQuery, req.query, "query");
+    return core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor));
+  });
 
   app.get("/v1/admin/encryption", async (req) => {
     await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "admin.encryption.status");

@@ -39,6 +39,7 @@ export const CODES = [
   "ENV_NAME_REFUSED",
   "VALUE_NOT_ENV_SAFE",
   "STORE_CORRUPT",
+  "STATE_TAMPERED",
   "INTERNAL",
 ] as const;
 

@@ -1,13 +1,17 @@
 import * as z from "zod/mini";
 import { CofferError, isCofferError } from "../errors/index.ts";
-import { constantTimeEqual, encodeFields, hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
+import { hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
 import { ownerIdColumn, parseWith, type Owner } from "../model/index.ts";
-import { auditRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
+import { auditRepo, integrityRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
 import { deniedError, denial, holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
 import { Cursor } from "./secret-inputs.ts";
 import { actorLabel, type Actor, type AnonymousActor, type RequestContext } from "./actor.ts";
 import { parseStoredJson } from "./stored-row.ts";
 import type { KeyManager } from "./key-manager.ts";
+import { canonicalJson } from "./canonical-json.ts";
+import { chainBytes, GENESIS, type ChainFields } from "./audit-chain.ts";
+import { AUDIT_HEAD_MARK, markMac } from "./integrity-marks.ts";
+import { verifyAuditLog, type AuditAnchor, type AuditVerification } from "./audit-verify.ts";
 
 const STORED_DETAILS = z.record(z.string(), z.unknown());
 
@@ -37,78 +41,15 @@ export type AuditEventView = {
   readonly reason: string | null;
   readonly requestId: string | null;
   readonly details: Readonly<Record<string, unknown>>;
+  /** The event's chain MAC (hex): record one outside the database and check it later with `audit verify --anchor seq:mac`. */
+  readonly mac: string;
 };
 
-export type AuditProblem = { readonly seq: number; readonly problem: string };
-export type AuditVerification = {
-  readonly ok: boolean;
-  readonly events: number;
-  readonly headSeq: number;
-  /** First 8 bytes of the newest event's MAC, hex: record it elsewhere to detect a truncated tail later. */
-  readonly headMac: string;
-  readonly problems: readonly AuditProblem[];
-};
+export type { AuditProblem, AuditVerification, AuditAnchor } from "./audit-verify.ts";
 
 const PURPOSE = "audit-mac";
 const DENIED_READ = { owner: null, key: null, version: null, outcome: "denied", reason: null } as const;
-const GENESIS = new Uint8Array(32);
-const CHAIN_FORMAT = 1;
-const PAGE = 1000;
 const INSERT_BATCH = 500;
-
-type ChainFields = Omit<auditRepo.AuditRow, "mac">;
-
-/**
- * JSON with sorted keys and no whitespace. The MAC covers this form, not the stored text:
- * PostgreSQL's jsonb re-spaces and reorders keys, SQLite keeps text as written.
- */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Field by field, with a marker so `null` and `""` (or "null") never encode alike. */
-/**
- * The details as the MAC covers them: canonical JSON. Text that is not JSON (changed outside
- * Coffer) is used as it is: it cannot equal any canonical JSON, so verify reports that event's
- * MAC as not matching instead of failing the whole walk.
- */
-function detailsForMac(text: string): string {
-  try {
-    return canonicalJson(JSON.parse(text));
-  } catch {
-    return text;
-  }
-}
-
-function chainBytes(r: ChainFields): Uint8Array {
-  const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
-  const fields = encodeFields([
-    CHAIN_FORMAT,
-    r.seq,
-    r.at,
-    r.actor,
-    r.action,
-    f(r.owner_type),
-    f(r.owner_id),
-    f(r.key_name),
-    f(r.version),
-    r.outcome,
-    f(r.reason),
-    f(r.request_id),
-    f(r.client_addr),
-    detailsForMac(r.details),
-    r.mac_key_id,
-  ]);
-  const out = new Uint8Array(fields.byteLength + r.prev_mac.byteLength);
-  out.set(fields);
-  out.set(r.prev_mac, fields.byteLength);
-  return out;
-}
 
 /**
  * The append-only audit log, chained with a keyed MAC: each event's HMAC covers its fields and
@@ -157,7 +98,10 @@ export class AuditLog {
     try {
       const macKey = await this.#keys.internalKey(tx, PURPOSE);
       await auditRepo.lockAuditChain(tx);
-      const head = await auditRepo.lastAuditEvent(tx);
+      // The high-water mark, not the table, says where the chain continues: deleting the newest
+      // events never makes their sequence numbers free again (the next event leaves the gap).
+      const mark = await integrityRepo.findMark(tx, AUDIT_HEAD_MARK);
+      const head = mark === null ? await auditRepo.lastAuditEvent(tx) : { seq: mark.seq, mac: mark.digest };
       let prev = { seq: head?.seq ?? 0, mac: head?.mac ?? GENESIS };
       const at = this.#fx.now().toISOString();
       const rows: auditRepo.AuditRow[] = [];
@@ -184,6 +128,8 @@ export class AuditLog {
         prev = { seq: row.seq, mac };
       }
       for (let i = 0; i < rows.length; i += INSERT_BATCH) await auditRepo.insertAuditEvents(tx, rows.slice(i, i + INSERT_BATCH));
+      const newHead = { name: AUDIT_HEAD_MARK, seq: prev.seq, digest: prev.mac };
+      await integrityRepo.putMark(tx, { ...newHead, key_id: macKey.id, mac: markMac(macKey.key, newHead), updated_at: at });
     } catch (err) {
       if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
       const action = entries[0]?.e.action ?? "unknown";
@@ -278,9 +224,9 @@ export class AuditLog {
   }
 
   /** {@link verify} for an actor holding `audit:read`. @throws CofferError SCOPE_DENIED (audited). */
-  async verifyAs(actor: Actor, ctx: RequestContext): Promise<AuditVerification> {
+  async verifyAs(actor: Actor, ctx: RequestContext, anchor: AuditAnchor | null = null): Promise<AuditVerification> {
     await this.#allowRead(actor, ctx, "audit.verify");
-    return this.verify();
+    return this.verify(anchor);
   }
 
   async #allowRead(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
@@ -290,39 +236,13 @@ export class AuditLog {
     throw deniedError("audit:read", null, why);
   }
 
-  /** Walks the whole chain and names every event that was modified, deleted or reordered. */
-  async verify(): Promise<AuditVerification> {
-    const problems: AuditProblem[] = [];
-    let prev: { seq: number; mac: Uint8Array } = { seq: 0, mac: GENESIS };
-    let events = 0;
-    for (;;) {
-      const rows = await this.#store.read(NO_OWNERS, (db) =>
-        auditRepo.listAuditEvents(db, {
-          afterSeq: prev.seq,
-          limit: PAGE,
-          ownerType: null,
-          ownerId: null,
-          action: null,
-        }),
-      );
-      for (const row of rows) {
-        events++;
-        if (row.seq !== prev.seq + 1)
-          problems.push({ seq: row.seq, problem: `events ${String(prev.seq + 1)}..${String(row.seq - 1)} are missing (deleted)` });
-        else if (!constantTimeEqual(row.prev_mac, prev.mac))
-          problems.push({
-            seq: row.seq,
-            problem: "does not follow the previous event (an event before it was deleted, replaced or reordered)",
-          });
-        const key = await this.#macKey(row.mac_key_id);
-        if (key === null || !constantTimeEqual(hmacSha256(key, chainBytes(row)), row.mac)) {
-          problems.push({ seq: row.seq, problem: "its MAC does not match its contents (modified or moved)" });
-        }
-        prev = { seq: row.seq, mac: row.mac };
-      }
-      if (rows.length < PAGE) break;
-    }
-    return { ok: problems.length === 0, events, headSeq: prev.seq, headMac: toHex(prev.mac.subarray(0, 8)), problems };
+  /**
+   * Walks the whole chain and names every event that was modified, deleted or reordered, the
+   * newest events deleted (the head record), a recorded `anchor` no longer in the chain, and
+   * every secret whose state disagrees with its MAC or with the chain's write events.
+   */
+  async verify(anchor: AuditAnchor | null = null): Promise<AuditVerification> {
+    return verifyAuditLog({ store: this.#store, keys: this.#keys, macKey: (id) => this.#macKey(id) }, anchor);
   }
 
   async #macKey(id: string): Promise<AesKey | null> {
@@ -355,5 +275,6 @@ function toView(r: auditRepo.AuditRow): AuditEventView {
     reason: r.reason,
     requestId: r.request_id,
     details: parseStoredJson(r.details, STORED_DETAILS, { table: "audit_events", row: r.seq }, "details", "is not a JSON object"),
+    mac: toHex(r.mac),
   };
 }

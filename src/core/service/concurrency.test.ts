@@ -31,7 +31,7 @@ for (const dialect of DIALECTS) {
     /** In-process cores that read and reveal (on SQLite only the test's own core). */
     let readers: Core[] = [];
     /** Audit events the tests below caused, for the chain check at the end. */
-    let expectedEvents = 0;
+    let expectedEvents = 1; // the first open's integrity.backfill event
 
     before(async () => {
       t = await tempCore(dialect);

@@ -9,6 +9,8 @@ import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
 import { AuthGuard } from "./auth-guard.ts";
+import { backfillStateMacs } from "./integrity-marks.ts";
+import { SecretStateMac } from "./secret-state.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
@@ -54,6 +56,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     await audit.init();
     await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
     const authGuard = new AuthGuard({ store, audit, limit: config.rateLimits.auth });
+    // Before anything is served: every secret row carries a state MAC from here on.
+    await backfillStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
     const secrets = new SecretsService({
       store,
       keys,

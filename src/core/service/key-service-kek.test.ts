@@ -51,7 +51,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.core.audit.verify()).ok, true);
       const status = await keyStatus(t.core);
       assert.equal(status.keys.length, 1);
-      assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys, status.keys[0]?.internalKeys], ["aws-kms", OWNERS.length, 2]);
+      assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys, status.keys[0]?.internalKeys], ["aws-kms", OWNERS.length, 4]);
       assert.match(status.keys[0]?.fingerprint ?? "", /^[0-9a-f]{16}$/);
       assert.ok(!JSON.stringify(status).includes(FAKE_AWS_CREDENTIALS.secretAccessKey));
       // Another process (a reopened core, empty cache) reads the same data.
@@ -64,7 +64,7 @@ for (const dialect of DIALECTS) {
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/hot", key: "K", value: Secret.fromString("hot") });
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/warm", key: "K", value: Secret.fromString("warm") });
       const fresh = await t.reopen();
-      // The first reveal in a process also unwraps the audit MAC key: take it out of the count.
+      // The first reveal in a process also unwraps the audit and state MAC keys: take them out of the count.
       await reveal(fresh, "project/warm");
       kms.reset();
       for (let i = 0; i < 50; i += 1) assert.equal(await reveal(fresh, "project/hot"), "hot");
@@ -74,8 +74,8 @@ for (const dialect of DIALECTS) {
       await new Promise((r) => setTimeout(r, 1100));
       kms.reset();
       for (let i = 0; i < 10; i += 1) await reveal(fresh, "project/hot");
-      // After the TTL: the scope key once more, and the audit MAC key once more.
-      assert.equal(kms.calls.Decrypt, 2);
+      // After the TTL: the scope key, the state MAC key and the audit MAC key once more each.
+      assert.equal(kms.calls.Decrypt, 3);
     });
 
     it("rotates from a local key to the KMS kid and back, with rekey, erase and retire along the way", async () => {
@@ -98,8 +98,12 @@ for (const dialect of DIALECTS) {
       const toKms = await t.reopen();
       kms.reset();
       const r1 = await new KekRotation(toKms).rotate(ACTOR, CTX, { batchSize: 2 });
-      assert.deepEqual([r1.rewrappedScopeKeys, r1.rewrappedInternalKeys], [OWNERS.length, 2]);
-      assert.equal(kms.calls.Encrypt, OWNERS.length + 2, "one Encrypt per scope key and internal key (audit MAC, request digest)");
+      assert.deepEqual([r1.rewrappedScopeKeys, r1.rewrappedInternalKeys], [OWNERS.length, 4]);
+      assert.equal(
+        kms.calls.Encrypt,
+        OWNERS.length + 4,
+        "one Encrypt per scope key and internal key (audit MAC, request digest, state MAC, value HMAC)",
+      );
       const mid = await keyStatus(toKms);
       const kmsKid = mid.keys.find((k) => k.kid === "kms");
       assert.deepEqual([kmsKid?.provider, kmsKid?.scopeKeys, mid.active], ["aws-kms", OWNERS.length, "kms"]);

@@ -25,7 +25,7 @@ for (const dialect of DIALECTS) {
       assert.equal(s.keys.length, 1);
       const k = s.keys[0];
       assert.ok(k !== undefined);
-      assert.deepEqual([k.scopeKeys, k.owners, k.secretVersions, k.internalKeys, k.wrapCount], [3, 3, 4, 2, 5]);
+      assert.deepEqual([k.scopeKeys, k.owners, k.secretVersions, k.internalKeys, k.wrapCount], [3, 3, 4, 4, 7]);
       assert.deepEqual(s.totals, { secrets: 3, liveSecrets: 3, versions: 4 });
       assert.ok(k.nonceBudgetUsed > 0 && k.nonceBudgetUsed < 1e-8);
     });

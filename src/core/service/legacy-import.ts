@@ -12,6 +12,7 @@ import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import { openColumns, sealToColumns, type SealedColumns } from "./sealing.ts";
 import { checkValueSize } from "./secret-inputs.ts";
 import { cols } from "./secret-lookup.ts";
+import { SecretStateMac } from "./secret-state.ts";
 import { badRow, csvRows, jsonRows, withLine, type RawRow } from "./legacy-listing.ts";
 
 export const LEGACY_FORMATS = ["csv", "json"] as const;
@@ -190,10 +191,12 @@ export class LegacyImport {
   readonly #keys: KeyManager;
   readonly #audit: AuditLog;
   readonly #fx: Effects;
+  readonly #state: SecretStateMac;
 
   constructor(core: { readonly store: Store; readonly keys: KeyManager; readonly audit: AuditLog }, fx: Effects = systemEffects) {
     this.#store = core.store;
     this.#keys = core.keys;
+    this.#state = new SecretStateMac(core.keys);
     this.#audit = core.audit;
     this.#fx = fx;
   }
@@ -258,12 +261,14 @@ export class LegacyImport {
       await secretRepo.insertSecretIfAbsent(tx, { ...ids, current_version: 0, meta: "{}", ...times });
       const row = await secretRepo.lockSecret(tx, owner, r.name);
       if (row === null) throw new CofferError("INTERNAL", "secret row vanished inside its own transaction");
+      if (row.state_mac !== null || row.current_version > 0) await this.#state.check(tx, row);
       const place = { owner: r.owner, name: r.name, version: row.current_version + 1, scopeKeyId: scope.id };
       const sealed = sealToColumns(scope.key, r.value, place, this.#fx);
       verifyRoundTrip(scope, sealed, place, r.value);
-      await secretRepo.updateSecret(tx, row.id, { current_version: place.version, updated_at: now, deleted_at: null });
+      await this.#state.write(tx, row, { current_version: place.version, updated_at: now, deleted_at: null });
       const created = { created_at: now, created_by: w.by, destroyed_at: null };
-      await secretRepo.insertVersion(tx, { secret_id: row.id, version: place.version, ...sealed, hmac: null, ...created });
+      const hmac = await this.#state.valueHmac(tx, r.value);
+      await secretRepo.insertVersion(tx, { secret_id: row.id, version: place.version, ...sealed, ...hmac, ...created });
       return { row: r, version: place.version, existed: row.current_version > 0 && row.deleted_at === null };
     } catch (e) {
       throw withLine(r.line, e);

@@ -3,6 +3,7 @@ import { formatOwner, ownerFromColumns, ownerIdColumn, type Owner } from "../mod
 import { secretRepo, type Executor } from "../store/index.ts";
 import type { SecretRef } from "./secret-inputs.ts";
 import { corruptRow } from "./stored-row.ts";
+import type { SecretStateMac } from "./secret-state.ts";
 
 /** An owner as the columns that store it. */
 export function cols(owner: Owner): secretRepo.OwnerColumns {
@@ -26,21 +27,24 @@ export function notFound(ref: SecretRef): CofferError {
 
 /**
  * A live (not deleted) secret and one of its versions (the current one when `version` is null).
- * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed version;
- * STORE_CORRUPT when the current version the row names does not exist.
+ * The row's state MAC is checked first (a deleted marker is believed only once it verifies),
+ * and the current version's row must exist.
+ * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed
+ * version; STATE_TAMPERED when the row's state does not verify or its current version is gone.
  */
 export async function findLive(
   db: Executor,
   ref: SecretRef,
   version: number | null,
+  state: SecretStateMac,
 ): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
   const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
-  if (row === null || row.deleted_at !== null) throw notFound(ref);
+  if (row === null) throw notFound(ref);
   const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
-  if (v === null && version === null) {
-    const label = `${formatOwner(ref.owner)} ${ref.name}`;
-    throw corruptRow({ table: "secrets", row: row.id, label }, "current_version", "names a version that does not exist");
-  }
+  // A missing current version is refused by the state check (STATE_TAMPERED): the row's MAC names it.
+  if (version === null) await state.checkCurrent(db, row, v);
+  else await state.check(db, row);
+  if (row.deleted_at !== null) throw notFound(ref);
   if (v === null || v.destroyed_at !== null) {
     throw new CofferError("NOT_FOUND", `${ref.name} has no version ${String(version)}`, { key: ref.name, version: version ?? 0 });
   }

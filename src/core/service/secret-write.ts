@@ -5,6 +5,7 @@ import type { Secret } from "../secret/index.ts";
 import { secretRepo, type Executor } from "../store/index.ts";
 import type { ScopeKey } from "./key-manager.ts";
 import { sealToColumns } from "./sealing.ts";
+import type { SecretStateMac } from "./secret-state.ts";
 import { cols } from "./secret-lookup.ts";
 
 /**
@@ -38,25 +39,30 @@ export type NewVersion = {
   readonly by: string;
   readonly now: string;
   readonly fx: Effects;
+  /** MACs the row's new state and the plaintext. */
+  readonly state: SecretStateMac;
 };
 
 /**
  * Seals `value` as the version after the row's current one (versions only grow, across
- * deletes too), makes it current and live. @returns the row as it now is.
+ * deletes too), makes it current and live, with the row's new state MAC and the plaintext's
+ * HMAC. @returns the row as it now is.
  */
 export async function appendVersion(tx: Executor, row: secretRepo.SecretRow, w: NewVersion): Promise<secretRepo.SecretRow> {
+  // A row that was written before (or carries a MAC) must verify: never write on top of tampering.
+  if (row.state_mac !== null || row.current_version > 0) await w.state.check(tx, row);
   const version = row.current_version + 1;
   const sealed = sealToColumns(w.scope.key, w.value, { owner: w.owner, name: w.name, version, scopeKeyId: w.scope.id }, w.fx);
   const meta = w.meta === null ? row.meta : JSON.stringify(w.meta);
-  await secretRepo.updateSecret(tx, row.id, { current_version: version, meta, updated_at: w.now, deleted_at: null });
+  const written = await w.state.write(tx, row, { current_version: version, meta, updated_at: w.now, deleted_at: null });
   await secretRepo.insertVersion(tx, {
     secret_id: row.id,
     version,
     ...sealed,
-    hmac: null,
+    ...(await w.state.valueHmac(tx, w.value)),
     created_at: w.now,
     created_by: w.by,
     destroyed_at: null,
   });
-  return { ...row, current_version: version, meta, updated_at: w.now, deleted_at: null };
+  return written;
 }

@@ -19,13 +19,14 @@ import { actorScope, deniedError, denial, keepVisible, visibleOwners } from "./a
 import { actorLabel, LOCAL_CONTEXT, type Actor, type Permission, type RequestContext } from "./actor.ts";
 import type { RateLimiter, ReauthHook } from "./guard.ts";
 import { isMinterActive, type AuthGuard } from "./auth-guard.ts";
-import type { AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
+import type { AuditAnchor, AuditInput, AuditLog, AuditVerification } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import type { Logger } from "./logger.ts";
 import { openColumns, sealToColumns } from "./sealing.ts";
 import { appendVersion, lockOrCreate } from "./secret-write.ts";
 import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportSummary, type ImportedKey } from "./secret-bulk.ts";
 import { cols, findLive, notFound, ownerOf } from "./secret-lookup.ts";
+import { SecretStateMac } from "./secret-state.ts";
 import {
   Cursor,
   auditableReason,
@@ -91,6 +92,7 @@ export class SecretsService {
   readonly #reauth: ReauthHook | null;
   readonly #visibleOwners: (actor: Actor) => OwnerFilter;
   readonly #authGuard: AuthGuard | null;
+  readonly #state: SecretStateMac;
 
   constructor(deps: {
     store: Store;
@@ -117,6 +119,7 @@ export class SecretsService {
     this.#audit = deps.audit;
     this.#log = deps.logger;
     this.#fx = deps.fx ?? systemEffects;
+    this.#state = new SecretStateMac(deps.keys);
   }
 
   /**
@@ -220,6 +223,7 @@ export class SecretsService {
         by,
         now,
         fx: this.#fx,
+        state: this.#state,
       });
       const version = written.current_version;
       await this.#audit.append(tx, actor, ctx, audit(version, "success"));
@@ -252,12 +256,14 @@ export class SecretsService {
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
     return this.#store.read(ownerScope(ref.owner), async (db) => {
       if (version !== null) {
-        const found = await findLive(db, ref, version);
+        const found = await findLive(db, ref, version, this.#state);
         return toSecretView(ref.owner, found.row, found.version.version);
       }
       // The masked view of the current version needs only the secret's row: one query.
       const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
-      if (row === null || row.deleted_at !== null) throw notFound(ref);
+      if (row === null) throw notFound(ref);
+      await this.#state.check(db, row);
+      if (row.deleted_at !== null) throw notFound(ref);
       return toSecretView(ref.owner, row);
     });
   }
@@ -278,7 +284,7 @@ export class SecretsService {
     } as const;
     const reason = await this.#revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const found = await this.#store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version));
+    const found = await this.#store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version, this.#state));
     // Before decrypting and auditing: a corrupt row (STORE_CORRUPT) reveals nothing.
     const view = toSecretView(ref.owner, found.row, found.version.version);
     let value: Secret;
@@ -352,12 +358,14 @@ export class SecretsService {
     try {
       await this.#store.read(ownerScope(owner), async (db) => {
         const found = await secretRepo.listCurrentVersions(db, cols(owner), prefix);
-        for (const r of found) {
-          const value = await this.#open(db, { owner, name: r.key_name as KeyName }, r);
+        for (const { secret, version } of found) await this.#state.checkCurrent(db, secret, version);
+        for (const { secret: r, version: v } of found) {
+          if (v === null) continue; // refused above
+          const value = await this.#open(db, { owner, name: r.key_name as KeyName }, v);
           out.push({
             key: r.key_name,
-            version: r.version,
-            meta: storedMeta(owner, { id: r.secret_id, key_name: r.key_name, meta: r.meta }),
+            version: v.version,
+            meta: storedMeta(owner, { id: r.id, key_name: r.key_name, meta: r.meta }),
             value,
           });
         }
@@ -411,7 +419,14 @@ export class SecretsService {
       for (const e of entries) {
         const row = await lockOrCreate(tx, owner, e.name, now);
         const existed = row.deleted_at === null && row.current_version > 0;
-        const w = await appendVersion(tx, row, { owner, name: e.name, value: e.value, meta: e.meta, scope, by, now, fx: this.#fx });
+        const w = await appendVersion(tx, row, {
+          ...{ owner, name: e.name, value: e.value, meta: e.meta },
+          scope,
+          by,
+          now,
+          fx: this.#fx,
+          state: this.#state,
+        });
         secrets.push({ key: e.name, version: w.current_version, existed });
         events.push({ ...base, key: e.name, version: w.current_version, outcome: "success", details });
       }
@@ -420,7 +435,8 @@ export class SecretsService {
         const keep = new Set<string>(entries.map((e) => e.name));
         for (const row of await liveSecrets(tx, owner)) {
           if (keep.has(row.key_name)) continue;
-          await secretRepo.updateSecret(tx, row.id, { deleted_at: now, updated_at: now });
+          await this.#state.check(tx, row);
+          await this.#state.write(tx, row, { deleted_at: now, updated_at: now });
           deleted.push(row.key_name);
           events.push({
             ...base,
@@ -461,7 +477,7 @@ export class SecretsService {
     const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
     const id = `s_${toHex(this.#fx.random(8))}`;
     const view = await this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, reason, outcome: "error" }, async (tx) => {
-      const found = await findLive(tx, ref, version);
+      const found = await findLive(tx, ref, version, this.#state);
       await tokenRepo.insertShareLink(tx, {
         id,
         token_hash: sha256Hex(token.reveal()),
@@ -520,7 +536,7 @@ export class SecretsService {
       throw invalid();
     }
     const ref = { owner, name: link.key_name as KeyName };
-    const found = await this.#store.read(ownerScope(owner), (db) => findLive(db, ref, link.version));
+    const found = await this.#store.read(ownerScope(owner), (db) => findLive(db, ref, link.version, this.#state));
     const value = await this.#store.read(ownerScope(owner), (db) => this.#open(db, ref, found.version));
     try {
       const burned = await this.#store.transaction(NO_OWNERS, async (tx) => {
@@ -552,7 +568,7 @@ export class SecretsService {
     await this.#allow(actor, ctx, "secrets:write", ref.owner, { ...base, outcome: "denied" });
     await this.#limit(actor, ctx, "write", { ...base, outcome: "denied" });
     return this.#audited(actor, ctx, ownerScope(ref.owner), { ...base, outcome: "error" }, async (tx) => {
-      const { row } = await findLive(tx, ref, null);
+      const { row } = await findLive(tx, ref, null, this.#state);
       if (expected !== null && expected !== row.current_version) {
         throw new CofferError(
           "CONFLICT",
@@ -561,9 +577,9 @@ export class SecretsService {
         );
       }
       const now = this.#fx.now().toISOString();
-      await secretRepo.updateSecret(tx, row.id, { deleted_at: now, updated_at: now });
+      const written = await this.#state.write(tx, row, { deleted_at: now, updated_at: now });
       await this.#audit.append(tx, actor, ctx, { ...base, version: row.current_version, outcome: "success" });
-      return toSecretView(ref.owner, { ...row, deleted_at: now, updated_at: now });
+      return toSecretView(ref.owner, written);
     });
   }
 
@@ -635,7 +651,9 @@ export class SecretsService {
     return this.#store.read(ownerScope(ref.owner), async (db) => {
       const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
       if (row === null) throw notFound(ref);
-      return (await secretRepo.listVersions(db, row.id)).map((v) => toVersionView(v, row.current_version));
+      const versions = await secretRepo.listVersions(db, row.id);
+      await this.#state.checkCurrent(db, row, versions.find((v) => v.version === row.current_version) ?? null);
+      return versions.map((v) => toVersionView(v, row.current_version));
     });
   }
 
@@ -646,7 +664,7 @@ export class SecretsService {
     await this.#allow(actor, ctx, "secrets:write", ref.owner, { ...base, version: null, outcome: "denied" });
     await this.#limit(actor, ctx, "write", { ...base, version: null, outcome: "denied" });
     return this.#sealing(actor, ctx, ref.owner, { ...base, version: null, outcome: "error" }, async (tx, scope) => {
-      const { row } = await findLive(tx, ref, null);
+      const { row } = await findLive(tx, ref, null, this.#state);
       const versions = (await secretRepo.listVersions(tx, row.id)).filter((v) => v.destroyed_at === null);
       for (const v of versions) {
         const value = await this.#open(tx, ref, v);
@@ -658,24 +676,26 @@ export class SecretsService {
             this.#fx,
           );
           await secretRepo.updateVersionCipher(tx, { secretId: row.id, version: v.version }, sealed);
+          // A rotation decrypts anyway: it (re)computes the plaintext HMAC under the current HMAC key.
+          await secretRepo.updateVersionHmac(tx, { secretId: row.id, version: v.version }, await this.#state.valueHmac(tx, value));
         } finally {
           value.wipe();
         }
       }
       const now = this.#fx.now().toISOString();
-      await secretRepo.updateSecret(tx, row.id, { last_rotated_at: now, updated_at: now });
+      const written = await this.#state.write(tx, row, { last_rotated_at: now, updated_at: now });
       await this.#audit.append(tx, actor, ctx, {
         ...base,
         version: row.current_version,
         outcome: "success",
         details: { versions: versions.length },
       });
-      return toSecretView(ref.owner, { ...row, last_rotated_at: now, updated_at: now });
+      return toSecretView(ref.owner, written);
     });
   }
 
   /** Walks the audit chain; see {@link AuditLog.verify}. Needs `audit:read`. */
-  async verifyAudit(actor: Actor, ctx: RequestContext = LOCAL_CONTEXT): Promise<AuditVerification> {
+  async verifyAudit(actor: Actor, ctx: RequestContext = LOCAL_CONTEXT, anchor: AuditAnchor | null = null): Promise<AuditVerification> {
     await this.#allow(actor, ctx, "audit:read", null, {
       action: "audit.verify",
       owner: null,
@@ -684,7 +704,7 @@ export class SecretsService {
       reason: null,
       outcome: "denied",
     });
-    return this.#audit.verify();
+    return this.#audit.verify(anchor);
   }
 
   /** Refuses (audited) an actor that lacks the permission on the owner. @throws CofferError SCOPE_DENIED. */

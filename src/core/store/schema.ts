@@ -16,6 +16,8 @@ export interface SecretsTable {
   updated_at: string;
   last_rotated_at: string | null;
   deleted_at: string | null;
+  /** Keyed MAC over identity and mutable state (migration 0004); NULL only before the one-time backfill. */
+  state_mac: Uint8Array | null;
 }
 
 export interface SecretVersionsTable {
@@ -28,9 +30,21 @@ export interface SecretVersionsTable {
   wrapped_dek: Uint8Array;
   scope_key_id: string;
   hmac: Uint8Array | null;
+  /** The internal key that computed `hmac` (rotatable; migration 0004). */
+  hmac_key_id: string | null;
   created_at: string;
   created_by: string;
   destroyed_at: string | null;
+}
+
+/** MAC'd records kept apart from the tables they protect (the audit high-water mark, the backfill marker). */
+export interface IntegrityMarksTable {
+  name: string;
+  seq: number;
+  digest: Uint8Array;
+  key_id: string;
+  mac: Uint8Array;
+  updated_at: string;
 }
 
 export interface ScopeKeysTable {
@@ -155,6 +169,7 @@ export interface Database {
   share_links: ShareLinksTable;
   idempotency_keys: IdempotencyKeysTable;
   rate_limits: RateLimitsTable;
+  integrity_marks: IntegrityMarksTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */

@@ -161,20 +161,120 @@ export async function updateWrappedDek(
   await db.executeQuery(CompiledQuery.raw(text, [patch.wrapped_dek, patch.scope_key_id, key.secretId, key.version]));
 }
 
-/** Current, non-deleted versions of an owner's secrets (with a name prefix), joined for decryption. */
-export async function listCurrentVersions(
-  db: Executor,
-  owner: OwnerColumns,
-  prefix: string,
-): Promise<(VersionRow & { readonly key_name: string; readonly meta: string })[]> {
+/** A live secret and its current version's row (null when that row is missing: tampering). */
+export type CurrentVersion = { readonly secret: SecretRow; readonly version: VersionRow | null };
+
+/**
+ * Live secrets of an owner (with a name prefix) and each one's current version, for decryption
+ * (`run`, export). One query; a LEFT JOIN, so a secret whose current version row was deleted is
+ * returned (with `version: null`) to be refused, not silently skipped.
+ */
+export async function listCurrentVersions(db: Executor, owner: OwnerColumns, prefix: string): Promise<CurrentVersion[]> {
   let q = db
     .selectFrom("secrets as s")
-    .innerJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
-    .selectAll("v")
-    .select(["s.key_name", "s.meta"])
+    .leftJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
+    .select([
+      "s.id as s_id",
+      "s.owner_type",
+      "s.owner_id",
+      "s.key_name",
+      "s.current_version",
+      "s.meta",
+      "s.created_at as s_created_at",
+      "s.updated_at as s_updated_at",
+      "s.last_rotated_at",
+      "s.deleted_at",
+      "s.state_mac",
+      "v.secret_id",
+      "v.version",
+      "v.alg",
+      "v.nonce",
+      "v.ciphertext",
+      "v.wrapped_dek",
+      "v.scope_key_id",
+      "v.hmac",
+      "v.hmac_key_id",
+      "v.created_at",
+      "v.created_by",
+      "v.destroyed_at",
+    ])
     .where("s.owner_type", "=", owner.ownerType)
     .where("s.owner_id", "=", owner.ownerId)
     .where("s.deleted_at", "is", null);
   if (prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["s.key_name", eb.lit(1), eb.val(prefix.length)]), "=", prefix));
-  return q.orderBy("s.key_name").execute();
+  const rows = await q.orderBy("s.key_name").execute();
+  return rows.map((r) => ({
+    secret: {
+      id: r.s_id,
+      owner_type: r.owner_type,
+      owner_id: r.owner_id,
+      key_name: r.key_name,
+      current_version: r.current_version,
+      meta: r.meta,
+      created_at: r.s_created_at,
+      updated_at: r.s_updated_at,
+      last_rotated_at: r.last_rotated_at,
+      deleted_at: r.deleted_at,
+      state_mac: r.state_mac,
+    },
+    version:
+      r.secret_id === null ||
+      r.version === null ||
+      r.alg === null ||
+      r.nonce === null ||
+      r.ciphertext === null ||
+      r.wrapped_dek === null ||
+      r.scope_key_id === null ||
+      r.created_at === null ||
+      r.created_by === null
+        ? null
+        : {
+            secret_id: r.secret_id,
+            version: r.version,
+            alg: r.alg,
+            nonce: r.nonce,
+            ciphertext: r.ciphertext,
+            wrapped_dek: r.wrapped_dek,
+            scope_key_id: r.scope_key_id,
+            hmac: r.hmac,
+            hmac_key_id: r.hmac_key_id,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            destroyed_at: r.destroyed_at,
+          },
+  }));
+}
+
+/** Every secret row (deleted ones too) after a cursor, in id order: for the backfill and `audit verify`. */
+export async function listAllSecrets(db: Executor, afterId: number, limit: number): Promise<SecretRow[]> {
+  return db.selectFrom("secrets").selectAll().where("id", ">", afterId).orderBy("id").limit(limit).execute();
+}
+
+export type ValueHmacRow = {
+  readonly owner_type: string;
+  readonly owner_id: string;
+  readonly key_name: string;
+  readonly version: number;
+  readonly hmac: Uint8Array | null;
+  readonly hmac_key_id: string | null;
+};
+
+/** The plaintext HMACs of every live secret's current version (optionally one owner's): `secrets check`. */
+export async function listCurrentHmacs(db: Executor, owner: OwnerColumns | null): Promise<ValueHmacRow[]> {
+  let q = db
+    .selectFrom("secrets as s")
+    .innerJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
+    .select(["s.owner_type", "s.owner_id", "s.key_name", "v.version", "v.hmac", "v.hmac_key_id"])
+    .where("s.deleted_at", "is", null);
+  if (owner !== null) q = q.where("s.owner_type", "=", owner.ownerType).where("s.owner_id", "=", owner.ownerId);
+  return q.orderBy("s.owner_type").orderBy("s.owner_id").orderBy("s.key_name").execute();
+}
+
+/** Sets a version's plaintext HMAC (a rotation recomputes it under the current HMAC key). */
+export async function updateVersionHmac(
+  db: Executor,
+  key: { readonly secretId: number; readonly version: number },
+  patch: { readonly hmac: Uint8Array; readonly hmac_key_id: string },
+): Promise<void> {
+  await db.updateTable("secret_versions").set(patch).where("secret_id", "=", key.secretId).where("version", "=", key.version).execute();
 }
