@@ -9,7 +9,7 @@ import type { Leaf, SopsDocument } from "./leaf.ts";
  */
 type Entry = { kind: "comment"; mark: string; text: string } | { kind: "pair"; key: string; value: string };
 type Section = { name: string; entries: Entry[] };
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export function parseIni(bytes: Uint8Array): SopsDocument {
   const sections: Section[] = [];

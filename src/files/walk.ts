@@ -2,13 +2,14 @@ import { createHash } from "node:crypto";
 import { CofferError } from "../core/errors/index.ts";
 import { decryptValue, encryptValue, isEncValue, type Plain } from "./enc-value.ts";
 import type { Leaf } from "./leaf.ts";
-import type { EncryptionRule } from "./metadata.ts";
+import type { EncryptionRule, Metadata } from "./metadata.ts";
 
 /** sha256("sops"): the MAC's first input when `mac_only_encrypted` is set (FORMAT.md §5). */
 const MAC_ONLY_INIT = createHash("sha256").update("sops").digest();
 
 export type WalkOptions = {
   readonly rule: EncryptionRule;
+  readonly commentRule?: Metadata["commentRule"];
   readonly macOnlyEncrypted: boolean;
   /**
    * Decrypt fills it, encrypt reads it: (AAD, type, plaintext) → the ENC[] string it came from,
@@ -57,6 +58,16 @@ export function encryptionFilter(rule: EncryptionRule): (path: readonly string[]
   return (path) => (path.some(matches) ? encryptOnMatch : !encryptOnMatch);
 }
 
+/**
+ * Whether a comment is encrypted: its path must be selected, and with a comment regex
+ * (`encrypted_comment_regex` / `unencrypted_comment_regex`) its text must (not) match.
+ */
+function commentFilter(rule: Metadata["commentRule"]): (text: string) => boolean {
+  if (rule === undefined) return () => true;
+  const m = goRegex(rule.value);
+  return rule.kind === "encrypted_comment_regex" ? (t) => m(t) : (t) => !m(t);
+}
+
 function stashKey(aad: string, p: Plain): string {
   return `${aad}\u0000${p.type}\u0000${Buffer.from(p.bytes).toString("base64")}`;
 }
@@ -69,26 +80,31 @@ export function encryptLeaves(
   leaves: readonly Leaf[],
   dataKey: Uint8Array,
   opts: WalkOptions,
-): { mac: string; encrypted: number; reused: number } {
+): { mac: string; encrypted: number; reused: number; fresh: number } {
   let encrypted = 0;
   let reusedCount = 0;
   const h = createHash("sha512");
   if (opts.macOnlyEncrypted) h.update(MAC_ONLY_INIT);
   const selected = encryptionFilter(opts.rule);
+  const commentSelected = commentFilter(opts.commentRule);
+  let fresh = 0;
   for (const leaf of leaves) {
     const plain = leaf.read();
     if (plain === null) continue;
-    const encrypt = selected(leaf.path);
+    const encrypt =
+      selected(leaf.path) && (leaf.kind === "value" || commentSelected(new TextDecoder("utf-8", { ignoreBOM: true }).decode(plain.bytes)));
     if (leaf.kind === "value" && (encrypt || !opts.macOnlyEncrypted)) h.update(plain.bytes);
     if (!encrypt) continue;
     if (leaf.kind === "comment" && plain.bytes.byteLength === 0) continue;
     const aad = aadOf(leaf.path);
     const reused = opts.stash?.get(stashKey(aad, plain));
     leaf.writeEncrypted(reused ?? encryptValue(dataKey, plain, aad));
+    const counts = leaf.kind === "comment" || plain.bytes.byteLength > 0;
     if (leaf.kind === "value" && plain.bytes.byteLength > 0) encrypted++;
-    if (reused !== undefined) reusedCount++;
+    if (counts && reused !== undefined) reusedCount++;
+    else if (counts) fresh++;
   }
-  return { mac: h.digest("hex").toUpperCase(), encrypted, reused: reusedCount };
+  return { mac: h.digest("hex").toUpperCase(), encrypted, reused: reusedCount, fresh };
 }
 
 /**
