@@ -112,8 +112,9 @@ export function metadataToRaw(m: Metadata): Record<string, unknown> {
   out["mac"] = m.mac;
   if (m.macOnlyEncrypted) out["mac_only_encrypted"] = true;
   if (m.keyGroups.length > 1 && m.shamirThreshold !== 0) out["shamir_threshold"] = m.shamirThreshold;
-  out[m.rule.kind] = m.rule.value;
+  // sops refuses a file that names a key rule and a comment rule together.
   if (m.commentRule !== undefined) out[m.commentRule.kind] = m.commentRule.value;
+  else out[m.rule.kind] = m.rule.value;
   out["version"] = m.version;
   const sorted: Record<string, unknown> = {};
   for (const k of Object.keys(out).sort()) sorted[k] = out[k];

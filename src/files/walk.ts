@@ -58,14 +58,37 @@ export function encryptionFilter(rule: EncryptionRule): (path: readonly string[]
   return (path) => (path.some(matches) ? encryptOnMatch : !encryptOnMatch);
 }
 
+const commentText = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /**
- * Whether a comment is encrypted: its path must be selected, and with a comment regex
- * (`encrypted_comment_regex` / `unencrypted_comment_regex`) its text must (not) match.
+ * Which leaves are encrypted, in document order. Without a comment regex: the key-path rule.
+ * With one, sops 3.13's marker semantics (observed with the real binary): a comment matching
+ * the regex is a marker and stays plaintext; it flips the leaves after it, up to and including
+ * the next value. `encrypted_comment_regex`: only what follows a marker is encrypted;
+ * `unencrypted_comment_regex`: everything except what follows a marker.
  */
-function commentFilter(rule: Metadata["commentRule"]): (text: string) => boolean {
-  if (rule === undefined) return () => true;
-  const m = goRegex(rule.value);
-  return rule.kind === "encrypted_comment_regex" ? (t) => m(t) : (t) => !m(t);
+function selector(opts: WalkOptions): (leaf: Leaf, plain: Plain | null) => boolean {
+  const rule = opts.commentRule;
+  if (rule === undefined) {
+    const selected = encryptionFilter(opts.rule);
+    return (leaf) => selected(leaf.path);
+  }
+  const matches = goRegex(rule.value);
+  const encryptMarked = rule.kind === "encrypted_comment_regex";
+  let marked = false;
+  return (leaf, plain) => {
+    if (leaf.kind === "comment") {
+      const text = plain === null ? (leaf.stored() ?? "") : commentText.decode(plain.bytes);
+      if (!isEncValue(text) && matches(text)) {
+        marked = true;
+        return false;
+      }
+      return encryptMarked ? marked : !marked;
+    }
+    const out = encryptMarked ? marked : !marked;
+    marked = false;
+    return out;
+  };
 }
 
 function stashKey(aad: string, p: Plain): string {
@@ -85,14 +108,12 @@ export function encryptLeaves(
   let reusedCount = 0;
   const h = createHash("sha512");
   if (opts.macOnlyEncrypted) h.update(MAC_ONLY_INIT);
-  const selected = encryptionFilter(opts.rule);
-  const commentSelected = commentFilter(opts.commentRule);
+  const select = selector(opts);
   let fresh = 0;
   for (const leaf of leaves) {
     const plain = leaf.read();
+    const encrypt = select(leaf, plain);
     if (plain === null) continue;
-    const encrypt =
-      selected(leaf.path) && (leaf.kind === "value" || commentSelected(new TextDecoder("utf-8", { ignoreBOM: true }).decode(plain.bytes)));
     if (leaf.kind === "value" && (encrypt || !opts.macOnlyEncrypted)) h.update(plain.bytes);
     if (!encrypt) continue;
     if (leaf.kind === "comment" && plain.bytes.byteLength === 0) continue;
@@ -115,9 +136,9 @@ export function encryptLeaves(
 export function decryptLeaves(leaves: readonly Leaf[], dataKey: Uint8Array, opts: WalkOptions): string {
   const h = createHash("sha512");
   if (opts.macOnlyEncrypted) h.update(MAC_ONLY_INIT);
-  const selected = encryptionFilter(opts.rule);
+  const select = selector(opts);
   for (const leaf of leaves) {
-    const encrypted = selected(leaf.path);
+    const encrypted = select(leaf, leaf.kind === "comment" ? null : leaf.read());
     if (leaf.kind === "comment") {
       const text = leaf.stored();
       if (!encrypted || text === null || !isEncValue(text)) continue;
