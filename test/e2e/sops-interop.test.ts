@@ -131,6 +131,7 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
     json: '{\n\t"a": "x",\n\t"n": 7,\n\t"f": 1.5,\n\t"b": true,\n\t"l": [\n\t\t"one",\n\t\t2\n\t],\n\t"bom": "\\ufeffy"\n}\n',
     env: "# comment\nA=x\nB=has spaces and 'quotes'\nEMPTY=\nC=\ufeffbom\n",
     bin: "raw \u0000 bytes\nline 2\n",
+    ini: '; top comment\n[sec]\n# key comment\nkey = "quoted value"\nother = plain\n\n[two]\na = 1\n',
   };
   for (const [ext, text] of Object.entries(STORES)) {
     it(`${ext}: both directions decrypt to the same bytes`, () => {
@@ -138,8 +139,9 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
       put(`st.${ext}`, text);
       put(`st.c.${ext}`, ok(coffer(["file", "encrypt", ...types, "--age", recipient, `st.${ext}`]), "coffer encrypt"));
       const decrypted = sameDecrypt(`st.c.${ext}`, types).toString();
-      // JSON prints as Go's encoder does (`\ufeff` comes out raw), so compare with the input only elsewhere.
-      if (ext !== "json") assert.equal(decrypted, text);
+      // JSON prints as Go's encoder does (`\ufeff` comes out raw) and INI as go-ini does (quotes
+      // removed, `; ` comments, keys aligned), so only dotenv and binary give the input back as is.
+      if (ext === "env" || ext === "bin") assert.equal(decrypted, text);
       put(`st.s.${ext}`, ok(sops(["-e", ...types, "--age", recipient, `st.${ext}`]), "sops -e"));
       assert.equal(sameDecrypt(`st.s.${ext}`, types).toString(), decrypted);
     });
