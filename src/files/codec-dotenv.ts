@@ -9,7 +9,7 @@ import type { Leaf, SopsDocument } from "./leaf.ts";
  * Metadata is flattened into `sops_…` keys (`__map_`, `__list_<i>`), written sorted at the end.
  */
 type Line = { kind: "comment"; text: string } | { kind: "pair"; key: string; value: string };
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const PREFIX = "sops_";
 
 export function flatten(v: unknown, prefix: string, out: Map<string, string>): void {

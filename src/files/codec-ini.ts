@@ -7,15 +7,23 @@ import type { Leaf, SopsDocument } from "./leaf.ts";
  * value is a string, the AAD is `section:key:`, `;`/`#` comment lines are comment leaves of their
  * section. Metadata is a `[sops]` section of flattened keys with newlines escaped as `\n`.
  */
-type Entry = { kind: "comment"; mark: string; text: string } | { kind: "pair"; key: string; value: string };
-type Section = { name: string; entries: Entry[] };
-const utf8 = new TextDecoder();
+type Entry = { kind: "comment"; text: string } | { kind: "pair"; key: string; value: string };
+type Section = { name: string; entries: Entry[]; head: number };
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export function parseIni(bytes: Uint8Array): SopsDocument {
   const sections: Section[] = [];
-  let cur: Section = { name: "DEFAULT", entries: [] };
+  let cur: Section = { name: "DEFAULT", entries: [], head: 0 };
   const metaFlat = new Map<string, string>();
   let inSops = false;
+  // go-ini attaches comments to what follows them: a comment above `[section]` belongs to that section.
+  let pending: Entry[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    if (!sections.includes(cur)) sections.push(cur);
+    cur.entries.push(...pending);
+    pending = [];
+  };
   utf8
     .decode(bytes)
     .split(/\r?\n/)
@@ -27,15 +35,15 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
         const name = (sec[1] ?? "").trim();
         inSops = name === "sops";
         if (!inSops) {
-          cur = { name, entries: [] };
+          cur = { name, entries: pending, head: pending.length };
+          pending = [];
           sections.push(cur);
         }
         return;
       }
       if (line.startsWith(";") || line.startsWith("#")) {
         if (inSops) return;
-        if (!sections.includes(cur)) sections.push(cur);
-        cur.entries.push({ kind: "comment", mark: line[0] ?? "#", text: line.slice(1) });
+        pending.push({ kind: "comment", text: line.slice(1).trim() });
         return;
       }
       const eq = line.indexOf("=");
@@ -44,13 +52,18 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
           field: `line ${String(i + 1)}`,
         });
       const key = line.slice(0, eq).trim();
-      const value = line.slice(eq + 1).trim();
+      const rawValue = line.slice(eq + 1).trim();
+      // go-ini removes one pair of surrounding quotes (sops prints the value without them).
+      const q = rawValue[0];
+      const value =
+        rawValue.length >= 2 && (q === '"' || q === "'" || q === "`") && rawValue.endsWith(q) ? rawValue.slice(1, -1) : rawValue;
       if (inSops) metaFlat.set(key, value.replaceAll("\\n", "\n"));
       else {
-        if (!sections.includes(cur)) sections.push(cur);
+        flush();
         cur.entries.push({ kind: "pair", key, value });
       }
     });
+  flush();
   let meta: Readonly<Record<string, unknown>> | null = null;
   const enc = new TextEncoder();
   return {
@@ -81,18 +94,29 @@ export function parseIni(bytes: Uint8Array): SopsDocument {
       meta = m;
     },
     serialize() {
+      // As go-ini writes it (sops): section comments above the header, `; ` comments, keys padded
+      // to the longest key of their section, a blank line after each section.
       const out: string[] = [];
+      const pairs = (entries: readonly Entry[]): void => {
+        const width = Math.max(0, ...entries.map((e) => (e.kind === "pair" ? e.key.length : 0)));
+        for (const e of entries) {
+          if (e.kind === "comment") out.push(`; ${e.text}`);
+          else out.push(`${e.key.padEnd(width)} = ${e.value}`);
+        }
+      };
       for (const s of sections) {
-        if (out.length > 0) out.push("");
-        // Keys and comments before the first section belong to go-ini's DEFAULT section, written without a header.
-        if (s.name !== "DEFAULT" || sections.indexOf(s) !== 0) out.push(`[${s.name}]`);
-        for (const e of s.entries) out.push(e.kind === "comment" ? `${e.mark}${e.text}` : `${e.key} = ${e.value}`);
+        const head = s.name === "DEFAULT" ? [] : s.entries.slice(0, s.head);
+        pairs(head);
+        if (s.name !== "DEFAULT") out.push(`[${s.name}]`);
+        pairs(s.name === "DEFAULT" ? s.entries : s.entries.slice(head.length));
+        out.push("");
       }
       if (meta !== null) {
         const flat = new Map<string, string>();
         for (const [k, v] of Object.entries(meta)) flatten(v, k, flat);
-        out.push("", "[sops]");
-        for (const k of [...flat.keys()].sort()) out.push(`${k} = ${(flat.get(k) ?? "").replaceAll("\n", "\\n")}`);
+        out.push("[sops]");
+        pairs([...flat.keys()].sort().map((k) => ({ kind: "pair", key: k, value: (flat.get(k) ?? "").replaceAll("\n", "\\n") })));
+        out.push("");
       }
       return enc.encode(`${out.join("\n")}\n`);
     },

@@ -8,7 +8,7 @@ import { plainToScalar, scalarToPlain } from "./scalar-text.ts";
  * with a tab by default (sops), or `indent` spaces. Binary: the whole file is one string under
  * `data` (AAD `data:`), wrapped in the same JSON envelope; decrypting gives the bytes back.
  */
-const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 function valueLeaf(node: Extract<JsonNode, { k: "val" }>, path: readonly string[]): Leaf {
   const where = path.join(".") || "(top level)";

@@ -22,7 +22,7 @@ export function envFromDocument(doc: SopsDocument): { env: Map<string, string>; 
     const plain = leaf.read();
     if (plain === null) continue;
     const s = plainToScalar(plain, name);
-    env.set(name, s.kind === "str" ? s.value : new TextDecoder().decode(plain.bytes));
+    env.set(name, s.kind === "str" ? s.value : new TextDecoder("utf-8", { ignoreBOM: true }).decode(plain.bytes));
   }
   return { env, skipped: [...skipped] };
 }

@@ -26,12 +26,14 @@ export type Metadata = {
   readonly rule: EncryptionRule;
   readonly macOnlyEncrypted: boolean;
   readonly version: string;
+  /** sops's `encrypted_comment_regex` / `unencrypted_comment_regex`: which comments are encrypted. */
+  readonly commentRule?: { readonly kind: (typeof COMMENT_RULES)[number]; readonly value: string } | undefined;
 };
 
 /** The sops format version Coffer's output follows (written as `version`). */
 export const SOPS_FORMAT_VERSION = "3.13.2";
 const OTHER_KEY_TYPES = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"] as const;
-const COMMENT_RULES = ["unencrypted_comment_regex", "encrypted_comment_regex"] as const;
+export const COMMENT_RULES = ["unencrypted_comment_regex", "encrypted_comment_regex"] as const;
 
 const bad = (field: string, rule: string): CofferError =>
   new CofferError("CIPHERTEXT_MALFORMED", `sops.${field}: ${rule}`, { field: `sops.${field}` });
@@ -68,8 +70,9 @@ function weakBool(v: unknown): boolean {
 export function parseMetadata(raw: Readonly<Record<string, unknown>>): Metadata {
   const rules = RULE_KINDS.filter((k) => raw[k] !== undefined && raw[k] !== null && raw[k] !== "");
   if (rules.length > 1) throw bad(rules.join(", "), "at most one of these may be set");
-  for (const c of COMMENT_RULES)
-    if (raw[c] !== undefined && raw[c] !== null && raw[c] !== "") throw bad(c, "comment-regex rules are not supported by Coffer");
+  const commentRules = COMMENT_RULES.filter((k) => raw[k] !== undefined && raw[k] !== null && raw[k] !== "");
+  if (commentRules.length > 1) throw bad(commentRules.join(", "), "at most one of these may be set");
+  const ck = commentRules[0];
   const kind = rules[0];
   const rule = kind === undefined ? DEFAULT_RULE : { kind, value: asString(raw[kind], kind) };
   const top = parseGroup(raw, "");
@@ -91,6 +94,7 @@ export function parseMetadata(raw: Readonly<Record<string, unknown>>): Metadata 
     rule,
     macOnlyEncrypted: weakBool(raw["mac_only_encrypted"]),
     version: raw["version"] === undefined ? "" : asString(raw["version"], "version"),
+    commentRule: ck === undefined ? undefined : { kind: ck, value: asString(raw[ck], ck) },
   };
 }
 
@@ -108,7 +112,9 @@ export function metadataToRaw(m: Metadata): Record<string, unknown> {
   out["mac"] = m.mac;
   if (m.macOnlyEncrypted) out["mac_only_encrypted"] = true;
   if (m.keyGroups.length > 1 && m.shamirThreshold !== 0) out["shamir_threshold"] = m.shamirThreshold;
-  out[m.rule.kind] = m.rule.value;
+  // sops refuses a file that names a key rule and a comment rule together.
+  if (m.commentRule !== undefined) out[m.commentRule.kind] = m.commentRule.value;
+  else out[m.rule.kind] = m.rule.value;
   out["version"] = m.version;
   const sorted: Record<string, unknown> = {};
   for (const k of Object.keys(out).sort()) sorted[k] = out[k];

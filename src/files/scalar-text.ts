@@ -13,7 +13,7 @@ export type Scalar =
   | { readonly kind: "bool"; readonly value: boolean };
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+const fromUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Go's 'f' format with the shortest precision that round-trips: JS's shortest digits, no exponent. */
 export function formatFloat(v: number): string {
@@ -56,8 +56,12 @@ export function plainToScalar(p: Plain, where: string): Scalar {
       if (!/^[+-]?\d+$/.test(text)) throw bad();
       return { kind: "int", value: BigInt(text) };
     case "float": {
+      // Go's strconv.ParseFloat: also `+Inf`, `-Inf`, `inf`, `infinity`, `NaN` (any case), and `_` is not allowed.
+      const special = /^([+-]?)(inf|infinity|nan)$/i.exec(text);
+      if (special !== null)
+        return { kind: "float", value: (special[2] ?? "").toLowerCase() === "nan" ? NaN : special[1] === "-" ? -Infinity : Infinity };
       const n = Number(text);
-      if (text.trim() === "" || (Number.isNaN(n) && text !== "NaN")) throw bad();
+      if (text.trim() !== text || text === "" || Number.isNaN(n) || /^[+-]?0[xXbBoO]/.test(text)) throw bad();
       return { kind: "float", value: n };
     }
     case "bool":

@@ -74,14 +74,16 @@ type SealInput = {
   readonly shamirThreshold: number;
   readonly rule: EncryptionRule;
   readonly macOnlyEncrypted: boolean;
+  readonly commentRule?: Metadata["commentRule"];
   readonly stash?: Map<string, string>;
   readonly now?: Date;
 };
 
 /** Encrypts the document's leaves and sets fresh `lastmodified`, `mac` and `version`. */
-function seal(doc: SopsDocument, dataKey: Uint8Array, s: SealInput): { encrypted: number; reused: number } {
+function seal(doc: SopsDocument, dataKey: Uint8Array, s: SealInput): { encrypted: number; reused: number; fresh: number } {
   const walked = encryptLeaves(doc.leaves(), dataKey, {
     rule: s.rule,
+    commentRule: s.commentRule,
     macOnlyEncrypted: s.macOnlyEncrypted,
     ...(s.stash ? { stash: s.stash } : {}),
   });
@@ -94,6 +96,7 @@ function seal(doc: SopsDocument, dataKey: Uint8Array, s: SealInput): { encrypted
     rule: s.rule,
     macOnlyEncrypted: s.macOnlyEncrypted,
     version: SOPS_FORMAT_VERSION,
+    commentRule: s.commentRule,
   };
   doc.setMetadata(metadataToRaw(meta));
   return walked;
@@ -153,7 +156,12 @@ export async function openFile(
 /** The value and MAC layer alone, given the data key (tests pin it with the vectors' known keys). */
 export function openWithDataKey(doc: SopsDocument, meta: Metadata, dataKey: Uint8Array, ignoreMac: boolean): Opened {
   const stash = new Map<string, string>();
-  const computed = decryptLeaves(doc.leaves(), dataKey, { rule: meta.rule, macOnlyEncrypted: meta.macOnlyEncrypted, stash });
+  const computed = decryptLeaves(doc.leaves(), dataKey, {
+    rule: meta.rule,
+    commentRule: meta.commentRule,
+    macOnlyEncrypted: meta.macOnlyEncrypted,
+    stash,
+  });
   let stored = "";
   try {
     stored = new TextDecoder().decode(decryptValue(dataKey, meta.mac, meta.lastmodified, "sops.mac").bytes);
@@ -172,8 +180,13 @@ function macMismatch(why: string, cause?: unknown): CofferError {
 }
 
 /** Re-encrypts an opened document (its leaves now plaintext) under the same data key, reusing unchanged ciphertext. */
-export function resealFile(opened: Opened, edited: SopsDocument, now?: Date): { bytes: Uint8Array; encrypted: number; reused: number } {
+export function resealFile(
+  opened: Opened,
+  edited: SopsDocument,
+  now?: Date,
+): { bytes: Uint8Array; encrypted: number; reused: number; fresh: number } {
   const r = seal(edited, opened.dataKey, {
+    commentRule: opened.meta.commentRule,
     keyGroups: opened.meta.keyGroups,
     shamirThreshold: opened.meta.shamirThreshold,
     rule: opened.meta.rule,
@@ -215,6 +228,7 @@ export async function rotateFile(
   const dataKey = randomBytes(DATA_KEY_BYTES);
   const keyGroups = await wrapDataKey(dataKey, groups, threshold);
   const r = seal(opened.doc, dataKey, {
+    commentRule: opened.meta.commentRule,
     keyGroups,
     shamirThreshold: threshold,
     rule: opened.meta.rule,

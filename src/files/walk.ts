@@ -2,13 +2,14 @@ import { createHash } from "node:crypto";
 import { CofferError } from "../core/errors/index.ts";
 import { decryptValue, encryptValue, isEncValue, type Plain } from "./enc-value.ts";
 import type { Leaf } from "./leaf.ts";
-import type { EncryptionRule } from "./metadata.ts";
+import type { EncryptionRule, Metadata } from "./metadata.ts";
 
 /** sha256("sops"): the MAC's first input when `mac_only_encrypted` is set (FORMAT.md §5). */
 const MAC_ONLY_INIT = createHash("sha256").update("sops").digest();
 
 export type WalkOptions = {
   readonly rule: EncryptionRule;
+  readonly commentRule?: Metadata["commentRule"];
   readonly macOnlyEncrypted: boolean;
   /**
    * Decrypt fills it, encrypt reads it: (AAD, type, plaintext) → the ENC[] string it came from,
@@ -57,6 +58,39 @@ export function encryptionFilter(rule: EncryptionRule): (path: readonly string[]
   return (path) => (path.some(matches) ? encryptOnMatch : !encryptOnMatch);
 }
 
+const commentText = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Which leaves are encrypted, in document order. Without a comment regex: the key-path rule.
+ * With one, sops 3.13's marker semantics (observed with the real binary): a comment matching
+ * the regex is a marker and stays plaintext; it flips the leaves after it, up to and including
+ * the next value. `encrypted_comment_regex`: only what follows a marker is encrypted;
+ * `unencrypted_comment_regex`: everything except what follows a marker.
+ */
+function selector(opts: WalkOptions): (leaf: Leaf, plain: Plain | null) => boolean {
+  const rule = opts.commentRule;
+  if (rule === undefined) {
+    const selected = encryptionFilter(opts.rule);
+    return (leaf) => selected(leaf.path);
+  }
+  const matches = goRegex(rule.value);
+  const encryptMarked = rule.kind === "encrypted_comment_regex";
+  let marked = false;
+  return (leaf, plain) => {
+    if (leaf.kind === "comment") {
+      const text = plain === null ? (leaf.stored() ?? "") : commentText.decode(plain.bytes);
+      if (!isEncValue(text) && matches(text)) {
+        marked = true;
+        return false;
+      }
+      return encryptMarked ? marked : !marked;
+    }
+    const out = encryptMarked ? marked : !marked;
+    marked = false;
+    return out;
+  };
+}
+
 function stashKey(aad: string, p: Plain): string {
   return `${aad}\u0000${p.type}\u0000${Buffer.from(p.bytes).toString("base64")}`;
 }
@@ -69,26 +103,29 @@ export function encryptLeaves(
   leaves: readonly Leaf[],
   dataKey: Uint8Array,
   opts: WalkOptions,
-): { mac: string; encrypted: number; reused: number } {
+): { mac: string; encrypted: number; reused: number; fresh: number } {
   let encrypted = 0;
   let reusedCount = 0;
   const h = createHash("sha512");
   if (opts.macOnlyEncrypted) h.update(MAC_ONLY_INIT);
-  const selected = encryptionFilter(opts.rule);
+  const select = selector(opts);
+  let fresh = 0;
   for (const leaf of leaves) {
     const plain = leaf.read();
+    const encrypt = select(leaf, plain);
     if (plain === null) continue;
-    const encrypt = selected(leaf.path);
     if (leaf.kind === "value" && (encrypt || !opts.macOnlyEncrypted)) h.update(plain.bytes);
     if (!encrypt) continue;
     if (leaf.kind === "comment" && plain.bytes.byteLength === 0) continue;
     const aad = aadOf(leaf.path);
     const reused = opts.stash?.get(stashKey(aad, plain));
     leaf.writeEncrypted(reused ?? encryptValue(dataKey, plain, aad));
+    const counts = leaf.kind === "comment" || plain.bytes.byteLength > 0;
     if (leaf.kind === "value" && plain.bytes.byteLength > 0) encrypted++;
-    if (reused !== undefined) reusedCount++;
+    if (counts && reused !== undefined) reusedCount++;
+    else if (counts) fresh++;
   }
-  return { mac: h.digest("hex").toUpperCase(), encrypted, reused: reusedCount };
+  return { mac: h.digest("hex").toUpperCase(), encrypted, reused: reusedCount, fresh };
 }
 
 /**
@@ -99,9 +136,9 @@ export function encryptLeaves(
 export function decryptLeaves(leaves: readonly Leaf[], dataKey: Uint8Array, opts: WalkOptions): string {
   const h = createHash("sha512");
   if (opts.macOnlyEncrypted) h.update(MAC_ONLY_INIT);
-  const selected = encryptionFilter(opts.rule);
+  const select = selector(opts);
   for (const leaf of leaves) {
-    const encrypted = selected(leaf.path);
+    const encrypted = select(leaf, leaf.kind === "comment" ? null : leaf.read());
     if (leaf.kind === "comment") {
       const text = leaf.stored();
       if (!encrypted || text === null || !isEncValue(text)) continue;

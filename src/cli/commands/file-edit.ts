@@ -34,17 +34,34 @@ function runEditor(io: Io, file: string): Promise<number> {
   });
 }
 
-/** The plaintext in a 0600 file inside a fresh 0700 directory, edited, read back, then deleted. */
-async function editInTemp(io: Io, name: string, plaintext: Uint8Array): Promise<Uint8Array> {
+/**
+ * The plaintext in a 0600 file inside a fresh 0700 directory, edited and read back; `accept`
+ * parses it. The directory is deleted unless `accept` throws: then the edited text stays there
+ * (private to the user) and the error says where, so no edit is lost to a syntax error.
+ */
+async function editInTemp<T>(io: Io, name: string, plaintext: Uint8Array, accept: (edited: Uint8Array) => T | Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "coffer-edit-"));
   const file = join(dir, name);
+  const state = { keep: false };
   try {
     await writeFile(file, plaintext, { mode: 0o600, flag: "wx" });
     const status = await runEditor(io, file);
     if (status !== 0) throw new CofferError("USAGE", `the editor exited with status ${String(status)}; nothing was written`);
-    return await readFile(file);
+    const edited = await readFile(file);
+    try {
+      return await accept(edited);
+    } catch (e) {
+      if (!(e instanceof CofferError) || e.code !== "INVALID_INPUT") throw e;
+      state.keep = true;
+      throw new CofferError(
+        "INVALID_INPUT",
+        `${e.message}; nothing was written, and your edited text is kept in ${file} (readable only by you): fix it there and re-encrypt, or delete it`,
+        e.details,
+        { cause: e },
+      );
+    }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!state.keep) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -66,21 +83,27 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   });
   if (!opened.macVerified) warnIgnoredMac(io, path);
   const before = opened.doc.serialize();
-  const after = await editInTemp(io, basename(path), before);
-  if (Buffer.compare(Buffer.from(before), Buffer.from(after)) === 0) {
+  const edited = await editInTemp(io, basename(path), before, (after) => {
+    if (Buffer.compare(Buffer.from(before), Buffer.from(after)) === 0) return null;
+    const doc = parseDocument(after, format, false, stores);
+    if (doc.metadata !== null)
+      throw new CofferError("INVALID_INPUT", "sops: the edited file must not contain a top-level sops entry", { field: "sops" });
+    return doc;
+  }).catch((e: unknown) => {
+    opened.dataKey.fill(0);
+    throw e;
+  });
+  if (edited === null) {
     opened.dataKey.fill(0);
     writeLine(io.stderr, `edit: ${path}: no changes; the file was not rewritten`);
     return 0;
   }
-  const edited = parseDocument(after, format, false, stores);
-  if (edited.metadata !== null)
-    throw new CofferError("INVALID_INPUT", "sops: the edited file must not contain a top-level sops entry", { field: "sops" });
   const r = resealFile(opened, edited);
   opened.dataKey.fill(0);
   await writeAtomic(path, r.bytes);
   writeLine(
     io.stderr,
-    `edit: ${path}: saved; ${String(r.encrypted - r.reused)} values newly encrypted, ${String(r.reused)} kept as they were`,
+    `edit: ${path}: saved; ${String(r.fresh)} values or comments newly encrypted, ${String(r.reused)} kept as they were`,
   );
   return 0;
 }
@@ -99,8 +122,9 @@ async function createNew(args: Record<string, unknown>, io: Io, path: string): P
       : format === "json"
         ? '{\n\t"example_key": "example_value"\n}\n'
         : "example_key=example_value\n";
-  const after = await editInTemp(io, basename(path), new TextEncoder().encode(template));
-  const r = await encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) });
+  const r = await editInTemp(io, basename(path), new TextEncoder().encode(template), (after) =>
+    encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) }),
+  );
   await writeAtomic(path, r.bytes);
   writeLine(io.stderr, `edit: ${path}: created, ${String(r.encrypted)} values encrypted`);
   return 0;
