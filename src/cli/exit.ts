@@ -38,4 +38,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   KEY_ACCESS_DENIED: 4,
   KEY_DISABLED: 4,
   PLAINTEXT_REFUSED: 2,
+  KEY_CANNOT_MINT: 4,
 });

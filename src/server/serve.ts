@@ -97,7 +97,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
   if (interrupted !== null) {
     logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
-    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, 500).started.catch((e: unknown) => {
+    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, { batchSize: 500, resume: true }).started.catch((e: unknown) => {
       logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
     });
   }

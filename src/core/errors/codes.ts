@@ -36,6 +36,7 @@ export const CODES = [
   "KEY_ACCESS_DENIED",
   "KEY_DISABLED",
   "PLAINTEXT_REFUSED",
+  "KEY_CANNOT_MINT",
   "INTERNAL",
 ] as const;
 
