@@ -199,7 +199,10 @@ function build(io: Io, status: { code: number }): Command {
     .option("--resume", "only finish an interrupted rotation (running rotate again does the same first)")
     .option("--kid <kid>", "the kid of the new key (default: k<today>, e.g. k2026-12-02)")
     .option("--to-kid <kid>", "switch to this kid of the keyring (a key you created, e.g. in a cloud KMS) instead of minting")
-    .option("--backup-retention <duration>", "how long database backups are kept, to say when the old kid can be retired (default: $COFFER_BACKUP_RETENTION)")
+    .option(
+      "--backup-retention <duration>",
+      "how long database backups are kept, to say when the old kid can be retired (default: $COFFER_BACKUP_RETENTION)",
+    )
     .addOption(new Option("--batch <n>", "keys per transaction").argParser(int("batch")).default(500))
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/keys-rotate.ts")));

@@ -133,7 +133,8 @@ export function startRotation(
     .then((r) => {
       metrics.rotationDone.set(r.done);
       metrics.rotationTotal.set(r.total);
-      if (r.fromKid !== null && r.fromKid !== r.toKid) metrics.rotations.inc({ auto: opts.auto === true ? "true" : "false", minted: String(r.minted) });
+      if (r.fromKid !== null && r.fromKid !== r.toKid)
+        metrics.rotations.inc({ auto: opts.auto === true ? "true" : "false", minted: String(r.minted) });
       resolveStarted({ ...r, finished: true });
       return r;
     })

@@ -16,7 +16,9 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const opts = globalOptions(args);
   const given = str(args, "backupRetention");
   const backupRetentionMs =
-    given === undefined ? loadConfig({ env: io.env, flags: opts, role: "cli" }).backupRetentionMs : parseRetention(given, "--backup-retention");
+    given === undefined
+      ? loadConfig({ env: io.env, flags: opts, role: "cli" }).backupRetentionMs
+      : parseRetention(given, "--backup-retention");
   const kid = str(args, "kid");
   const toKid = str(args, "toKid");
   const report = await withCore(io, opts, (core, actor) =>

@@ -13,4 +13,4 @@ export type { CrashPoint } from "./crash-point.ts";
 export { crashPoint } from "./crash-point.ts";
 export type { KeyStorage } from "./key-storage.ts";
 export type { Minting } from "./keyring.ts";
-export { cloudRefusal, ENV_REFUSAL } from "./load-keyring.ts";
+export { cloudRefusal, ENV_REFUSAL } from "./mint-refusals.ts";

@@ -58,11 +58,13 @@ function parseManifest(path: string): ManifestData {
   if (!parsed.success) throw bad(`must be { "active": "<kid>", "pending": "<kid>" | null, "keys": { "<kid>": "master-key[.<kid>]" } }`);
   for (const [kid, file] of Object.entries(parsed.data.keys)) {
     if (!Kid.safeParse(kid).success) throw bad(`has kid '${kid.slice(0, 64)}' that ${KID_RULE}`);
-    if (!KEY_FILE.test(file)) throw bad(`names key file '${file.slice(0, 80)}' for kid '${kid}'; only master-key or master-key.<kid> in the same directory`);
+    if (!KEY_FILE.test(file))
+      throw bad(`names key file '${file.slice(0, 80)}' for kid '${kid}'; only master-key or master-key.<kid> in the same directory`);
   }
   const { active, pending } = parsed.data;
   if (!Object.hasOwn(parsed.data.keys, active)) throw bad(`has "active": "${active.slice(0, 64)}", which is not one of its keys`);
-  if (pending !== null && !Object.hasOwn(parsed.data.keys, pending)) throw bad(`has "pending": "${pending.slice(0, 64)}", which is not one of its keys`);
+  if (pending !== null && !Object.hasOwn(parsed.data.keys, pending))
+    throw bad(`has "pending": "${pending.slice(0, 64)}", which is not one of its keys`);
   return { active: active as Kid, pending: pending as Kid | null, keys: { ...parsed.data.keys } };
 }
 
@@ -161,7 +163,8 @@ export class FileKeyStorage implements KeyStorage {
   }
 
   mint(kid: Kid): Promise<KekProvider> {
-    if (this.taken(kid)) return Promise.reject(new CofferError("CONFLICT", `kid '${kid}' already names a stored key; choose another --kid`, { kid }));
+    if (this.taken(kid))
+      return Promise.reject(new CofferError("CONFLICT", `kid '${kid}' already names a stored key; choose another --kid`, { kid }));
     const name = `master-key.${kid}`;
     const key = AesKey.generate();
     const bytes = key.exportBytes();
@@ -175,9 +178,13 @@ export class FileKeyStorage implements KeyStorage {
     } catch (e) {
       if (e instanceof CofferError) return Promise.reject(e);
       return Promise.reject(
-        new CofferError("KEY_UNAVAILABLE", `cannot write master key file ${join(this.#dir, name)} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, {
-          kid,
-        }),
+        new CofferError(
+          "KEY_UNAVAILABLE",
+          `cannot write master key file ${join(this.#dir, name)} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`,
+          {
+            kid,
+          },
+        ),
       );
     } finally {
       bytes.fill(0);
@@ -189,7 +196,8 @@ export class FileKeyStorage implements KeyStorage {
   }
 
   activate(kid: Kid): Promise<void> {
-    if (!Object.hasOwn(this.#m.keys, kid)) return Promise.reject(new CofferError("KEY_NOT_FOUND", `kid '${kid}' is not recorded in ${this.#manifestPath}`, { kid }));
+    if (!Object.hasOwn(this.#m.keys, kid))
+      return Promise.reject(new CofferError("KEY_NOT_FOUND", `kid '${kid}' is not recorded in ${this.#manifestPath}`, { kid }));
     this.#save({ ...this.#m, active: kid, pending: this.#m.pending === kid ? null : this.#m.pending });
     return Promise.resolve();
   }
@@ -232,12 +240,18 @@ export class KeyringFileStorage implements KeyStorage {
   mint(kid: Kid): Promise<KekProvider> {
     const doc = this.#read();
     if (this.taken(kid) || Object.hasOwn(doc.keys, kid)) {
-      return Promise.reject(new CofferError("CONFLICT", `kid '${kid}' is already in keyring file ${this.#path}; choose another --kid`, { kid }));
+      return Promise.reject(
+        new CofferError("CONFLICT", `kid '${kid}' is already in keyring file ${this.#path}; choose another --kid`, { kid }),
+      );
     }
     const key = AesKey.generate();
     const bytes = key.exportBytes();
     try {
-      replaceFileAtomically(this.#path, `${JSON.stringify({ ...doc, keys: { ...doc.keys, [kid]: encodeBase64(bytes) }, pending: kid }, null, 2)}\n`, "keyring file");
+      replaceFileAtomically(
+        this.#path,
+        `${JSON.stringify({ ...doc, keys: { ...doc.keys, [kid]: encodeBase64(bytes) }, pending: kid }, null, 2)}\n`,
+        "keyring file",
+      );
     } finally {
       bytes.fill(0);
     }
@@ -250,7 +264,8 @@ export class KeyringFileStorage implements KeyStorage {
 
   activate(kid: Kid): Promise<void> {
     const doc = this.#read();
-    if (!Object.hasOwn(doc.keys, kid)) return Promise.reject(new CofferError("KEY_NOT_FOUND", `kid '${kid}' is not in keyring file ${this.#path}`, { kid }));
+    if (!Object.hasOwn(doc.keys, kid))
+      return Promise.reject(new CofferError("KEY_NOT_FOUND", `kid '${kid}' is not in keyring file ${this.#path}`, { kid }));
     const next: Record<string, unknown> = { ...doc, active: kid };
     if (doc.pending === kid) delete next["pending"];
     replaceFileAtomically(this.#path, `${JSON.stringify(next, null, 2)}\n`, "keyring file");

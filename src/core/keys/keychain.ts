@@ -64,7 +64,8 @@ export async function openKeychain(
     readonly warn?: (message: string) => void;
   },
 ): Promise<OpenedKeychain> {
-  if (s.fallbackPath !== null && (fileExists(s.fallbackPath) || fileExists(manifestPathFor(s.fallbackPath)))) return { kind: "file", path: s.fallbackPath };
+  if (s.fallbackPath !== null && (fileExists(s.fallbackPath) || fileExists(manifestPathFor(s.fallbackPath))))
+    return { kind: "file", path: s.fallbackPath };
   const recorded = opts.recorded.find((r) => r.kid === s.kid)?.provider ?? null;
   if (s.fallbackPath !== null && recorded === "file") return { kind: "file", path: s.fallbackPath };
   const where = `keychain entry service '${s.service}' account '${s.account}'`;

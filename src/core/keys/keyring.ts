@@ -2,6 +2,7 @@ import { CofferError } from "../errors/index.ts";
 import type { Kid } from "../model/index.ts";
 import type { KekProvider, ProviderInfo } from "./kek-provider.ts";
 import type { KeyStorage } from "./key-storage.ts";
+import { serviceRefusal } from "./mint-refusals.ts";
 
 /**
  * Where the keyring's kids are recorded (a key manifest, a keyring file), so a rotation can
@@ -20,7 +21,11 @@ export class Keyring {
   readonly #byKid: Map<string, KekProvider>;
   readonly minting: Minting;
 
-  constructor(activeKid: Kid, providers: readonly KekProvider[], minting: Minting = { storage: null, refusal: "this key provider cannot store a new key" }) {
+  constructor(
+    activeKid: Kid,
+    providers: readonly KekProvider[],
+    minting: Minting = { storage: null, refusal: "this key provider cannot store a new key" },
+  ) {
     this.#byKid = new Map(providers.map((p) => [p.kid, p]));
     const active = this.#byKid.get(activeKid);
     if (active === undefined) {
@@ -32,6 +37,15 @@ export class Keyring {
 
   get active(): KekProvider {
     return this.#active;
+  }
+
+  /** Why a new key cannot be minted now (the provider, or an active kid held by a key service); null when it can. */
+  mintRefusal(): string | null {
+    return (
+      serviceRefusal(this.#active.kind) ??
+      this.minting.refusal ??
+      (this.minting.storage === null ? "this key provider cannot store a new key" : null)
+    );
   }
 
   /** Is a KEK with this kid configured? */
@@ -54,7 +68,8 @@ export class Keyring {
 
   /** Adds a freshly minted KEK (already stored and recorded by its storage). */
   add(provider: KekProvider): void {
-    if (this.#byKid.has(provider.kid)) throw new CofferError("CONFLICT", `kid '${provider.kid}' is already in the keyring`, { kid: provider.kid });
+    if (this.#byKid.has(provider.kid))
+      throw new CofferError("CONFLICT", `kid '${provider.kid}' is already in the keyring`, { kid: provider.kid });
     this.#byKid.set(provider.kid, provider);
   }
 

@@ -9,6 +9,7 @@ import { FileKeyStorage, KeyringFileStorage, manifestPathFor } from "./key-stora
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
+import { cloudRefusal, ENV_REFUSAL, TRANSIT_REFUSAL } from "./mint-refusals.ts";
 import { LocalKek } from "./local-kek.ts";
 import { awsKmsKek, vaultTransitKek } from "./service-keks.ts";
 
@@ -54,18 +55,6 @@ export function kekNeedsCreation(settings: KekSettings): boolean {
     (settings.provider === "file" && !fileExists(settings.path) && !fileExists(manifestPathFor(settings.path)))
   );
 }
-
-/** Why the env provider cannot mint, and what to do instead. */
-export const ENV_REFUSAL =
-  "the env key provider cannot store a new key (Coffer only reads COFFER_KEK_BASE64 / COFFER_KEK_BASE64_FILE); move the key into a keyring file (COFFER_KEYRING_FILE = { \"active\": \"<kid>\", \"keys\": { \"<kid>\": \"<this base64>\" } }, mode 0600) and run coffer keys rotate again, which then writes the new key into it, or use the file provider";
-
-/** Why Coffer does not mint a key in a cloud key service, and what to do instead. */
-export function cloudRefusal(service: string): string {
-  return `Coffer does not create ${service} keys: create the new key in ${service} yourself, list it beside the current one in a keyring file (COFFER_KEYRING_FILE), then run: coffer keys rotate --to-kid <its kid>`;
-}
-
-const TRANSIT_REFUSAL =
-  "a Vault/OpenBao Transit key gets new versions in Vault (vault write -f transit/keys/<name>/rotate; old ciphertexts keep decrypting); to move to another key, list it beside the current one in a keyring file (COFFER_KEYRING_FILE), then run: coffer keys rotate --to-kid <its kid>";
 
 /**
  * Opens the keyring for any provider, the OS keychain included (which may fall back to the
@@ -118,9 +107,11 @@ export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions
         refusal: cloudRefusal("AWS KMS"),
       });
     case "vault-transit":
-      return new Keyring(settings.kid, [
-        vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY"),
-      ], { storage: null, refusal: TRANSIT_REFUSAL });
+      return new Keyring(
+        settings.kid,
+        [vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY")],
+        { storage: null, refusal: TRANSIT_REFUSAL },
+      );
   }
 }
 
@@ -136,7 +127,11 @@ const VaultEntry = z.strictObject({
   mount: z.optional(z.string()),
   address: z.optional(z.string()),
 });
-const KeyringFile = z.strictObject({ active: z.string(), pending: z.optional(z.string()), keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])) });
+const KeyringFile = z.strictObject({
+  active: z.string(),
+  pending: z.optional(z.string()),
+  keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])),
+});
 const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } } }`;
 
 function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Keyring {
@@ -169,10 +164,9 @@ function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Key
   if (pending !== null && (!pending.success || !Object.hasOwn(parsed.data.keys, parsed.data.pending ?? ""))) {
     throw new CofferError("KEY_INVALID", `keyring file ${path}: "pending" must name one of its keys`, { path });
   }
-  const activeEntry = parsed.data.keys[active.data];
   const minting = {
     storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null),
-    refusal: typeof activeEntry === "string" ? null : activeEntry?.provider === "aws-kms" ? cloudRefusal("AWS KMS") : TRANSIT_REFUSAL,
+    refusal: null,
   };
   return new Keyring(active.data, providers, minting);
 }

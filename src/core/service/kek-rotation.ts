@@ -106,10 +106,8 @@ export class KekRotation {
     }
     let target: Kid;
     let minted = false;
-    let jobId: string | null = null;
     if (interrupted !== null) {
       target = parseKid(interrupted.to_kid);
-      jobId = interrupted.id;
     } else if (opts.toKid !== undefined) {
       target = parseKid(opts.toKid, "toKid");
       if (target === fromKid) throw new CofferError("INVALID_INPUT", `toKid: '${target}' is already the active kid`, { field: "toKid" });
@@ -122,12 +120,14 @@ export class KekRotation {
       }
     } else {
       const storage = ring.minting.storage;
-      if (ring.minting.refusal !== null || storage === null) {
-        throw new CofferError("KEY_CANNOT_MINT", ring.minting.refusal ?? "this key provider cannot store a new key", { kid: fromKid });
+      const refusal = ring.mintRefusal();
+      if (refusal !== null || storage === null) {
+        throw new CofferError("KEY_CANNOT_MINT", refusal ?? "this key provider cannot store a new key", { kid: fromKid });
       }
       const pending = storage.pending;
       if (pending !== null && pending !== fromKid && ring.has(pending) && (opts.kid === undefined || opts.kid === pending)) {
         target = pending; // minted by a rotation killed before it was activated
+        minted = true;
       } else {
         target = await this.#newKid(storage, opts.kid);
         ring.add(await storage.mint(target));
@@ -135,7 +135,7 @@ export class KekRotation {
       }
     }
     const now = (): string => this.#fx.now().toISOString();
-    if (jobId === null) {
+    if (interrupted === null) {
       const total = await this.#store.read(ALL, (db) => rotationRepo.countNotUnder(db, target));
       const id = `rj_${toHex(this.#fx.random(8))}`;
       await this.#store.transaction(ALL, async (tx) => {
@@ -154,7 +154,6 @@ export class KekRotation {
           error_code: null,
         });
       });
-      jobId = id;
     }
     await ring.minting.storage?.activate(target);
     crashPoint("key-activated");
@@ -169,7 +168,12 @@ export class KekRotation {
     const free = (k: Kid): boolean => !recorded.has(k) && !storage.taken(k) && !this.#keys.keyring.has(k);
     if (wanted !== undefined) {
       const k = parseKid(wanted, "kid");
-      if (!free(k)) throw new CofferError("CONFLICT", `kid: '${k}' is already used by a key of this database or its ${storage.what}; choose another --kid`, { kid: k });
+      if (!free(k))
+        throw new CofferError(
+          "CONFLICT",
+          `kid: '${k}' is already used by a key of this database or its ${storage.what}; choose another --kid`,
+          { kid: k },
+        );
       return k;
     }
     const base = `k${this.#fx.now().toISOString().slice(0, 10)}`;
@@ -243,7 +247,12 @@ export class KekRotation {
           await rotationRepo.rewrapInternalKeyRow(tx, row.id, { kid: kek.kid, wrapped_key: await kek.wrap(key, { ...aad, kid: kek.kid }) });
         }
         if (rows.length > 0) await keyRepo.addWraps(tx, kek.kid, rows.length);
-        await rotationRepo.updateJob(tx, job.id, { done: done + rows.length, state: "done", finished_at: finishedAt, updated_at: finishedAt });
+        await rotationRepo.updateJob(tx, job.id, {
+          done: done + rows.length,
+          state: "done",
+          finished_at: finishedAt,
+          updated_at: finishedAt,
+        });
         await this.#audit.append(tx, actor, ctx, {
           action: "admin.encryption.rotate",
           owner: null,
@@ -277,9 +286,7 @@ export class KekRotation {
         rewrappedScopeKeys: scopeKeys,
         rewrappedInternalKeys: internal,
         oldKidSafeToRetireAt:
-          retention === null || fromKid === null || fromKid === kek.kid
-            ? null
-            : new Date(Date.parse(finishedAt) + retention).toISOString(),
+          retention === null || fromKid === null || fromKid === kek.kid ? null : new Date(Date.parse(finishedAt) + retention).toISOString(),
       };
     } catch (e) {
       await this.#audit.appendNow(actor, ctx, {
@@ -289,7 +296,13 @@ export class KekRotation {
         version: null,
         outcome: "error",
         reason: null,
-        details: { newKid: kek.kid, oldKid: fromKid ?? "", auto: opts.auto === true, job: job.id, code: isCofferError(e) ? e.code : "INTERNAL" },
+        details: {
+          newKid: kek.kid,
+          oldKid: fromKid ?? "",
+          auto: opts.auto === true,
+          job: job.id,
+          code: isCofferError(e) ? e.code : "INTERNAL",
+        },
       });
       throw e;
     }
