@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { linkSync, readdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as z from "zod/mini";
-import { AesKey, encodeBase64 } from "../crypto/index.ts";
+import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { Kid, KID_RULE } from "../model/index.ts";
 import { crashPoint } from "./crash-point.ts";
@@ -28,6 +28,11 @@ export interface KeyStorage {
   mint(kid: Kid): Promise<KekProvider>;
   /** Records `kid` (already recorded) as the active kid, and clears `pending`. */
   activate(kid: Kid): Promise<void>;
+  /**
+   * Re-reads the record (another server sharing it may have rotated): the active kid, and the
+   * keys of recorded kids not in `known`.
+   */
+  reload(known: ReadonlySet<string>): { readonly active: Kid; readonly added: readonly KekProvider[] };
 }
 
 /** The manifest of the file provider: `secrets/keys.json`. */
@@ -195,6 +200,14 @@ export class FileKeyStorage implements KeyStorage {
     return Promise.resolve(new LocalKek("file", kid, key));
   }
 
+  reload(known: ReadonlySet<string>): { readonly active: Kid; readonly added: readonly KekProvider[] } {
+    if (fileExists(this.#manifestPath)) this.#m = parseManifest(this.#manifestPath);
+    const added = Object.entries(this.#m.keys)
+      .filter(([k]) => !known.has(k))
+      .map(([k, file]) => new LocalKek("file", k as Kid, readKeyFile(join(this.#dir, file), `master key file for kid '${k}'`)));
+    return { active: this.#m.active, added };
+  }
+
   activate(kid: Kid): Promise<void> {
     if (!Object.hasOwn(this.#m.keys, kid))
       return Promise.reject(new CofferError("KEY_NOT_FOUND", `kid '${kid}' is not recorded in ${this.#manifestPath}`, { kid }));
@@ -260,6 +273,20 @@ export class KeyringFileStorage implements KeyStorage {
     crashPoint("key-written");
     crashPoint("key-recorded");
     return Promise.resolve(new LocalKek("keyring", kid, key));
+  }
+
+  reload(known: ReadonlySet<string>): { readonly active: Kid; readonly added: readonly KekProvider[] } {
+    const doc = this.#read();
+    const added: KekProvider[] = [];
+    for (const [k, entry] of Object.entries(doc.keys)) {
+      this.#kids.add(k);
+      const kid = Kid.safeParse(k);
+      // Local entries only: a key-service entry added by hand needs a restart (its client settings).
+      if (!known.has(k) && kid.success && typeof entry === "string")
+        added.push(new LocalKek("keyring", kid.data, parseKeyBase64(entry, `keyring file ${this.#path} key '${k}'`)));
+    }
+    this.#pending = typeof doc.pending === "string" ? (doc.pending as Kid) : null;
+    return { active: doc.active as Kid, added };
   }
 
   activate(kid: Kid): Promise<void> {

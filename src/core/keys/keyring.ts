@@ -53,8 +53,27 @@ export class Keyring {
     return this.#byKid.has(kid);
   }
 
+  /**
+   * Picks up kids another server sharing the key storage recorded since this keyring was
+   * loaded, and its active kid. Never removes a kid; a storage that cannot be read leaves the
+   * keyring as it is.
+   */
+  refresh(): void {
+    const storage = this.minting.storage;
+    if (storage === null) return;
+    let r: ReturnType<KeyStorage["reload"]>;
+    try {
+      r = storage.reload(new Set(this.#byKid.keys()));
+    } catch {
+      return;
+    }
+    for (const p of r.added) this.#byKid.set(p.kid, p);
+    this.#active = this.#byKid.get(r.active) ?? this.#active;
+  }
+
   /** @throws CofferError KEY_NOT_FOUND when no KEK with this kid is configured. */
   get(kid: string): KekProvider {
+    if (!this.#byKid.has(kid)) this.refresh();
     const p = this.#byKid.get(kid);
     if (p === undefined) {
       throw new CofferError(

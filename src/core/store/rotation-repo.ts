@@ -80,6 +80,7 @@ export async function updateJob(db: Executor, id: string, patch: Partial<Omit<Ro
 /** Any running job, newest first: one left running toward a kid that is not active yet is an interrupted activation. */
 export async function anyRunningJob(db: Executor): Promise<RotationJobRow | null> {
   return (
-    (await db.selectFrom("rotation_jobs").selectAll().where("state", "=", "running").orderBy("started_at", "desc").executeTakeFirst()) ?? null
+    (await db.selectFrom("rotation_jobs").selectAll().where("state", "=", "running").orderBy("started_at", "desc").executeTakeFirst()) ??
+    null
   );
 }
