@@ -42,8 +42,9 @@ describe("POST /v1/admin/encryption/rotate on a fresh default data directory", (
     });
     assert.equal(done.active, started.toKid);
     const old = done.keys.find((k) => k.kid === "primary");
-    assert.equal(old?.scopeKeys, 0);
-    assert.match(old?.safeToRetireAt ?? "", /^\d{4}-\d{2}-\d{2}T/, "status says when the old kid is safe to retire");
+    assert.ok(old !== undefined);
+    assert.equal(old.scopeKeys, 0);
+    assert.match(old.safeToRetireAt ?? "", /^\d{4}-\d{2}-\d{2}T/, "status says when the old kid is safe to retire");
     for (let i = 0; i < 5; i++)
       assert.equal((await sdk.revealSecret(`project/p${String(i)}`, "K", { reason: "check" })).value, `value-${String(i)}`);
     const metrics = await sdk.metrics();
