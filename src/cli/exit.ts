@@ -42,4 +42,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   VALUE_NOT_ENV_SAFE: 2,
   STORE_CORRUPT: 4,
   STATE_TAMPERED: 4,
+  KEY_CANNOT_MINT: 4,
 });

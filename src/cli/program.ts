@@ -211,8 +211,14 @@ function build(io: Io, status: { code: number }): Command {
   const keys = program.command("keys").description("key status, and splitting and recombining the master key");
   keys
     .command("rotate")
-    .description("rewrap every scope key under the active kid, in batches (resumable)")
-    .option("--resume", "finish an interrupted rotation (running rotate again does the same)")
+    .description("mint a new master key (or switch to --to-kid), make it active and rewrap every scope key under it (resumable)")
+    .option("--resume", "only finish an interrupted rotation (running rotate again does the same first)")
+    .option("--kid <kid>", "the kid of the new key (default: k<today>, e.g. k2026-12-02)")
+    .option("--to-kid <kid>", "switch to this kid of the keyring (a key you created, e.g. in a cloud KMS) instead of minting")
+    .option(
+      "--backup-retention <duration>",
+      "how long database backups are kept, to say when the old kid can be retired (default: $COFFER_BACKUP_RETENTION)",
+    )
     .addOption(new Option("--batch <n>", "keys per transaction").argParser(int("batch")).default(500))
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/keys-rotate.ts")));

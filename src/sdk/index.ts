@@ -270,9 +270,23 @@ export class CofferClient {
     return this.#json({ method: "GET", path: "/v1/admin/encryption" });
   }
 
+  /**
+   * Mints a new master key where the server's provider can (or switches to `toKid`), makes it
+   * active and rewraps every scope key under it in the background; finishes an interrupted
+   * rotation first.
+   */
   rotateEncryption(
-    opts: { readonly batchSize?: number } = {},
-  ): Promise<{ jobId: string; toKid: string; done: number; total: number; state: string }> {
+    opts: { readonly batchSize?: number; readonly kid?: string; readonly toKid?: string; readonly resume?: boolean } = {},
+  ): Promise<{
+    jobId: string;
+    fromKid: string | null;
+    toKid: string;
+    minted: boolean;
+    done: number;
+    total: number;
+    state: string;
+    oldKidSafeToRetireAt: string | null;
+  }> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
   }
 

@@ -45,6 +45,24 @@ export class Metrics {
     help: "Scope keys the running (or last) KEK rotation job has to rewrap",
     registers: [this.registry],
   });
+  readonly rotations = new Counter({
+    name: "coffer_kek_rotations_total",
+    help: "KEK rotations this server finished that moved to a new active kid, by trigger (auto: the due policy) and whether it minted the key",
+    labelNames: ["auto", "minted"],
+    registers: [this.registry],
+  });
+  readonly rotationFailures = new Counter({
+    name: "coffer_kek_rotation_failures_total",
+    help: "KEK rotations this server started that failed, by trigger",
+    labelNames: ["auto"],
+    registers: [this.registry],
+  });
+  readonly autoRotationChecks = new Counter({
+    name: "coffer_kek_auto_rotation_checks_total",
+    help: "Automatic-rotation checks by outcome: not_due, rotated, other_server (another server holds the lock), cannot_mint, failed",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "coffer_" });

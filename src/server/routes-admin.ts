@@ -3,7 +3,7 @@ import * as z from "zod/mini";
 import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
 import { invalidInput } from "../core/errors/index.ts";
 import { parseOwner, parseWith } from "../core/model/index.ts";
-import { KekRotation, keyStatus, parseAnchor, type Core } from "../core/service/index.ts";
+import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
@@ -21,7 +21,12 @@ const AuditQuery = z.object({
   limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
 });
 const VerifyQuery = z.object({ anchor: z.optional(z.string().check(z.maxLength(100, "must be <seq>:<mac>"))) });
-const RotateBody = z.object({ batchSize: z.optional(z.int("must be a whole number")) });
+const RotateBody = z.object({
+  batchSize: z.optional(z.int("must be a whole number")),
+  kid: z.optional(z.string()),
+  toKid: z.optional(z.string()),
+  resume: z.optional(z.boolean()),
+});
 
 /** Tokens, the audit log and the encryption admin endpoints. */
 export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, background: Set<Promise<unknown>>): void {
@@ -72,9 +77,23 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const b = parseWith(RotateBody, req.body ?? {}, "body");
     const batchSize = b.batchSize ?? 500;
     if (batchSize < 1 || batchSize > 10_000) throw invalidInput("body.batchSize", "must be from 1 to 10000");
-    const job = startRotation(core, metrics, background, actor, ctx, batchSize);
+    const job = startRotation(core, metrics, background, actor, ctx, {
+      batchSize,
+      ...(b.kid === undefined ? {} : { kid: b.kid }),
+      ...(b.toKid === undefined ? {} : { toKid: b.toKid }),
+      ...(b.resume === true ? { resume: true } : {}),
+    });
     const first = await job.started;
-    return reply.code(202).send({ jobId: first.jobId, toKid: first.toKid, done: first.done, total: first.total, state: "running" });
+    return reply.code(202).send({
+      jobId: first.jobId,
+      fromKid: first.fromKid,
+      toKid: first.toKid,
+      minted: first.minted,
+      done: first.done,
+      total: first.total,
+      state: first.finished ? "done" : "running",
+      oldKidSafeToRetireAt: first.oldKidSafeToRetireAt,
+    });
   });
 }
 
@@ -89,32 +108,57 @@ export function startRotation(
   background: Set<Promise<unknown>>,
   actor: Parameters<KekRotation["rotate"]>[0],
   ctx: Parameters<KekRotation["rotate"]>[1],
-  batchSize: number,
-): { readonly started: Promise<{ jobId: string; toKid: string; done: number; total: number }> } {
-  let resolveStarted: (p: { jobId: string; toKid: string; done: number; total: number }) => void = () => undefined;
+  opts: Omit<RotateOptions, "onProgress" | "backupRetentionMs">,
+): { readonly started: Promise<StartedRotation>; readonly finished: Promise<RotationReport | null> } {
+  let resolveStarted: (p: StartedRotation) => void = () => undefined;
   let rejectStarted: (e: unknown) => void = () => undefined;
-  const started = new Promise<{ jobId: string; toKid: string; done: number; total: number }>((res, rej) => {
+  const started = new Promise<StartedRotation>((res, rej) => {
     resolveStarted = res;
     rejectStarted = rej;
   });
+  const initial = core.keys.keyring.active.kid;
   const run = new KekRotation(core)
     .rotate(actor, ctx, {
-      batchSize,
+      ...opts,
+      backupRetentionMs: core.policy.backupRetentionMs,
       onProgress: (p) => {
         metrics.rotationDone.set(p.done);
         metrics.rotationTotal.set(p.total);
-        resolveStarted(p);
+        const moved = p.toKid !== initial;
+        resolveStarted({
+          ...p,
+          fromKid: moved ? initial : null,
+          minted: moved && opts.toKid === undefined,
+          finished: false,
+          oldKidSafeToRetireAt: null,
+        });
       },
     })
     .then((r) => {
       metrics.rotationDone.set(r.done);
       metrics.rotationTotal.set(r.total);
-      resolveStarted(r);
+      if (r.fromKid !== null && r.fromKid !== r.toKid)
+        metrics.rotations.inc({ auto: opts.auto === true ? "true" : "false", minted: String(r.minted) });
+      resolveStarted({ ...r, finished: true });
+      return r;
     })
     .catch((e: unknown) => {
+      metrics.rotationFailures.inc({ auto: opts.auto === true ? "true" : "false" });
       rejectStarted(e);
+      return null;
     });
   background.add(run);
   void run.finally(() => background.delete(run));
-  return { started };
+  return { started, finished: run };
 }
+
+export type StartedRotation = {
+  readonly jobId: string;
+  readonly fromKid: string | null;
+  readonly toKid: string;
+  readonly minted: boolean;
+  readonly done: number;
+  readonly total: number;
+  readonly finished: boolean;
+  readonly oldKidSafeToRetireAt: string | null;
+};

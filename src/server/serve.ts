@@ -2,7 +2,7 @@ import pino, { type Logger as PinoLogger } from "pino";
 import type { Server as TlsServer } from "node:tls";
 import type { Config } from "../core/config/index.ts";
 import { CofferError } from "../core/errors/index.ts";
-import { createCore, keyStatus, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
+import { AutoRotation, createCore, keyStatus, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
 import { buildServer, redactUrl } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import { startRotation } from "./routes-admin.ts";
@@ -117,10 +117,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
   if (interrupted !== null) {
     logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
-    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, 500).started.catch((e: unknown) => {
+    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, { batchSize: 500, resume: true }).started.catch((e: unknown) => {
       logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
     });
   }
+  const timer = opts.config.autoRotate.enabled ? autoRotate(core, metrics, background, logger, opts.config.autoRotate.checkMs) : null;
   let closing: Promise<void> | null = null;
   return {
     url: `${tls === null ? "http" : "https"}://${host}:${String(port)}`,
@@ -147,10 +148,55 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     },
     close: () =>
       (closing ??= (async () => {
+        if (timer !== null) clearInterval(timer);
         await app.close();
         await Promise.allSettled([...background]);
         await core.close();
         logger.flush();
       })()),
   };
+}
+
+/**
+ * `COFFER_AUTO_ROTATE=1`: checks the rotation policy now and every `checkMs`; when the active
+ * kid is due and the provider can mint, the one server holding the database lease rotates
+ * (see `AutoRotation`). Outcomes are counted in `coffer_kek_auto_rotation_checks_total`.
+ */
+function autoRotate(core: Core, metrics: Metrics, background: Set<Promise<unknown>>, logger: PinoLogger, checkMs: number): NodeJS.Timeout {
+  const auto = new AutoRotation(core);
+  let checking = false;
+  let saidCannotMint = false;
+  const tick = (): void => {
+    if (checking) return;
+    checking = true;
+    const run = auto
+      .check(SERVER_ACTOR, LOCAL_CONTEXT, (o) => {
+        const job = startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, o);
+        job.started.catch(() => undefined);
+        return job.finished;
+      })
+      .then((outcome) => {
+        metrics.autoRotationChecks.inc({ outcome });
+        if (outcome === "rotated") logger.info({ kid: core.keys.keyring.active.kid }, "rotated the master key automatically (due)");
+        if (outcome === "cannot_mint" && !saidCannotMint) {
+          saidCannotMint = true;
+          logger.warn(
+            { kid: core.keys.keyring.active.kid },
+            "the master key is due for rotation, but this key provider cannot mint one; rotate by hand",
+          );
+        }
+      })
+      .catch(() => {
+        metrics.autoRotationChecks.inc({ outcome: "failed" });
+      })
+      .finally(() => {
+        checking = false;
+        background.delete(run);
+      });
+    background.add(run);
+  };
+  tick();
+  const timer = setInterval(tick, checkMs);
+  timer.unref();
+  return timer;
 }

@@ -1,19 +1,33 @@
-import { KekRotation, LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { loadConfig } from "../../core/config/index.ts";
+import { KekRotation, LOCAL_CONTEXT, parseRetention, type RotationReport } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, num } from "./args.ts";
+import { flag, globalOptions, num, str } from "./args.ts";
 
 /**
- * `coffer keys rotate [--resume] [--batch N]`: rewraps every scope key and internal key under
- * the active kid, a batch per transaction, printing progress on stderr. An interrupted job is
- * finished by running it again (`--resume` says so explicitly; both do the same).
+ * `coffer keys rotate [--kid K | --to-kid K] [--resume] [--batch N] [--backup-retention D]`:
+ * mints a new master key where the provider can (or switches to `--to-kid`), makes it active
+ * and rewraps every scope key and internal key under it, a batch per transaction, printing
+ * progress on stderr. An interrupted rotation is finished first by running it again.
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const batchSize = num(args, "batch") ?? 500;
-  const report = await withCore(io, globalOptions(args), (core, actor) =>
+  const opts = globalOptions(args);
+  const given = str(args, "backupRetention");
+  const backupRetentionMs =
+    given === undefined
+      ? loadConfig({ env: io.env, flags: opts, role: "cli" }).backupRetentionMs
+      : parseRetention(given, "--backup-retention");
+  const kid = str(args, "kid");
+  const toKid = str(args, "toKid");
+  const report = await withCore(io, opts, (core, actor) =>
     new KekRotation(core).rotate(actor, LOCAL_CONTEXT, {
       batchSize,
+      backupRetentionMs,
+      ...(flag(args, "resume") ? { resume: true } : {}),
+      ...(kid === undefined ? {} : { kid }),
+      ...(toKid === undefined ? {} : { toKid }),
       onProgress: (p) => {
         io.stderr.write(
           io.stderr.isTTY === true
@@ -25,12 +39,25 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   );
   if (io.stderr.isTTY === true) io.stderr.write("\n");
   if (flag(args, "json")) printJson(io, report);
-  else {
+  else printReport(io, report);
+  return 0;
+}
+
+function printReport(io: Io, r: RotationReport): void {
+  const from = r.fromKid !== null && r.fromKid !== r.toKid ? ` from ${r.fromKid}` : "";
+  io.stdout.write(
+    `${r.resumed ? "resumed and finished" : "finished"} rotation ${r.jobId}${from} to ${r.toKid}${r.minted ? " (new key)" : ""}: ${String(r.rewrappedScopeKeys)} scope keys and ${String(r.rewrappedInternalKeys)} internal keys rewrapped\n`,
+  );
+  if (r.fromKid === null || r.fromKid === r.toKid) return;
+  if (r.oldKidSafeToRetireAt !== null) {
     io.stdout.write(
-      `${report.resumed ? "resumed and finished" : "finished"} rotation ${report.jobId} to ${report.toKid}: ${String(report.rewrappedScopeKeys)} scope keys and ${String(report.rewrappedInternalKeys)} internal keys rewrapped\n`,
+      `${r.fromKid} wraps nothing now; it can be retired from ${r.oldKidSafeToRetireAt}, when backups older than this rotation have aged out: coffer keys retire ${r.fromKid}\n`,
+    );
+  } else {
+    io.stdout.write(
+      `${r.fromKid} wraps nothing now; retire it (coffer keys retire ${r.fromKid}) once every database backup older than this rotation has aged out (set --backup-retention or COFFER_BACKUP_RETENTION to have the date computed)\n`,
     );
   }
-  return 0;
 }
 
 /** `[#######.............]  35% 3500/10000`: a terminal progress line, redrawn in place. */

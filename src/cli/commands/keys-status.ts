@@ -29,10 +29,17 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       String(k.secretVersions),
     ]),
   );
+  const last = status.rotationJobs[0];
+  if (last !== undefined) {
+    const from = last.fromKid !== null && last.fromKid !== last.toKid ? `${last.fromKid} -> ` : "";
+    io.stdout.write(
+      `last rotation: ${last.id} ${from}${last.toKid}, ${last.state}, ${String(last.done)}/${String(last.total)} keys rewrapped${last.finishedAt === null ? "" : `, finished ${last.finishedAt}`}\n`,
+    );
+  }
   for (const k of status.keys) {
     if (k.rotationDue)
       io.stdout.write(
-        `rotation due for ${k.kid}: ${k.rotationDueReason ?? ""}; add a new key to the keyring, make it active, run: coffer keys rotate\n`,
+        `rotation due for ${k.kid}: ${k.rotationDueReason ?? ""}; run: coffer keys rotate (mints a new key where the provider can; else --to-kid <a key you created>)\n`,
       );
     if (k.safeToRetireAt !== null)
       io.stdout.write(

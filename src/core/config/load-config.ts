@@ -31,6 +31,8 @@ export const KNOWN_ENV = [
   "COFFER_BACKUP_RETENTION",
   "COFFER_ROTATE_AFTER",
   "COFFER_ROTATE_AFTER_WRAPS",
+  "COFFER_AUTO_ROTATE",
+  "COFFER_AUTO_ROTATE_CHECK",
   "COFFER_REAUTH_WINDOW",
   "COFFER_RATE_LIMIT_REVEAL",
   "COFFER_RATE_LIMIT_WRITE",
@@ -60,6 +62,8 @@ export type Config = {
   readonly backupRetentionMs: number | null;
   /** When the active KEK is due for rotation: after this many wraps, or this long after activation. */
   readonly rotation: { readonly maxWraps: number; readonly maxAgeMs: number };
+  /** `coffer serve` rotates on its own when due (`COFFER_AUTO_ROTATE=1`), checking every `checkMs`. */
+  readonly autoRotate: { readonly enabled: boolean; readonly checkMs: number };
   /** How recently an interactive token must have authenticated to reveal (`COFFER_REAUTH_WINDOW`). */
   readonly reauthWindowMs: number;
   /**
@@ -107,6 +111,10 @@ const EnvSchema = z.object({
   COFFER_RATE_LIMIT_REVEAL: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_RATE_LIMIT_WRITE: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_RATE_LIMIT_AUTH: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
+  COFFER_AUTO_ROTATE: z.optional(z.enum(["0", "1"], { error: "must be 1 (on) or 0 (off)" })),
+  COFFER_AUTO_ROTATE_CHECK: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smh]$/, "must be a whole number of seconds, minutes or hours, e.g. 10m")),
+  ),
   COFFER_ROTATE_AFTER_WRAPS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)")),
   ),
@@ -314,6 +322,7 @@ export function loadConfig(src: ConfigSources): Config {
       maxWraps: Math.min(Number(env.COFFER_ROTATE_AFTER_WRAPS ?? String(2 ** 24)), 2 ** 32 - 1),
       maxAgeMs: durationMs(env.COFFER_ROTATE_AFTER ?? "365d"),
     }),
+    autoRotate: Object.freeze({ enabled: env.COFFER_AUTO_ROTATE === "1", checkMs: durationMs(env.COFFER_AUTO_ROTATE_CHECK ?? "10m") }),
     reauthWindowMs: durationMs(env.COFFER_REAUTH_WINDOW ?? "15m"),
     rateLimits: Object.freeze({
       reveal: rateLimit(env.COFFER_RATE_LIMIT_REVEAL ?? "60/1m"),

@@ -40,6 +40,7 @@ export const CODES = [
   "VALUE_NOT_ENV_SAFE",
   "STORE_CORRUPT",
   "STATE_TAMPERED",
+  "KEY_CANNOT_MINT",
   "INTERNAL",
 ] as const;
 

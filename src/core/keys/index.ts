@@ -8,3 +8,9 @@ export type { KeyServiceDefaults, AwsCredentials, ServiceCallSettings } from "./
 export { assertPrivateFile } from "./key-file.ts";
 export { splitKey, parseShare, combineShares } from "./shamir.ts";
 export type { KeyShareSet } from "./shamir.ts";
+export { setCrashHook } from "./crash-point.ts";
+export type { CrashPoint } from "./crash-point.ts";
+export { crashPoint } from "./crash-point.ts";
+export type { KeyStorage } from "./key-storage.ts";
+export type { Minting } from "./keyring.ts";
+export { cloudRefusal, ENV_REFUSAL } from "./mint-refusals.ts";

@@ -2,6 +2,7 @@ import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
 import { CofferError } from "../errors/index.ts";
 import type { Kid } from "../model/index.ts";
 import { fileExists } from "./key-file.ts";
+import { manifestPathFor } from "./key-storage.ts";
 
 /**
  * The OS keychain provider: the master key (32 random bytes, base64) is one keychain entry,
@@ -63,7 +64,8 @@ export async function openKeychain(
     readonly warn?: (message: string) => void;
   },
 ): Promise<OpenedKeychain> {
-  if (s.fallbackPath !== null && fileExists(s.fallbackPath)) return { kind: "file", path: s.fallbackPath };
+  if (s.fallbackPath !== null && (fileExists(s.fallbackPath) || fileExists(manifestPathFor(s.fallbackPath))))
+    return { kind: "file", path: s.fallbackPath };
   const recorded = opts.recorded.find((r) => r.kid === s.kid)?.provider ?? null;
   if (s.fallbackPath !== null && recorded === "file") return { kind: "file", path: s.fallbackPath };
   const where = `keychain entry service '${s.service}' account '${s.account}'`;

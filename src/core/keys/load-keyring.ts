@@ -5,10 +5,12 @@ import { parseKeyBase64 } from "../crypto/index.ts";
 import { Kid, KID_RULE } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import type { KekProvider } from "./kek-provider.ts";
-import { assertPrivateKeyDir, createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
+import { assertPrivateKeyDir, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
+import { FileKeyStorage, KeyringFileStorage, manifestPathFor } from "./key-storage.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
+import { cloudRefusal, ENV_REFUSAL, TRANSIT_REFUSAL } from "./mint-refusals.ts";
 import { LocalKek } from "./local-kek.ts";
 import { awsKmsKek, vaultTransitKek } from "./service-keks.ts";
 
@@ -49,7 +51,10 @@ export type OpenKeyringOptions = LoadKeyringOptions & {
  * (has it recorded a kid?) must be consulted first: a missing key file, or the OS keychain.
  */
 export function kekNeedsCreation(settings: KekSettings): boolean {
-  return settings.provider === "keychain" || (settings.provider === "file" && !fileExists(settings.path));
+  return (
+    settings.provider === "keychain" ||
+    (settings.provider === "file" && !fileExists(settings.path) && !fileExists(manifestPathFor(settings.path)))
+  );
 }
 
 /**
@@ -60,7 +65,12 @@ export function kekNeedsCreation(settings: KekSettings): boolean {
 export async function openKeyring(settings: KekSettings, opts: OpenKeyringOptions): Promise<Keyring> {
   if (settings.provider !== "keychain") return loadKeyring(settings, opts);
   const opened = await openKeychain(settings, opts);
-  if (opened.kind === "keychain") return new Keyring(settings.kid, [new LocalKek("keychain", settings.kid, opened.key)]);
+  if (opened.kind === "keychain")
+    return new Keyring(settings.kid, [new LocalKek("keychain", settings.kid, opened.key)], {
+      storage: null,
+      refusal:
+        "the OS keychain provider does not mint a second key yet; split the key for backup (coffer keys split), move to a keyring file (COFFER_KEYRING_FILE) or the file provider, and rotate there",
+    });
   return loadKeyring({ provider: "file", path: opened.path, kid: settings.kid }, opts);
 }
 
@@ -73,17 +83,8 @@ export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions
   switch (settings.provider) {
     case "file": {
       assertPrivateKeyDir(dirname(settings.path));
-      if (!fileExists(settings.path)) {
-        if (!opts.allowCreate) {
-          throw new CofferError(
-            "KEY_NOT_FOUND",
-            `master key file ${settings.path} is missing, but this database holds data wrapped by kid '${settings.kid}'; restore the file from your backup (a new key could not decrypt anything)`,
-            { path: settings.path, kid: settings.kid },
-          );
-        }
-        return new Keyring(settings.kid, [new LocalKek("file", settings.kid, createKeyFile(settings.path))]);
-      }
-      return new Keyring(settings.kid, [new LocalKek("file", settings.kid, readKeyFile(settings.path, "master key file"))]);
+      const { storage, providers } = FileKeyStorage.open(settings.path, settings.kid, opts.allowCreate);
+      return new Keyring(storage.active, providers, { storage, refusal: null });
     }
     case "env": {
       const key =
@@ -98,16 +99,21 @@ export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions
           "the env key provider needs COFFER_KEK_BASE64 or COFFER_KEK_BASE64_FILE; generate one with: openssl rand -base64 32",
         );
       }
-      return new Keyring(settings.kid, [new LocalKek("env", settings.kid, key)]);
+      return new Keyring(settings.kid, [new LocalKek("env", settings.kid, key)], { storage: null, refusal: ENV_REFUSAL });
     }
     case "keyring":
       return loadKeyringFile(settings.path, settings.services ?? null);
     case "aws-kms":
-      return new Keyring(settings.kid, [awsKmsKek(settings.kid, { keyId: settings.keyId }, settings.services, "COFFER_AWS_KMS_KEY_ID")]);
+      return new Keyring(settings.kid, [awsKmsKek(settings.kid, { keyId: settings.keyId }, settings.services, "COFFER_AWS_KMS_KEY_ID")], {
+        storage: null,
+        refusal: cloudRefusal("AWS KMS"),
+      });
     case "vault-transit":
-      return new Keyring(settings.kid, [
-        vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY"),
-      ]);
+      return new Keyring(
+        settings.kid,
+        [vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY")],
+        { storage: null, refusal: TRANSIT_REFUSAL },
+      );
   }
 }
 
@@ -123,7 +129,11 @@ const VaultEntry = z.strictObject({
   mount: z.optional(z.string()),
   address: z.optional(z.string()),
 });
-const KeyringFile = z.strictObject({ active: z.string(), keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])) });
+const KeyringFile = z.strictObject({
+  active: z.string(),
+  pending: z.optional(z.string()),
+  keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])),
+});
 const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } } }`;
 
 function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Keyring {
@@ -152,5 +162,13 @@ function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Key
       { path },
     );
   }
-  return new Keyring(active.data, providers);
+  const pending = parsed.data.pending === undefined ? null : Kid.safeParse(parsed.data.pending);
+  if (pending !== null && (!pending.success || !Object.hasOwn(parsed.data.keys, parsed.data.pending ?? ""))) {
+    throw new CofferError("KEY_INVALID", `keyring file ${path}: "pending" must name one of its keys`, { path });
+  }
+  const minting = {
+    storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null),
+    refusal: null,
+  };
+  return new Keyring(active.data, providers, minting);
 }

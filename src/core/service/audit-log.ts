@@ -26,7 +26,7 @@ export type AuditInput = {
   readonly version: number | null;
   readonly outcome: AuditOutcome;
   readonly reason: string | null;
-  readonly details?: Readonly<Record<string, string | number>>;
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
 };
 
 export type AuditEventView = {

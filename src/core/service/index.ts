@@ -41,4 +41,6 @@ export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts"
 export { OwnerRekey } from "./owner-rekey.ts";
 export type { RekeyReport } from "./owner-rekey.ts";
 export { KekRotation } from "./kek-rotation.ts";
-export type { RotationReport, RotationProgress, RetireReport } from "./kek-rotation.ts";
+export type { RotationReport, RotationProgress, RetireReport, RotateOptions } from "./kek-rotation.ts";
+export { AutoRotation, ROTATION_LEASE } from "./auto-rotation.ts";
+export type { AutoRotationOutcome } from "./auto-rotation.ts";

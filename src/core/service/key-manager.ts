@@ -79,6 +79,10 @@ export class KeyManager {
           { kid: info.kid },
         );
       }
+      if (row !== undefined && info.kid === active.kid && row.activated_at === null) {
+        // Made active by a rotation that stopped before it told the database.
+        await this.#store.transaction(NO_OWNERS, (tx) => keyRepo.markActivated(tx, info.kid, now));
+      }
       if (row === undefined) {
         const activatedAt = info.kid === active.kid ? now : null;
         await this.#store.transaction(NO_OWNERS, (tx) =>
@@ -94,6 +98,33 @@ export class KeyManager {
         );
       }
     }
+  }
+
+  /** Records a kid minted or made active at run time (a rotation), with its fingerprint, in `tx`. */
+  async recordKid(tx: Executor, kid: string, activatedAt: string | null): Promise<void> {
+    const info = this.#keyring.get(kid).describe();
+    const known = (await keyRepo.listKeyringKeys(tx)).find((r) => r.kid === kid);
+    if (known !== undefined && known.fingerprint !== info.fingerprint) {
+      throw new CofferError(
+        "KEY_MISMATCH",
+        `kid '${kid}' was recorded by this database with another key (fingerprint ${known.fingerprint}, not ${info.fingerprint}); choose another kid`,
+        { kid },
+      );
+    }
+    if (known !== undefined && known.retired_at !== null) {
+      throw new CofferError("KEY_RETIRED", `kid '${kid}' was retired at ${known.retired_at}; a retired kid is never used again`, { kid });
+    }
+    if (known === undefined) {
+      await keyRepo.insertKeyringKey(tx, {
+        kid,
+        provider: info.provider,
+        fingerprint: info.fingerprint,
+        created_at: this.#fx.now().toISOString(),
+        activated_at: activatedAt,
+        retired_at: null,
+        wrap_count: 0,
+      });
+    } else if (activatedAt !== null) await keyRepo.markActivated(tx, kid, activatedAt);
   }
 
   /** The owner's active scope key, created (in its own committed transaction) on first use. */

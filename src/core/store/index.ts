@@ -13,3 +13,4 @@ export * as eraseRepo from "./erase-repo.ts";
 export * as tokenRepo from "./token-repo.ts";
 export * as requestRepo from "./request-repo.ts";
 export * as integrityRepo from "./integrity-repo.ts";
+export * as leaseRepo from "./lease-repo.ts";

@@ -121,3 +121,8 @@ export async function insertInternalKey(db: Executor, row: Insertable<InternalKe
 export async function lockInternalKeys(db: Executor): Promise<void> {
   if (isPostgres(db)) await sql`SELECT pg_advisory_xact_lock(${INTERNAL_KEYS_LOCK})`.execute(db);
 }
+
+/** Records that `kid` became the active kid at `at` (a rotation to it, or a start that finds it active first). */
+export async function markActivated(db: Executor, kid: string, at: string): Promise<void> {
+  await db.updateTable("keyring_keys").set({ activated_at: at }).where("kid", "=", kid).execute();
+}

@@ -76,3 +76,11 @@ export async function insertJob(db: Executor, row: Insertable<RotationJobsTable>
 export async function updateJob(db: Executor, id: string, patch: Partial<Omit<RotationJobRow, "id">>): Promise<void> {
   await db.updateTable("rotation_jobs").set(patch).where("id", "=", id).execute();
 }
+
+/** Any running job, newest first: one left running toward a kid that is not active yet is an interrupted activation. */
+export async function anyRunningJob(db: Executor): Promise<RotationJobRow | null> {
+  return (
+    (await db.selectFrom("rotation_jobs").selectAll().where("state", "=", "running").orderBy("started_at", "desc").executeTakeFirst()) ??
+    null
+  );
+}

@@ -157,10 +157,17 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
   scope_keys: ScopeKeysTable;
+  leases: LeasesTable;
   keyring_keys: KeyringKeysTable;
   internal_keys: InternalKeysTable;
   audit_events: AuditEventsTable;

@@ -3,6 +3,7 @@ import * as m0001 from "./0001-initial.ts";
 import * as m0002 from "./0002-rotation-jobs.ts";
 import * as m0003 from "./0003-server.ts";
 import * as m0004 from "./0004-integrity.ts";
+import * as m0005 from "./0005-leases.ts";
 
 /** SQLite migrations, in order. Names are permanent. */
 export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -10,4 +11,5 @@ export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.free
   "0002-rotation-jobs": m0002,
   "0003-server": m0003,
   "0004-integrity": m0004,
+  "0005-leases": m0005,
 });
