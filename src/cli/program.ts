@@ -125,6 +125,20 @@ function build(io: Io, status: { code: number }): Command {
     .argument("<command...>", "the command and its arguments, after --")
     .action(act(() => import("./commands/run.ts")));
   program
+    .command("render")
+    .description("render a template with secrets, each escaped for the output format (audited reveals)")
+    .requiredOption("--template <file>", 'the template, e.g. backup.toml.tmpl with {{ secret "project/acme" "RUSTIC_PASSWORD" }}')
+    .option("--owner <owner>", 'the owner of short references ({{ secret "KEY" }})')
+    .option("--out <file>", "write here atomically (default: standard output)")
+    .option("--mode <octal>", "the mode of --out, set before any byte is written", "0600")
+    .option("--format <format>", "toml, json, yaml, dotenv, shell or text (default: from the template's name)")
+    .option("--reason <text>", "recorded with each reveal (default: render <template name>)")
+    .addHelpText(
+      "after",
+      "\nExample:\n  coffer render --template backup.toml.tmpl --owner project/acme --out /etc/rustic/backup.toml --mode 0600\n",
+    )
+    .action(act(() => import("./commands/render.ts")));
+  program
     .command("migrate")
     .description("apply pending database migrations (PostgreSQL; SQLite migrates itself)")
     .option("--status", "only show applied and pending migrations")

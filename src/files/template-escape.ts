@@ -51,7 +51,15 @@ const hex4 = (c: number): string => c.toString(16).toUpperCase().padStart(4, "0"
 
 /** A TOML basic string: `"`, `\` and every control character but none of the rest escaped. */
 function tomlString(s: string): string {
-  const short: Readonly<Record<string, string>> = { '"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r" };
+  const short: Readonly<Record<string, string>> = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+  };
   // eslint-disable-next-line no-control-regex
   return `"${s.replace(/["\\\u0000-\u001f\u007f]/g, (c) => short[c] ?? `\\u${hex4(c.charCodeAt(0))}`)}"`;
 }
@@ -108,8 +116,7 @@ function noNul(text: string, where: Where, format: string): string {
   return text;
 }
 
-const ESCAPES = ["raw", "json", "toml", "yaml", "dotenv", "shell"] as const;
-type Escape = (typeof ESCAPES)[number];
+type Escape = "raw" | "json" | "toml" | "yaml" | "dotenv" | "shell";
 
 function escapeFor(escape: Escape, bytes: Uint8Array, where: Where): Uint8Array {
   if (escape === "raw") return bytes;

@@ -75,7 +75,7 @@ function tokenize(body: string, at: { line: number; column: number }): Token[] {
       let out = "";
       i++;
       for (;;) {
-        if (i >= body.length) fail(at, "a string is not closed with \"");
+        if (i >= body.length) fail(at, 'a string is not closed with "');
         const d = body.charAt(i);
         if (d === '"') break;
         if (d === "\\") {

@@ -30,7 +30,7 @@ const HOSTILE = [
   "crlf\r\nend",
   "tab\there",
   "grüße 🔑 日本語",
-  '"\\\'$\n\u00e9',
+  "\"\\'$\n\u00e9",
   "\ufeffbom first",
   "ends with newline\n",
   "  padded  ",
@@ -38,7 +38,7 @@ const HOSTILE = [
   "key = value\n[section]",
   "\u2028\u2029\u0085",
   "\u001b[2J\u0007",
-  "}}{{ secret \"x\" }}",
+  '}}{{ secret "x" }}',
   "",
 ];
 
@@ -75,7 +75,11 @@ describe("templates: parsing", () => {
       ['{{ secret "K" }} {{ secret "K" | json | base64 }}', null],
     ] as const) {
       if (rule === null) assert.throws(() => render(bad, "toml", "v"), /the escape filter must be last/);
-      else assert.throws(() => parseTemplate(bad), (e: Error) => rule.test(e.message) && (e as { code?: string }).code === "INVALID_INPUT");
+      else
+        assert.throws(
+          () => parseTemplate(bad),
+          (e: Error) => rule.test(e.message) && (e as { code?: string }).code === "INVALID_INPUT",
+        );
     }
   });
 
@@ -100,7 +104,8 @@ describe("templates: escaping so that the format's own parser yields the exact v
   });
 
   it("JSON", () => {
-    for (const v of HOSTILE) assert.equal((JSON.parse(render('{"password": {{ secret "P" }}}', "json", v)) as { password: string }).password, v);
+    for (const v of HOSTILE)
+      assert.equal((JSON.parse(render('{"password": {{ secret "P" }}}', "json", v)) as { password: string }).password, v);
   });
 
   it("YAML (the yaml package, as 1.2 and 1.1)", () => {
@@ -149,7 +154,7 @@ describe("templates: escaping so that the format's own parser yields the exact v
       () => render('k = {{ secret "project/acme" "P" }}', "toml", canary),
       (e: Error) => /project\/acme P \(line 1\): the value is not UTF-8 text.*\| base64/.test(e.message),
     );
-    assert.throws(() => render("K={{ secret \"P\" }}", "shell", "a\0b"), /NUL byte/);
+    assert.throws(() => render('K={{ secret "P" }}', "shell", "a\0b"), /NUL byte/);
   });
 
   it("uses a default for a missing secret, and otherwise fails naming the reference", () => {
