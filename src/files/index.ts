@@ -23,8 +23,3 @@ export { BUNDLE_FORMAT, BUNDLE_VERSION, isAgeFile, needsPassphrase, openBundle, 
 export type { BundleEntry, BundleManifest, BundleSeal, BundleKeys, OpenedBundle } from "./bundle.ts";
 export { IMPORT_FORMATS, detectImportFormat, readImportSource } from "./import-source.ts";
 export type { ImportFormat, ImportSource, SourceEntry } from "./import-source.ts";
-export { TEMPLATE_FILTERS, parseTemplate, templateReferences } from "./template-parse.ts";
-export type { ParsedTemplate, SecretReference, TemplateFilter, TemplatePart } from "./template-parse.ts";
-export { TEMPLATE_FORMATS, templateContentType, templateFormatFromName } from "./template-escape.ts";
-export type { TemplateFormat } from "./template-escape.ts";
-export { referenceName, renderTemplate } from "./template-render.ts";

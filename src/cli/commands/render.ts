@@ -12,7 +12,7 @@ import {
   templateReferences,
   type SecretReference,
   type TemplateFormat,
-} from "../../files/index.ts";
+} from "../../core/template/index.ts";
 import { withBackend, type Backend } from "../backend.ts";
 import type { Io } from "../io.ts";
 import { writeLine } from "../io.ts";

@@ -1,4 +1,4 @@
-import { CofferError } from "../core/errors/index.ts";
+import { CofferError } from "../errors/index.ts";
 import { renderValue, type TemplateFormat } from "./template-escape.ts";
 import type { ParsedTemplate, SecretReference } from "./template-parse.ts";
 

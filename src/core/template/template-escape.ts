@@ -1,4 +1,4 @@
-import { CofferError } from "../core/errors/index.ts";
+import { CofferError } from "../errors/index.ts";
 import type { TemplateFilter } from "./template-parse.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { CofferError } from "../core/errors/index.ts";
+import { CofferError } from "../errors/index.ts";
 
 /**
  * Coffer's template language: text with references to secrets, and nothing else.
