@@ -5,6 +5,8 @@ import {
   LOCAL_CONTEXT,
   type AuditEventView,
   type AuditVerification,
+  type GenerateResult,
+  type GeneratorOptions,
   type ImportSummary,
   type SecretView,
   type VersionView,
@@ -38,6 +40,12 @@ export interface Backend {
   listAll(q: { readonly owner?: string; readonly prefix?: string; readonly includeDeleted: boolean }): Promise<readonly SecretView[]>;
   history(ref: Ref): Promise<readonly VersionView[]>;
   rotate(ref: Ref): Promise<SecretView>;
+  /** A generated value written as a new version (never returned); `ifMissing` keeps an existing secret. */
+  generate(
+    input: Ref & GeneratorOptions & { readonly ifMissing: boolean; readonly meta?: Readonly<Record<string, string>> },
+  ): Promise<GenerateResult>;
+  /** A fresh value made with the secret's kept generation policy. */
+  regenerate(ref: Ref): Promise<SecretView>;
   revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
   auditVerify(): Promise<AuditVerification>;
@@ -87,6 +95,8 @@ export async function withBackend<T>(
         },
         history: (r) => core.secrets.history(actor, r),
         rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
+        generate: (i) => core.generator.generate(actor, LOCAL_CONTEXT, i),
+        regenerate: (r) => core.generator.regenerate(actor, LOCAL_CONTEXT, r),
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
         auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
         auditVerify: () => core.secrets.verifyAudit(actor),

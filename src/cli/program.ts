@@ -74,9 +74,28 @@ function build(io: Io, status: { code: number }): Command {
     .action(act(() => import("./commands/secrets-history.ts")));
   secrets
     .command("rotate <owner> <key>")
-    .description("re-encrypt every version under fresh data keys")
+    .description("re-encrypt every version under fresh data keys (--regenerate: a new random value)")
+    .option("--regenerate", "write a fresh random value made with the secret's generation policy")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-rotate.ts")));
+  secrets
+    .command("generate <owner> <key>")
+    .description("store a random value from the OS CSPRNG (never printed unless --reveal)")
+    .option("--length <n>", "characters (default 32)", int("length"))
+    .option("--charset <set>", "alnum (default), alnum-symbols, hex, base64url, digits or custom:<chars>")
+    .option("--bytes <n>", "random bytes instead of characters, encoded with --encoding", int("bytes"))
+    .option("--encoding <enc>", "with --bytes: hex, base64 or base64url (default)")
+    .option("--if-missing", "create only when the secret does not exist (safe with concurrent callers)")
+    .option("--meta <k=v>", "a metadata tag (repeatable)", collect, [])
+    .option("--reveal", "print the value (an audited reveal; needs --reason, and --yes when not interactive)")
+    .option("--reason <text>", "with --reveal: why (recorded in the audit log)")
+    .option("--yes", "with --reveal: do not ask for confirmation")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nExample:\n  coffer secrets generate project/acme RUSTIC_PASSWORD --if-missing --length 40 --charset alnum-symbols\n",
+    )
+    .action(act(() => import("./commands/secrets-generate.ts")));
   secrets
     .command("import")
     .description("import secrets from dotenv, JSON, YAML, a SOPS file or a Coffer bundle, in one transaction (audited)")

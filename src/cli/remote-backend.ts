@@ -73,6 +73,12 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
       }),
     history: (r) => call(() => c.listVersions(r.owner, r.key)),
     rotate: (r) => call(() => c.rotateSecret(r.owner, r.key)),
+    generate: ({ owner, key, ...body }) =>
+      call(async () => {
+        const r = await c.generateSecret(owner, key, body);
+        return { view: r.secret, created: r.created };
+      }),
+    regenerate: (r) => call(() => c.rotateSecret(r.owner, r.key, { regenerate: true })),
     revealAll: (q) =>
       call(async () => {
         const dto = await c.revealOwner(q.owner, { reason: q.reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) });

@@ -17,6 +17,8 @@ import {
   type AuditPage,
   type AuditVerificationDto,
   type CreatedTokenDto,
+  type GenerateRequestDto,
+  type GenerateResultDto,
   type ImportRequestDto,
   type ImportSummaryDto,
   type Problem,
@@ -172,9 +174,25 @@ export class CofferClient {
     return (await this.#json<{ items: VersionDto[] }>({ method: "GET", path: `${secretPath(owner, key)}/versions` })).items;
   }
 
-  /** New data keys for every version, values re-encrypted. */
-  rotateSecret(owner: string, key: string): Promise<SecretDto> {
-    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: {} });
+  /**
+   * New data keys for every version, values re-encrypted; with `regenerate`, a fresh random
+   * value instead, made with the policy kept by {@link generateSecret}.
+   */
+  rotateSecret(owner: string, key: string, opts: { readonly regenerate?: boolean } = {}): Promise<SecretDto> {
+    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: opts });
+  }
+
+  /** A generated value (never returned), written as a new version; `ifMissing` keeps an existing one. Needs `secrets:write`. */
+  async generateSecret(
+    owner: string,
+    key: string,
+    body: GenerateRequestDto = {},
+    opts: { readonly idempotencyKey?: string } = {},
+  ): Promise<GenerateResultDto & { readonly replayed: boolean }> {
+    const headers: Record<string, string> = opts.idempotencyKey === undefined ? {} : { "idempotency-key": opts.idempotencyKey };
+    const res = await this.#send({ method: "POST", path: `${secretPath(owner, key)}:generate`, body, headers });
+    const dto = (await res.json()) as GenerateResultDto;
+    return { ...dto, replayed: res.headers.get("idempotent-replayed") === "true" };
   }
 
   /** A one-time reveal link (default TTL 15m, at most 7d). */

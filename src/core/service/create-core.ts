@@ -8,9 +8,12 @@ import { silentLogger, type Logger } from "./logger.ts";
 import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
+import { SecretGenerator } from "./secret-generate.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
+  /** Generated secrets (`coffer secrets generate`, `rotate --regenerate`). */
+  readonly generator: SecretGenerator;
   readonly tokens: TokenService;
   /** The configured rotation policy and backup retention, for key status. */
   readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
@@ -65,6 +68,7 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const ring = keyring;
     return {
       secrets,
+      generator: new SecretGenerator(secrets),
       tokens,
       policy,
       audit,

@@ -110,9 +110,16 @@ export class SecretsService {
    * write's own transaction, so of two concurrent duplicates exactly one writes.
    * @throws CofferError IDEMPOTENCY_MISMATCH, and whatever `set` throws.
    */
-  async setIdempotent(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency): Promise<IdempotentResult> {
+  async setIdempotent(
+    actor: Actor,
+    ctx: RequestContext,
+    input: SetInput,
+    idem: Idempotency,
+    /** What the request asked for when its value is made here (a generated secret): digested instead of the value. */
+    request?: readonly (string | number)[],
+  ): Promise<IdempotentResult> {
     const key = parseWith(IdempotencyKey, idem.key, "Idempotency-Key");
-    const digest = await this.#requestDigest(input);
+    const digest = await this.#requestDigest(input, request);
     const prior = await this.#replay(idem.scope, key, digest);
     if (prior !== null) return prior;
     try {
@@ -125,8 +132,9 @@ export class SecretsService {
   }
 
   /** A keyed digest of everything a write carries, value included. */
-  async #requestDigest(input: SetInput): Promise<string> {
+  async #requestDigest(input: SetInput, request: readonly (string | number)[] | undefined): Promise<string> {
     const k = await this.#store.read(NO_OWNERS, (db) => this.#keys.internalKey(db, REQUEST_DIGEST_PURPOSE));
+    if (request !== undefined) return toHex(hmacSha256(k.key, encodeFields(["request", input.owner, input.key, ...request])));
     const head = encodeFields([
       "set",
       input.owner,
