@@ -6,6 +6,8 @@ import {
   type AuditEventView,
   type AuditVerification,
   type GenerateResult,
+  type TemplateText,
+  type TemplateView,
   type GeneratorOptions,
   type ImportSummary,
   type SecretView,
@@ -17,6 +19,7 @@ import { withCore, type GlobalOptions } from "./local-core.ts";
 import { str } from "./commands/args.ts";
 
 export type Ref = { readonly owner: string; readonly key: string };
+export type TemplateRef = { readonly owner: string; readonly name: string };
 export type AuditFilter = {
   readonly owner: string | null;
   readonly action: string | null;
@@ -46,6 +49,14 @@ export interface Backend {
   ): Promise<GenerateResult>;
   /** A fresh value made with the secret's kept generation policy. */
   regenerate(ref: Ref): Promise<SecretView>;
+  /** Stored templates (`coffer template …`, `coffer render --stored`). */
+  templates: {
+    put(t: TemplateRef & { readonly text: string }): Promise<TemplateView>;
+    get(t: TemplateRef): Promise<TemplateText>;
+    list(owner: string): Promise<readonly TemplateView[]>;
+    delete(t: TemplateRef): Promise<void>;
+    render(t: TemplateRef & { readonly reason?: string; readonly format?: string }): Promise<Uint8Array>;
+  };
   revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
   auditVerify(): Promise<AuditVerification>;
@@ -97,6 +108,13 @@ export async function withBackend<T>(
         rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
         generate: (i) => core.generator.generate(actor, LOCAL_CONTEXT, i),
         regenerate: (r) => core.generator.regenerate(actor, LOCAL_CONTEXT, r),
+        templates: {
+          put: (t) => core.templates.put(actor, LOCAL_CONTEXT, t),
+          get: (t) => core.templates.get(actor, LOCAL_CONTEXT, t),
+          list: (owner) => core.templates.list(actor, LOCAL_CONTEXT, { owner }),
+          delete: (t) => core.templates.delete(actor, LOCAL_CONTEXT, t),
+          render: async (t) => (await core.templates.render(actor, LOCAL_CONTEXT, t)).bytes,
+        },
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
         auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
         auditVerify: () => core.secrets.verifyAudit(actor),

@@ -146,7 +146,8 @@ function build(io: Io, status: { code: number }): Command {
   program
     .command("render")
     .description("render a template with secrets, each escaped for the output format (audited reveals)")
-    .requiredOption("--template <file>", 'the template, e.g. backup.toml.tmpl with {{ secret "project/acme" "RUSTIC_PASSWORD" }}')
+    .option("--template <file>", 'a template file, e.g. backup.toml.tmpl with {{ secret "project/acme" "RUSTIC_PASSWORD" }}')
+    .option("--stored <owner/name>", "a template stored on the server or database, e.g. project/acme/backup.toml")
     .option("--owner <owner>", 'the owner of short references ({{ secret "KEY" }})')
     .option("--out <file>", "write here atomically (default: standard output)")
     .option("--mode <octal>", "the mode of --out, set before any byte is written", "0600")
@@ -157,6 +158,29 @@ function build(io: Io, status: { code: number }): Command {
       "\nExample:\n  coffer render --template backup.toml.tmpl --owner project/acme --out /etc/rustic/backup.toml --mode 0600\n",
     )
     .action(act(() => import("./commands/render.ts")));
+  const template = program.command("template").description("templates stored per owner, for hosts to render (coffer render --stored)");
+  template
+    .command("put <owner> <name>")
+    .description("store (or replace) a template; its format comes from the name, e.g. backup.toml")
+    .option("--file <path>", "read the template from a file (default: standard input)")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  coffer template put project/acme backup.toml --file backup.toml.tmpl\n")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.put }))));
+  template
+    .command("get <owner> <name>")
+    .description("print a stored template's text (never a secret's value)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.get }))));
+  template
+    .command("list <owner>")
+    .description("list an owner's templates")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.list }))));
+  template
+    .command("delete <owner> <name>")
+    .description("delete a stored template")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.remove }))));
   program
     .command("migrate")
     .description("apply pending database migrations (PostgreSQL; SQLite migrates itself)")

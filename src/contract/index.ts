@@ -168,3 +168,22 @@ export type GenerateRequestDto = {
 };
 /** The secret as it now is, and whether this call created the version (false: `ifMissing` found one). */
 export type GenerateResultDto = { readonly secret: SecretDto; readonly created: boolean };
+
+/** A stored template (`/v1/templates/:ownerType/:ownerId/:name`): its text is returned only by GET of one template. */
+export type TemplateDto = {
+  readonly owner: string;
+  readonly name: string;
+  /** From the name's extension (`backup.toml` → `toml`); null when it says none. */
+  readonly format: string | null;
+  readonly references: number | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+};
+export type TemplateTextDto = TemplateDto & { readonly text: string };
+
+/** The path of a stored template: `/v1/templates/project/acme/backup.toml` (system owner: `system/_`). */
+export function templatePath(owner: string, name: string): string {
+  const { ownerType, ownerId } = ownerSegments(owner);
+  return `/v1/templates/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}/${encodeURIComponent(name)}`;
+}

@@ -14,11 +14,14 @@ import {
   IMPORT_PATH,
   ownerPath,
   secretPath,
+  templatePath,
   type AuditPage,
   type AuditVerificationDto,
   type CreatedTokenDto,
   type GenerateRequestDto,
   type GenerateResultDto,
+  type TemplateDto,
+  type TemplateTextDto,
   type ImportRequestDto,
   type ImportSummaryDto,
   type Problem,
@@ -193,6 +196,37 @@ export class CofferClient {
     const res = await this.#send({ method: "POST", path: `${secretPath(owner, key)}:generate`, body, headers });
     const dto = (await res.json()) as GenerateResultDto;
     return { ...dto, replayed: res.headers.get("idempotent-replayed") === "true" };
+  }
+
+  /** Stores (or replaces) a template's text. Needs `secrets:write` on the owner. */
+  putTemplate(owner: string, name: string, text: string): Promise<TemplateDto> {
+    return this.#json({ method: "PUT", path: templatePath(owner, name), body: { text } });
+  }
+
+  /** A template's text (never a secret's value). */
+  getTemplate(owner: string, name: string): Promise<TemplateTextDto> {
+    return this.#json({ method: "GET", path: templatePath(owner, name) });
+  }
+
+  async listTemplates(owner: string): Promise<readonly TemplateDto[]> {
+    return (await this.#json<{ items: TemplateDto[] }>({ method: "GET", path: templatePath(owner, "").replace(/\/$/, "") })).items;
+  }
+
+  async deleteTemplate(owner: string, name: string): Promise<void> {
+    await this.#send({ method: "DELETE", path: templatePath(owner, name) });
+  }
+
+  /**
+   * Renders a stored template: each reference an audited reveal (default reason `render <name>`),
+   * escaped for the template's format. Needs `secrets:reveal` on the owner and on every owner it references.
+   */
+  async renderTemplate(
+    owner: string,
+    name: string,
+    opts: { readonly reason?: string; readonly format?: string } = {},
+  ): Promise<Uint8Array> {
+    const res = await this.#send({ method: "POST", path: `${templatePath(owner, name)}:render`, body: opts });
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   /** A one-time reveal link (default TTL 15m, at most 7d). */

@@ -8,6 +8,7 @@ import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { secretRoutes } from "./routes-secrets.ts";
+import { templateRoutes } from "./routes-templates.ts";
 import { transferRoutes } from "./routes-transfer.ts";
 
 declare module "fastify" {
@@ -122,6 +123,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   secretRoutes(app, opts.core, metrics, opts.publicUrl ?? null);
   transferRoutes(app, opts.core, metrics);
+  templateRoutes(app, opts.core, metrics);
   adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
   metrics.kekConfigured.set(1);
   return app;

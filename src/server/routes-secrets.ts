@@ -56,7 +56,7 @@ export function ownerText(p: OwnerParams): string {
 }
 
 /** `NAME:action` (a path segment) split at its last colon; key names never contain one. */
-function splitAction(segment: string, field: string): { readonly name: string; readonly action: string } {
+export function splitAction(segment: string, field: string): { readonly name: string; readonly action: string } {
   const at = segment.lastIndexOf(":");
   if (at <= 0) throw new CofferError("NOT_FOUND", `no such action on ${field}; use ${field}:<action>`);
   return { name: segment.slice(0, at), action: segment.slice(at + 1) };
@@ -67,7 +67,7 @@ function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
-function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
+export function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
   return parseWith(schema, req.body ?? {}, "body");
 }
 

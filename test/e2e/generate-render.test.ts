@@ -127,8 +127,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         db = dialect === "postgres" ? await freshDatabase() : null;
         cli = new CliHarness({ COFFER_KEK_PROVIDER: "file", ...(db === null ? {} : { COFFER_DB_URL: db.url }) });
         // The database exists before the race (concurrent first use of a new SQLite file is not what this tests).
-      if (db !== null) assert.equal(cli.run(["migrate"]).status, 0);
-      else assert.equal(cli.run(["secrets", "list"]).status, 0);
+        if (db !== null) assert.equal(cli.run(["migrate"]).status, 0);
+        else assert.equal(cli.run(["secrets", "list"]).status, 0);
       });
       after(async () => {
         cli.cleanup();

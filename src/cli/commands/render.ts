@@ -112,8 +112,45 @@ async function writeAtomicWithMode(path: string, bytes: Uint8Array, mode: number
   }
 }
 
+/** `project/acme/backup.toml` → owner `project/acme`, name `backup.toml`; `system/x.env` → `system`. */
+function storedRef(text: string): { owner: string; name: string } {
+  const m = /^(system|(?:user|project)\/[^/]+)\/([^/]+)$/.exec(text);
+  if (m === null)
+    throw new CofferError("INVALID_INPUT", "stored: must be <owner>/<name>, e.g. project/acme/backup.toml", { field: "stored" });
+  return { owner: m[1] ?? "", name: m[2] ?? "" };
+}
+
+async function output(io: Io, out: string | undefined, bytes: Uint8Array, mode: number, what: string): Promise<void> {
+  if (out === undefined) io.stdout.write(bytes);
+  else {
+    await writeAtomicWithMode(out, bytes, mode);
+    writeLine(io.stderr, `rendered ${what} to ${out} (mode ${mode.toString(8).padStart(4, "0")})`);
+  }
+}
+
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(str(args, "template"), "--template <file>");
+  const stored = str(args, "stored");
+  if (stored !== undefined) {
+    if (str(args, "template") !== undefined) throw new CofferError("USAGE", "give --template <file> or --stored <owner>/<name>, not both");
+    const ref = storedRef(stored);
+    const mode = parseMode(str(args, "mode"));
+    const reason = str(args, "reason");
+    const format = str(args, "format");
+    return withBackend(io, args, globalOptions(args), async (b) => {
+      const bytes = await b.templates.render({
+        ...ref,
+        ...(reason === undefined ? {} : { reason }),
+        ...(format === undefined ? {} : { format }),
+      });
+      try {
+        await output(io, str(args, "out"), bytes, mode, `${ref.owner}/${ref.name}`);
+      } finally {
+        bytes.fill(0);
+      }
+      return 0;
+    });
+  }
+  const path = required(str(args, "template"), "--template <file> or --stored <owner>/<name>");
   const format = formatOf(args, path);
   const mode = parseMode(str(args, "mode"));
   const out = str(args, "out");
@@ -139,14 +176,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
         const v = values.get(r.id) ?? null;
         return { owner: r.owner, value: v === null ? null : Uint8Array.from(v) };
       });
-      if (out === undefined) io.stdout.write(rendered);
-      else {
-        await writeAtomicWithMode(out, rendered, mode);
-        writeLine(
-          io.stderr,
-          `rendered ${basename(path)} to ${out} (${String(refs.length)} references, mode ${mode.toString(8).padStart(4, "0")})`,
-        );
-      }
+      await output(io, out, rendered, mode, basename(path));
     } finally {
       rendered?.fill(0);
       for (const v of values.values()) v?.fill(0);

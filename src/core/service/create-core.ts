@@ -9,11 +9,14 @@ import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
 import { TokenService } from "./tokens.ts";
 import { SecretGenerator } from "./secret-generate.ts";
+import { TemplateService } from "./templates.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
   /** Generated secrets (`coffer secrets generate`, `rotate --regenerate`). */
   readonly generator: SecretGenerator;
+  /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
+  readonly templates: TemplateService;
   readonly tokens: TokenService;
   /** The configured rotation policy and backup retention, for key status. */
   readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
@@ -69,6 +72,7 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     return {
       secrets,
       generator: new SecretGenerator(secrets),
+      templates: new TemplateService({ store, audit, secrets }),
       tokens,
       policy,
       audit,

@@ -315,6 +315,74 @@ export class SecretsService {
     return this.#revealCurrent(actor, ctx, input, "export");
   }
 
+  /**
+   * Named secrets, of one or several owners, revealed for one purpose (a rendered template):
+   * the scope is checked on every owner before anything is read (each refusal audited), the
+   * reason, re-authentication and rate limit once; a missing secret is null; then one
+   * `secret.reveal` event per secret (`details.via`), all committed before any plaintext is
+   * returned. The caller wipes the values.
+   * @throws CofferError SCOPE_DENIED, INVALID_INPUT, REAUTH_REQUIRED, RATE_LIMITED, DECRYPT_FAILED, AUDIT_FAILED.
+   */
+  async revealMany(
+    actor: Actor,
+    ctx: RequestContext,
+    input: { readonly refs: readonly (RefInput & { readonly version?: number })[]; readonly reason: string; readonly via: string },
+  ): Promise<(RevealedSecret | null)[]> {
+    const refs = input.refs.map((r) => ({
+      ref: parseRef(r),
+      version: r.version === undefined ? null : parseWith(Version, r.version, "version"),
+    }));
+    const denied = (owner: Owner): AuditInput => ({
+      action: "secret.reveal",
+      owner,
+      key: null,
+      version: null,
+      reason: input.reason.slice(0, 500) || null,
+      outcome: "denied",
+      details: { via: input.via },
+    });
+    const owners = new Map(refs.map((r) => [formatOwner(r.ref.owner), r.ref.owner]));
+    for (const owner of owners.values()) await this.#allow(actor, ctx, "secrets:reveal", owner, denied(owner));
+    const first = refs[0];
+    if (first === undefined) return [];
+    const reason = await this.#revealAllowed(actor, ctx, first.ref.owner, input.reason, denied(first.ref.owner));
+    const out: (RevealedSecret | null)[] = [];
+    try {
+      for (const { ref, version } of refs) {
+        const found = await this.#store.read(ownerScope(ref.owner), async (db) => {
+          try {
+            const f = await findLive(db, ref, version);
+            return { view: toSecretView(ref.owner, f.row, f.version.version), value: await this.#open(db, ref, f.version) };
+          } catch (e) {
+            if (isCofferError(e) && e.code === "NOT_FOUND") return null;
+            throw e;
+          }
+        });
+        out.push(found);
+      }
+      const events = out.flatMap((r) =>
+        r === null
+          ? []
+          : [
+              {
+                action: "secret.reveal",
+                owner: parseOwner(r.view.owner),
+                key: r.view.key,
+                version: r.view.version,
+                outcome: "success",
+                reason,
+                details: { via: input.via },
+              } as const,
+            ],
+      );
+      await this.#store.transaction(NO_OWNERS, (tx) => this.#audit.appendAll(tx, actor, ctx, events));
+    } catch (e) {
+      for (const r of out) r?.value.wipe();
+      throw e;
+    }
+    return out;
+  }
+
   async #revealCurrent(
     actor: Actor,
     ctx: RequestContext,

@@ -12,3 +12,4 @@ export * as rotationRepo from "./rotation-repo.ts";
 export * as eraseRepo from "./erase-repo.ts";
 export * as tokenRepo from "./token-repo.ts";
 export * as requestRepo from "./request-repo.ts";
+export * as templateRepo from "./template-repo.ts";

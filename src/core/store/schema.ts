@@ -143,6 +143,16 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface TemplatesTable {
+  owner_type: string;
+  owner_id: string;
+  name: string;
+  body: string;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -155,6 +165,7 @@ export interface Database {
   share_links: ShareLinksTable;
   idempotency_keys: IdempotencyKeysTable;
   rate_limits: RateLimitsTable;
+  templates: TemplatesTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */

@@ -2,10 +2,12 @@ import type { Migration } from "kysely/migration";
 import * as m0001 from "./0001-initial.ts";
 import * as m0002 from "./0002-rotation-jobs.ts";
 import * as m0003 from "./0003-server.ts";
+import * as m0007 from "./0007-templates.ts";
 
 /** SQLite migrations, in order. Names are permanent. */
 export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0001-initial": m0001,
   "0002-rotation-jobs": m0002,
   "0003-server": m0003,
+  "0007-templates": m0007,
 });
