@@ -129,8 +129,10 @@ function build(io: Io, status: { code: number }): Command {
     .option("--bundle", "export the values, encrypted with age (armored)")
     .option("--recipient <age1…>", "with --bundle: an age recipient (repeatable)", collect, [])
     .option("--passphrase", "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead")
-    .option("--output <file>", "with --bundle: write to a new file with mode 0600 instead of stdout")
-    .option("--reason <text>", "why the values are exported (recorded in the audit log)", "coffer secrets export")
+    .option("--output <file>", "with --bundle or --reveal: write to a new file with mode 0600 instead of stdout")
+    .option("--reveal", "print every current value in plaintext as --format (audited reveals; needs --reason)")
+    .option("--format <format>", "with --reveal: dotenv, json or yaml")
+    .option("--reason <text>", "why the values are exported (recorded in the audit log; default for --bundle: coffer secrets export)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-export.ts")));
   const runCommand = program

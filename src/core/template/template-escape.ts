@@ -165,3 +165,8 @@ export function renderValue(value: Uint8Array, filters: readonly TemplateFilter[
   }
   return escapeFor(escape ?? (format === "text" ? "raw" : format), bytes, where);
 }
+
+/** One value as a whole literal of `format` (what a bare reference renders). @throws CofferError INVALID_INPUT naming `name`. */
+export function escapeValue(value: Uint8Array, format: Exclude<TemplateFormat, "text">, name: string): Uint8Array {
+  return escapeFor(format, value, { name });
+}
