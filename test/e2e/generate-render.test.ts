@@ -218,6 +218,35 @@ describe("coffer render: seed 000's backup configuration, end to end", () => {
     assert.ok(!f.stdout.includes(CANARY) && !f.stdout.includes("other-tenant"));
   });
 
+  it("stores the template on the server; the host renders it with --stored; after coffer erase it can never render again", () => {
+    const put = admin.run(["template", "put", "project/acme", "backup.toml", "--file", join(dir, "backup.toml.tmpl")]);
+    assert.equal(put.status, 0, put.stderr);
+    assert.match(put.stdout, /stored template project\/acme backup\.toml \(3 references, format toml\)/);
+    assert.equal(
+      host.run(["template", "put", "project/acme", "x.toml"], { input: "a = 1\n" }).status,
+      6,
+      "a reveal-only host cannot store",
+    );
+    const out = join(dir, "stored.toml");
+    const r = host.run(["render", "--stored", "project/acme/backup.toml", "--out", out, "--mode", "0640"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o640);
+    const toml = parseToml(readFileSync(out, "utf8")) as { repository: { hand_set: string } };
+    assert.equal(toml.repository.hand_set, CANARY);
+    assert.equal(host.run(["template", "get", "project/acme", "backup.toml"]).stdout, BACKUP_TEMPLATE);
+    // Deleting the project (the control plane runs this on the server's own data directory).
+    const local = new CliHarness({ COFFER_HOME: srv.home, COFFER_KEK_PROVIDER: "file" });
+    try {
+      assert.equal(local.run(["erase", "project/acme", "--yes"]).status, 0);
+    } finally {
+      local.cleanup();
+    }
+    const gone = host.run(["render", "--stored", "project/acme/backup.toml", "--out", join(dir, "gone.toml")]);
+    assert.equal(gone.status, 3, gone.stderr);
+    assert.match(gone.stderr, /error\[NOT_FOUND\]: template: project\/acme RUSTIC_PASSWORD \(line 4\) does not exist/);
+    assert.equal(existsSync(join(dir, "gone.toml")), false);
+  });
+
   it("refuses a template it cannot parse or place, naming the line, and an unknown format", () => {
     const bad = join(dir, "bad.toml.tmpl");
     writeFileSync(bad, 'ok = 1\nx = {{ env "HOME" }}\n');

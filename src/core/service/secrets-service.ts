@@ -326,7 +326,13 @@ export class SecretsService {
   async revealMany(
     actor: Actor,
     ctx: RequestContext,
-    input: { readonly refs: readonly (RefInput & { readonly version?: number })[]; readonly reason: string; readonly via: string },
+    input: {
+      readonly refs: readonly (RefInput & { readonly version?: number })[];
+      readonly reason: string;
+      readonly via: string;
+      /** The error for a missing secret (by index), thrown before anything is revealed; null: the result is null. */
+      readonly missing: (index: number) => CofferError | null;
+    },
   ): Promise<(RevealedSecret | null)[]> {
     const refs = input.refs.map((r) => ({
       ref: parseRef(r),
@@ -346,19 +352,33 @@ export class SecretsService {
     const first = refs[0];
     if (first === undefined) return [];
     const reason = await this.#revealAllowed(actor, ctx, first.ref.owner, input.reason, denied(first.ref.owner));
-    const out: (RevealedSecret | null)[] = [];
-    try {
-      for (const { ref, version } of refs) {
-        const found = await this.#store.read(ownerScope(ref.owner), async (db) => {
+    // Every secret is found before any is opened, so a missing one fails the whole call first.
+    const found = await Promise.all(
+      refs.map(({ ref, version }) =>
+        this.#store.read(ownerScope(ref.owner), async (db) => {
           try {
-            const f = await findLive(db, ref, version);
-            return { view: toSecretView(ref.owner, f.row, f.version.version), value: await this.#open(db, ref, f.version) };
+            return await findLive(db, ref, version);
           } catch (e) {
             if (isCofferError(e) && e.code === "NOT_FOUND") return null;
             throw e;
           }
-        });
-        out.push(found);
+        }),
+      ),
+    );
+    found.forEach((f, i) => {
+      const e = f === null ? input.missing(i) : null;
+      if (e !== null) throw e;
+    });
+    const out: (RevealedSecret | null)[] = [];
+    try {
+      for (const [i, f] of found.entries()) {
+        const r = refs[i];
+        if (f === null || r === undefined) {
+          out.push(null);
+          continue;
+        }
+        const value = await this.#store.read(ownerScope(r.ref.owner), (db) => this.#open(db, r.ref, f.version));
+        out.push({ view: toSecretView(r.ref.owner, f.row, f.version.version), value });
       }
       const events = out.flatMap((r) =>
         r === null

@@ -6,6 +6,7 @@ import { templateRepo, type Store } from "../store/index.ts";
 import {
   TEMPLATE_FORMATS,
   parseTemplate,
+  referenceName,
   renderTemplate,
   templateFormatFromName,
   templateReferences,
@@ -123,6 +124,12 @@ export class TemplateService {
       })),
       reason: input.reason ?? `render ${name}`,
       via: `template ${formatOwner(owner)}/${name}`,
+      missing: (i) => {
+        const r = refs[i];
+        if (r === undefined || r.ref.fallback !== null) return null;
+        const what = referenceName(r.ref, formatOwner(r.owner));
+        return new CofferError("NOT_FOUND", `template: ${what} does not exist`, { field: "template", reference: what });
+      },
     });
     const byRef = new Map<SecretReference, Uint8Array | null>();
     try {
