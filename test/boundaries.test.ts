@@ -16,12 +16,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "core/keys": [...LEAVES, "core/crypto"],
   "core/store": LEAVES,
   "core/config": [...LEAVES, "core/keys", "core/store"],
-  "core/service": [...LEAVES, "core/crypto", "core/keys", "core/store", "core/config"],
+  "core/template": ["core/errors"],
+  "core/service": [...LEAVES, "core/crypto", "core/keys", "core/store", "core/config", "core/template"],
   contract: ["core/model", "core/errors"],
   sdk: ["contract", "core/model", "core/errors"],
   files: [...LEAVES, "core/crypto"],
-  server: [...LEAVES, "core/service", "core/config", "contract", "files"],
-  cli: [...LEAVES, "core/service", "core/config", "sdk", "contract", "files", "server"],
+  server: [...LEAVES, "core/service", "core/config", "core/template", "contract", "files"],
+  cli: [...LEAVES, "core/service", "core/config", "core/template", "sdk", "contract", "files", "server"],
 };
 
 function capabilityOf(file: string): string {

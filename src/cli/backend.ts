@@ -6,6 +6,10 @@ import {
   parseAnchor,
   type AuditEventView,
   type AuditVerification,
+  type GenerateResult,
+  type TemplateText,
+  type TemplateView,
+  type GeneratorOptions,
   type ImportSummary,
   type SecretView,
   type VersionView,
@@ -16,6 +20,7 @@ import { withCore, type GlobalOptions } from "./local-core.ts";
 import { str } from "./commands/args.ts";
 
 export type Ref = { readonly owner: string; readonly key: string };
+export type TemplateRef = { readonly owner: string; readonly name: string };
 export type AuditFilter = {
   readonly owner: string | null;
   readonly action: string | null;
@@ -39,6 +44,20 @@ export interface Backend {
   listAll(q: { readonly owner?: string; readonly prefix?: string; readonly includeDeleted: boolean }): Promise<readonly SecretView[]>;
   history(ref: Ref): Promise<readonly VersionView[]>;
   rotate(ref: Ref): Promise<SecretView>;
+  /** A generated value written as a new version (never returned); `ifMissing` keeps an existing secret. */
+  generate(
+    input: Ref & GeneratorOptions & { readonly ifMissing: boolean; readonly meta?: Readonly<Record<string, string>> },
+  ): Promise<GenerateResult>;
+  /** A fresh value made with the secret's kept generation policy. */
+  regenerate(ref: Ref): Promise<SecretView>;
+  /** Stored templates (`coffer template …`, `coffer render --stored`). */
+  templates: {
+    put(t: TemplateRef & { readonly text: string }): Promise<TemplateView>;
+    get(t: TemplateRef): Promise<TemplateText>;
+    list(owner: string): Promise<readonly TemplateView[]>;
+    delete(t: TemplateRef): Promise<void>;
+    render(t: TemplateRef & { readonly reason?: string; readonly format?: string }): Promise<Uint8Array>;
+  };
   /** Every current value of an owner, for `run`; `null`: a value the server cannot send as text (not UTF-8). */
   revealAll(q: { readonly owner: string; readonly prefix?: string; readonly reason: string }): Promise<ReadonlyMap<string, Secret | null>>;
   auditList(f: AuditFilter): Promise<readonly AuditEventView[]>;
@@ -90,6 +109,15 @@ export async function withBackend<T>(
         },
         history: (r) => core.secrets.history(actor, r),
         rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
+        generate: (i) => core.generator.generate(actor, LOCAL_CONTEXT, i),
+        regenerate: (r) => core.generator.regenerate(actor, LOCAL_CONTEXT, r),
+        templates: {
+          put: (t) => core.templates.put(actor, LOCAL_CONTEXT, t),
+          get: (t) => core.templates.get(actor, LOCAL_CONTEXT, t),
+          list: (owner) => core.templates.list(actor, LOCAL_CONTEXT, { owner }),
+          delete: (t) => core.templates.delete(actor, LOCAL_CONTEXT, t),
+          render: async (t) => (await core.templates.render(actor, LOCAL_CONTEXT, t)).bytes,
+        },
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
         auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
         auditVerify: (anchor) => core.secrets.verifyAudit(actor, LOCAL_CONTEXT, anchor === null ? null : parseAnchor(anchor)),

@@ -79,9 +79,28 @@ function build(io: Io, status: { code: number }): Command {
     .action(act(() => import("./commands/secrets-history.ts")));
   secrets
     .command("rotate <owner> <key>")
-    .description("re-encrypt every version under fresh data keys")
+    .description("re-encrypt every version under fresh data keys (--regenerate: a new random value)")
+    .option("--regenerate", "write a fresh random value made with the secret's generation policy")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-rotate.ts")));
+  secrets
+    .command("generate <owner> <key>")
+    .description("store a random value from the OS CSPRNG (never printed unless --reveal)")
+    .option("--length <n>", "characters (default 32)", int("length"))
+    .option("--charset <set>", "alnum (default), alnum-symbols, hex, base64url, digits or custom:<chars>")
+    .option("--bytes <n>", "random bytes instead of characters, encoded with --encoding", int("bytes"))
+    .option("--encoding <enc>", "with --bytes: hex, base64 or base64url (default)")
+    .option("--if-missing", "create only when the secret does not exist (safe with concurrent callers)")
+    .option("--meta <k=v>", "a metadata tag (repeatable)", collect, [])
+    .option("--reveal", "print the value (an audited reveal; needs --reason, and --yes when not interactive)")
+    .option("--reason <text>", "with --reveal: why (recorded in the audit log)")
+    .option("--yes", "with --reveal: do not ask for confirmation")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nExample:\n  coffer secrets generate project/acme RUSTIC_PASSWORD --if-missing --length 40 --charset alnum-symbols\n",
+    )
+    .action(act(() => import("./commands/secrets-generate.ts")));
   secrets
     .command("import")
     .description("import secrets from dotenv, JSON, YAML, a SOPS file or a Coffer bundle, in one transaction (audited)")
@@ -115,8 +134,10 @@ function build(io: Io, status: { code: number }): Command {
     .option("--bundle", "export the values, encrypted with age (armored)")
     .option("--recipient <age1…>", "with --bundle: an age recipient (repeatable)", collect, [])
     .option("--passphrase", "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead")
-    .option("--output <file>", "with --bundle: write to a new file with mode 0600 instead of stdout")
-    .option("--reason <text>", "why the values are exported (recorded in the audit log)", "coffer secrets export")
+    .option("--output <file>", "with --bundle or --reveal: write to a new file with mode 0600 instead of stdout")
+    .option("--reveal", "print every current value in plaintext as --format (audited reveals; needs --reason)")
+    .option("--format <format>", "with --reveal: dotenv, json or yaml")
+    .option("--reason <text>", "why the values are exported (recorded in the audit log; default for --bundle: coffer secrets export)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-export.ts")));
   const runCommand = program
@@ -133,6 +154,44 @@ function build(io: Io, status: { code: number }): Command {
     .option("--allow-empty", "run even when the owner (or --prefix) has no secrets")
     .argument("<command...>", "the command and its arguments, after --")
     .action(act(() => import("./commands/run.ts")));
+  program
+    .command("render")
+    .description("render a template with secrets, each escaped for the output format (audited reveals)")
+    .option("--template <file>", 'a template file, e.g. backup.toml.tmpl with {{ secret "project/acme" "RUSTIC_PASSWORD" }}')
+    .option("--stored <owner/name>", "a template stored on the server or database, e.g. project/acme/backup.toml")
+    .option("--owner <owner>", 'the owner of short references ({{ secret "KEY" }})')
+    .option("--out <file>", "write here atomically (default: standard output)")
+    .option("--mode <octal>", "the mode of --out, set before any byte is written", "0600")
+    .option("--format <format>", "toml, json, yaml, dotenv, shell or text (default: from the template's name)")
+    .option("--reason <text>", "recorded with each reveal (default: render <template name>)")
+    .addHelpText(
+      "after",
+      "\nExample:\n  coffer render --template backup.toml.tmpl --owner project/acme --out /etc/rustic/backup.toml --mode 0600\n",
+    )
+    .action(act(() => import("./commands/render.ts")));
+  const template = program.command("template").description("templates stored per owner, for hosts to render (coffer render --stored)");
+  template
+    .command("put <owner> <name>")
+    .description("store (or replace) a template; its format comes from the name, e.g. backup.toml")
+    .option("--file <path>", "read the template from a file (default: standard input)")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  coffer template put project/acme backup.toml --file backup.toml.tmpl\n")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.put }))));
+  template
+    .command("get <owner> <name>")
+    .description("print a stored template's text (never a secret's value)")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.get }))));
+  template
+    .command("list <owner>")
+    .description("list an owner's templates")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.list }))));
+  template
+    .command("delete <owner> <name>")
+    .description("delete a stored template")
+    .option("--json", "machine-readable output")
+    .action(act(() => import("./commands/template.ts").then((m) => ({ run: m.remove }))));
   program
     .command("migrate")
     .description("apply pending database migrations (PostgreSQL; SQLite migrates itself)")

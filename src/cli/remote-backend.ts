@@ -1,5 +1,5 @@
 import { Secret } from "../core/secret/index.ts";
-import type { SecretView } from "../core/service/index.ts";
+import type { SecretView, TemplateText, TemplateView } from "../core/service/index.ts";
 import type { RevealedDto } from "../contract/index.ts";
 import { CofferClient } from "../sdk/index.ts";
 import { fromApiError, type Backend } from "./backend.ts";
@@ -73,6 +73,19 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
       }),
     history: (r) => call(() => c.listVersions(r.owner, r.key)),
     rotate: (r) => call(() => c.rotateSecret(r.owner, r.key)),
+    generate: ({ owner, key, ...body }) =>
+      call(async () => {
+        const r = await c.generateSecret(owner, key, body);
+        return { view: r.secret, created: r.created };
+      }),
+    regenerate: (r) => call(() => c.rotateSecret(r.owner, r.key, { regenerate: true })),
+    templates: {
+      put: (t) => call(async () => ({ ...(await c.putTemplate(t.owner, t.name, t.text)) }) as TemplateView),
+      get: (t) => call(async () => (await c.getTemplate(t.owner, t.name)) as TemplateText),
+      list: (owner) => call(async () => (await c.listTemplates(owner)) as readonly TemplateView[]),
+      delete: (t) => call(() => c.deleteTemplate(t.owner, t.name)),
+      render: ({ owner, name, ...opts }) => call(() => c.renderTemplate(owner, name, opts)),
+    },
     revealAll: (q) =>
       call(async () => {
         const dto = await c.revealOwner(q.owner, { reason: q.reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) });

@@ -152,3 +152,40 @@ export type ImportSummaryDto = {
   readonly deleted: readonly string[];
   readonly secrets: readonly { readonly key: string; readonly version: number; readonly existed: boolean }[];
 };
+
+/**
+ * `POST /v1/secrets/:ownerType/:ownerId/:keyName:generate`: a random value from the server's
+ * CSPRNG (default 32 `alnum` characters), never returned; its policy is kept in the metadata
+ * tag `coffer.generator`. `ifMissing`: create only when the secret does not exist.
+ */
+export type GenerateRequestDto = {
+  readonly length?: number;
+  /** `alnum`, `alnum-symbols`, `hex`, `base64url`, `digits` or `custom:<chars>`. */
+  readonly charset?: string;
+  /** Random bytes instead of characters, encoded with `encoding` (`hex`, `base64`, `base64url`). */
+  readonly bytes?: number;
+  readonly encoding?: string;
+  readonly ifMissing?: boolean;
+  readonly meta?: Readonly<Record<string, string>>;
+};
+/** The secret as it now is, and whether this call created the version (false: `ifMissing` found one). */
+export type GenerateResultDto = { readonly secret: SecretDto; readonly created: boolean };
+
+/** A stored template (`/v1/templates/:ownerType/:ownerId/:name`): its text is returned only by GET of one template. */
+export type TemplateDto = {
+  readonly owner: string;
+  readonly name: string;
+  /** From the name's extension (`backup.toml` → `toml`); null when it says none. */
+  readonly format: string | null;
+  readonly references: number | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+};
+export type TemplateTextDto = TemplateDto & { readonly text: string };
+
+/** The path of a stored template: `/v1/templates/project/acme/backup.toml` (system owner: `system/_`). */
+export function templatePath(owner: string, name: string): string {
+  const { ownerType, ownerId } = ownerSegments(owner);
+  return `/v1/templates/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}/${encodeURIComponent(name)}`;
+}

@@ -14,9 +14,14 @@ import {
   IMPORT_PATH,
   ownerPath,
   secretPath,
+  templatePath,
   type AuditPage,
   type AuditVerificationDto,
   type CreatedTokenDto,
+  type GenerateRequestDto,
+  type GenerateResultDto,
+  type TemplateDto,
+  type TemplateTextDto,
   type ImportRequestDto,
   type ImportSummaryDto,
   type Problem,
@@ -172,9 +177,56 @@ export class CofferClient {
     return (await this.#json<{ items: VersionDto[] }>({ method: "GET", path: `${secretPath(owner, key)}/versions` })).items;
   }
 
-  /** New data keys for every version, values re-encrypted. */
-  rotateSecret(owner: string, key: string): Promise<SecretDto> {
-    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: {} });
+  /**
+   * New data keys for every version, values re-encrypted; with `regenerate`, a fresh random
+   * value instead, made with the policy kept by {@link generateSecret}.
+   */
+  rotateSecret(owner: string, key: string, opts: { readonly regenerate?: boolean } = {}): Promise<SecretDto> {
+    return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: opts });
+  }
+
+  /** A generated value (never returned), written as a new version; `ifMissing` keeps an existing one. Needs `secrets:write`. */
+  async generateSecret(
+    owner: string,
+    key: string,
+    body: GenerateRequestDto = {},
+    opts: { readonly idempotencyKey?: string } = {},
+  ): Promise<GenerateResultDto & { readonly replayed: boolean }> {
+    const headers: Record<string, string> = opts.idempotencyKey === undefined ? {} : { "idempotency-key": opts.idempotencyKey };
+    const res = await this.#send({ method: "POST", path: `${secretPath(owner, key)}:generate`, body, headers });
+    const dto = (await res.json()) as GenerateResultDto;
+    return { ...dto, replayed: res.headers.get("idempotent-replayed") === "true" };
+  }
+
+  /** Stores (or replaces) a template's text. Needs `secrets:write` on the owner. */
+  putTemplate(owner: string, name: string, text: string): Promise<TemplateDto> {
+    return this.#json({ method: "PUT", path: templatePath(owner, name), body: { text } });
+  }
+
+  /** A template's text (never a secret's value). */
+  getTemplate(owner: string, name: string): Promise<TemplateTextDto> {
+    return this.#json({ method: "GET", path: templatePath(owner, name) });
+  }
+
+  async listTemplates(owner: string): Promise<readonly TemplateDto[]> {
+    return (await this.#json<{ items: TemplateDto[] }>({ method: "GET", path: templatePath(owner, "").replace(/\/$/, "") })).items;
+  }
+
+  async deleteTemplate(owner: string, name: string): Promise<void> {
+    await this.#send({ method: "DELETE", path: templatePath(owner, name) });
+  }
+
+  /**
+   * Renders a stored template: each reference an audited reveal (default reason `render <name>`),
+   * escaped for the template's format. Needs `secrets:reveal` on the owner and on every owner it references.
+   */
+  async renderTemplate(
+    owner: string,
+    name: string,
+    opts: { readonly reason?: string; readonly format?: string } = {},
+  ): Promise<Uint8Array> {
+    const res = await this.#send({ method: "POST", path: `${templatePath(owner, name)}:render`, body: opts });
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   /** A one-time reveal link (default TTL 15m, at most 7d). */

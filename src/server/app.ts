@@ -9,6 +9,7 @@ import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { ctxOf, secretRoutes } from "./routes-secrets.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
+import { templateRoutes } from "./routes-templates.ts";
 import { transferRoutes } from "./routes-transfer.ts";
 
 declare module "fastify" {
@@ -137,6 +138,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   secretRoutes(app, opts.core, metrics, opts.publicUrl ?? null);
   transferRoutes(app, opts.core, metrics);
+  templateRoutes(app, opts.core, metrics);
   adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
   metrics.kekConfigured.set(1);
   return app;

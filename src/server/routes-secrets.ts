@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import * as z from "zod/mini";
-import type { RevealAllDto, RevealedDto, SecretPage, ShareDto } from "../contract/index.ts";
+import type { GenerateResultDto, RevealAllDto, RevealedDto, SecretPage, ShareDto } from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
 import { parseWith } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
@@ -12,6 +12,15 @@ const Meta = z.optional(z.record(z.string(), z.string()));
 const PutBody = z.object({ value: z.optional(z.string()), valueBase64: z.optional(z.string()), meta: Meta });
 const RevealBody = z.object({ reason: z.string(), version: z.optional(z.int("must be a whole number")) });
 const ShareBody = z.object({ reason: z.string(), version: z.optional(z.int("must be a whole number")), ttl: z.optional(z.string()) });
+const RotateBody = z.object({ regenerate: z.optional(z.boolean("must be true or false")) });
+const GenerateBody = z.object({
+  length: z.optional(z.int("must be a whole number")),
+  charset: z.optional(z.string()),
+  bytes: z.optional(z.int("must be a whole number")),
+  encoding: z.optional(z.string()),
+  ifMissing: z.optional(z.boolean("must be true or false")),
+  meta: Meta,
+});
 const RevealAllBody = z.object({ reason: z.string(), prefix: z.optional(z.string()) });
 const ListQuery = z.object({
   ownerType: z.optional(z.string()),
@@ -47,13 +56,18 @@ export function ownerText(p: OwnerParams): string {
 }
 
 /** `NAME:action` (a path segment) split at its last colon; key names never contain one. */
-function splitAction(segment: string, field: string): { readonly name: string; readonly action: string } {
+export function splitAction(segment: string, field: string): { readonly name: string; readonly action: string } {
   const at = segment.lastIndexOf(":");
   if (at <= 0) throw new CofferError("NOT_FOUND", `no such action on ${field}; use ${field}:<action>`);
   return { name: segment.slice(0, at), action: segment.slice(at + 1) };
 }
 
-function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
+/** The fields that were given (zod's optional fields come back as `undefined` otherwise). */
+function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+export function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
   return parseWith(schema, req.body ?? {}, "body");
 }
 
@@ -197,9 +211,21 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
         return reply.code(201).send(dto);
       }
       case "rotate":
-        return s.rotate(actor, ctxOf(req), ref);
+        return body(RotateBody, req).regenerate === true
+          ? core.generator.regenerate(actor, ctxOf(req), ref)
+          : s.rotate(actor, ctxOf(req), ref);
+      case "generate": {
+        const b = body(GenerateBody, req);
+        const input = { ...ref, ...definedOnly(b) };
+        const idemKey = req.headers["idempotency-key"];
+        const idem = typeof idemKey === "string" && actor.kind === "token" ? { scope: actor.tokenId, key: idemKey } : undefined;
+        const r = await core.generator.generate(actor, ctxOf(req), input, idem);
+        if (r.replayed) void reply.header("idempotent-replayed", "true");
+        const dto: GenerateResultDto = { secret: r.view, created: r.created };
+        return reply.code(r.created ? 201 : 200).send(dto);
+      }
       default:
-        throw new CofferError("NOT_FOUND", `no action '${action}' on a secret; use :reveal, :share or :rotate`);
+        throw new CofferError("NOT_FOUND", `no action '${action}' on a secret; use :reveal, :share, :rotate or :generate`);
     }
   });
 

@@ -2,6 +2,8 @@ import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CofferError } from "../../core/errors/index.ts";
+import type { Secret } from "../../core/secret/index.ts";
+import { escapeValue } from "../../core/template/index.ts";
 import { checkRecipient, type BundleSeal } from "../../files/index.ts";
 import { withBackend } from "../backend.ts";
 import { writeLine, type Io } from "../io.ts";
@@ -10,9 +12,69 @@ import { flag, globalOptions, list, pos, required, str } from "./args.ts";
 import { bundlePassphrase } from "./transfer-common.ts";
 
 export const DEFAULT_EXPORT_REASON = "coffer secrets export";
+const PLAINTEXT_FORMATS = ["dotenv", "json", "yaml"] as const;
+
+/** The values as one document: `KEY='v'` lines, a JSON object, or a YAML map, each value escaped for it. */
+function plaintextDocument(format: (typeof PLAINTEXT_FORMATS)[number], values: ReadonlyMap<string, Secret | null>): Buffer {
+  const keys = [...values.keys()].sort();
+  const binary = keys.filter((k) => values.get(k) === null);
+  if (binary.length > 0)
+    throw new CofferError(
+      "INVALID_INPUT",
+      `format: ${binary.join(", ")} is not UTF-8 text, which ${format} cannot hold; export with --bundle`,
+      {
+        field: "format",
+      },
+    );
+  const escaped = (k: string, f: "dotenv" | "json" | "yaml"): string => {
+    const v = values.get(k);
+    if (v === undefined || v === null) return "";
+    const bytes = v.reveal();
+    try {
+      return Buffer.from(escapeValue(bytes, f, k)).toString("utf8");
+    } finally {
+      bytes.fill(0);
+    }
+  };
+  switch (format) {
+    case "dotenv":
+      return Buffer.from(keys.map((k) => `${k}=${escaped(k, "dotenv")}\n`).join(""), "utf8");
+    case "json":
+      return Buffer.from(`{\n${keys.map((k) => `  ${JSON.stringify(k)}: ${escaped(k, "json")}`).join(",\n")}\n}\n`, "utf8");
+    case "yaml":
+      return Buffer.from(keys.map((k) => `${k}: ${escaped(k, "yaml")}\n`).join(""), "utf8");
+  }
+}
+
+/** `--reveal --format F --reason R`: every current value in plaintext, each an audited reveal. */
+async function exportPlaintext(args: Record<string, unknown>, io: Io, owner: string, prefix: string | undefined): Promise<number> {
+  const format = str(args, "format");
+  if (format === undefined || !(PLAINTEXT_FORMATS as readonly string[]).includes(format))
+    throw new CofferError("INVALID_INPUT", `format: --reveal needs --format ${PLAINTEXT_FORMATS.join(", ")}`, { field: "format" });
+  const reason = str(args, "reason");
+  if (reason === undefined)
+    throw new CofferError("INVALID_INPUT", "reason: is required to export values; pass --reason <text>", { field: "reason" });
+  const values = await withBackend(io, args, globalOptions(args), (b) =>
+    b.revealAll({ owner, reason, ...(prefix === undefined ? {} : { prefix }) }),
+  );
+  let doc: Buffer | null = null;
+  try {
+    doc = plaintextDocument(format as (typeof PLAINTEXT_FORMATS)[number], values);
+    const file = str(args, "output");
+    if (file === undefined) io.stdout.write(doc);
+    else {
+      await writePrivate(file, doc);
+      writeLine(io.stderr, `exported ${String(values.size)} secret(s) of ${owner} to ${file} in plaintext (${format})`);
+    }
+    return 0;
+  } finally {
+    doc?.fill(0);
+    for (const v of values.values()) v?.wipe();
+  }
+}
 
 /** Writes the bundle to a new temporary file (mode 0600) and renames it over `path`. */
-async function writePrivate(path: string, text: string): Promise<void> {
+async function writePrivate(path: string, text: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
     await writeFile(tmp, text, { mode: 0o600, flag: "wx" });
@@ -42,6 +104,11 @@ async function sealOf(args: Record<string, unknown>, io: Io): Promise<BundleSeal
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
   const prefix = str(args, "prefix");
+  if (flag(args, "reveal")) {
+    if (flag(args, "bundle")) throw new CofferError("USAGE", "give --bundle (encrypted) or --reveal (plaintext), not both");
+    return exportPlaintext(args, io, owner, prefix);
+  }
+  if (str(args, "format") !== undefined) throw new CofferError("USAGE", "--format needs --reveal");
   if (!flag(args, "bundle")) {
     if (list(args, "recipient").length > 0 || flag(args, "passphrase") || str(args, "output") !== undefined)
       throw new CofferError("USAGE", "--recipient, --passphrase and --output need --bundle");

@@ -1,6 +1,6 @@
 import { CofferError } from "../../core/errors/index.ts";
 import { isInteractive, type Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend, type Backend, type Ref } from "../backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { confirm, promptLine } from "../prompt.ts";
 import { flag, num, pos, required, str } from "./args.ts";
@@ -25,30 +25,40 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       else printSecret(io, view);
       return 0;
     }
-    const view = await b.get(ref);
-    if (!flag(args, "yes")) {
-      if (!isInteractive(io))
-        throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
-      if (!(await confirm(io, `Reveal ${view.owner} ${view.key} v${String(view.version)} in plaintext?`))) {
-        throw new CofferError("CONFIRMATION_REQUIRED", "not revealed: confirmation declined");
-      }
-    }
-    const reason = await reasonFor(args, io);
-    const { view: revealed, value } = await b.reveal({ ...ref, reason });
-    try {
-      if (flag(args, "json")) {
-        const bytes = value.reveal();
-        const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-        const utf8 = Buffer.from(text, "utf8").equals(bytes);
-        printJson(io, { ...revealed, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) });
-        bytes.fill(0);
-      } else {
-        io.stdout.write(value.reveal());
-        if (io.stdout.isTTY === true) io.stdout.write("\n");
-      }
-    } finally {
-      value.wipe();
-    }
-    return 0;
+    return revealTo(io, b, args, ref);
   });
+}
+
+/** Asks for confirmation and a reason, reveals (audited) and prints the plaintext. */
+export async function revealTo(
+  io: Io,
+  b: Backend,
+  args: Record<string, unknown>,
+  ref: Ref & { readonly version?: number },
+): Promise<number> {
+  const view = await b.get(ref);
+  if (!flag(args, "yes")) {
+    if (!isInteractive(io))
+      throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
+    if (!(await confirm(io, `Reveal ${view.owner} ${view.key} v${String(view.version)} in plaintext?`))) {
+      throw new CofferError("CONFIRMATION_REQUIRED", "not revealed: confirmation declined");
+    }
+  }
+  const reason = await reasonFor(args, io);
+  const { view: revealed, value } = await b.reveal({ ...ref, reason });
+  try {
+    if (flag(args, "json")) {
+      const bytes = value.reveal();
+      const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+      const utf8 = Buffer.from(text, "utf8").equals(bytes);
+      printJson(io, { ...revealed, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) });
+      bytes.fill(0);
+    } else {
+      io.stdout.write(value.reveal());
+      if (io.stdout.isTTY === true) io.stdout.write("\n");
+    }
+  } finally {
+    value.wipe();
+  }
+  return 0;
 }

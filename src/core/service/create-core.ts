@@ -11,9 +11,15 @@ import { TokenService } from "./tokens.ts";
 import { AuthGuard } from "./auth-guard.ts";
 import { backfillStateMacs } from "./integrity-marks.ts";
 import { SecretStateMac } from "./secret-state.ts";
+import { SecretGenerator } from "./secret-generate.ts";
+import { TemplateService } from "./templates.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
+  /** Generated secrets (`coffer secrets generate`, `rotate --regenerate`). */
+  readonly generator: SecretGenerator;
+  /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
+  readonly templates: TemplateService;
   readonly tokens: TokenService;
   /** The configured rotation policy and backup retention, for key status. */
   readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
@@ -72,6 +78,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const ring = keyring;
     return {
       secrets,
+      generator: new SecretGenerator(secrets),
+      templates: new TemplateService({ store, audit, secrets }),
       tokens,
       policy,
       audit,

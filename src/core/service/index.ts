@@ -12,6 +12,10 @@ export type {
   ExportedSecret,
 } from "./secrets-service.ts";
 export { IMPORT_MODES } from "./secret-bulk.ts";
+export { GENERATOR_CHARSETS, GENERATOR_ENCODINGS, GENERATOR_META_KEY, SecretGenerator } from "./secret-generate.ts";
+export type { GenerateInput, GenerateResult, GeneratorOptions } from "./secret-generate.ts";
+export { TemplateService, TEMPLATE_NAME_RULE } from "./templates.ts";
+export type { TemplateView, TemplateText, RenderedTemplate } from "./templates.ts";
 export type { ImportMode, ImportEntry, ImportInput, ImportSummary, ImportedKey } from "./secret-bulk.ts";
 export { TokenService, parseTtl } from "./tokens.ts";
 export type { TokenView, CreateTokenInput, CreatedToken } from "./tokens.ts";

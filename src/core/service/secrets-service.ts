@@ -136,9 +136,16 @@ export class SecretsService {
    * write's own transaction, so of two concurrent duplicates exactly one writes.
    * @throws CofferError IDEMPOTENCY_MISMATCH, and whatever `set` throws.
    */
-  async setIdempotent(actor: Actor, ctx: RequestContext, input: SetInput, idem: Idempotency): Promise<IdempotentResult> {
+  async setIdempotent(
+    actor: Actor,
+    ctx: RequestContext,
+    input: SetInput,
+    idem: Idempotency,
+    /** What the request asked for when its value is made here (a generated secret): digested instead of the value. */
+    request?: readonly (string | number)[],
+  ): Promise<IdempotentResult> {
     const key = parseWith(IdempotencyKey, idem.key, "Idempotency-Key");
-    const digest = await this.#requestDigest(input);
+    const digest = await this.#requestDigest(input, request);
     const prior = await this.#replay(idem.scope, key, digest);
     if (prior !== null) return prior;
     try {
@@ -151,8 +158,9 @@ export class SecretsService {
   }
 
   /** A keyed digest of everything a write carries, value included. */
-  async #requestDigest(input: SetInput): Promise<string> {
+  async #requestDigest(input: SetInput, request: readonly (string | number)[] | undefined): Promise<string> {
     const k = await this.#store.read(NO_OWNERS, (db) => this.#keys.internalKey(db, REQUEST_DIGEST_PURPOSE));
+    if (request !== undefined) return toHex(hmacSha256(k.key, encodeFields(["request", input.owner, input.key, ...request])));
     const head = encodeFields([
       "set",
       input.owner,
@@ -336,6 +344,94 @@ export class SecretsService {
     input: { readonly owner: string; readonly prefix?: string; readonly reason: string },
   ): Promise<readonly ExportedSecret[]> {
     return this.#revealCurrent(actor, ctx, input, "export");
+  }
+
+  /**
+   * Named secrets, of one or several owners, revealed for one purpose (a rendered template):
+   * the scope is checked on every owner before anything is read (each refusal audited), the
+   * reason, re-authentication and rate limit once; a missing secret is null; then one
+   * `secret.reveal` event per secret (`details.via`), all committed before any plaintext is
+   * returned. The caller wipes the values.
+   * @throws CofferError SCOPE_DENIED, INVALID_INPUT, REAUTH_REQUIRED, RATE_LIMITED, DECRYPT_FAILED, AUDIT_FAILED.
+   */
+  async revealMany(
+    actor: Actor,
+    ctx: RequestContext,
+    input: {
+      readonly refs: readonly (RefInput & { readonly version?: number })[];
+      readonly reason: string;
+      readonly via: string;
+      /** The error for a missing secret (by index), thrown before anything is revealed; null: the result is null. */
+      readonly missing: (index: number) => CofferError | null;
+    },
+  ): Promise<(RevealedSecret | null)[]> {
+    const refs = input.refs.map((r) => ({
+      ref: parseRef(r),
+      version: r.version === undefined ? null : parseWith(Version, r.version, "version"),
+    }));
+    const denied = (owner: Owner): AuditInput => ({
+      action: "secret.reveal",
+      owner,
+      key: null,
+      version: null,
+      reason: input.reason.slice(0, 500) || null,
+      outcome: "denied",
+      details: { via: input.via },
+    });
+    const owners = new Map(refs.map((r) => [formatOwner(r.ref.owner), r.ref.owner]));
+    for (const owner of owners.values()) await this.#allow(actor, ctx, "secrets:reveal", owner, denied(owner));
+    const first = refs[0];
+    if (first === undefined) return [];
+    const reason = await this.#revealAllowed(actor, ctx, first.ref.owner, input.reason, denied(first.ref.owner));
+    // Every secret is found before any is opened, so a missing one fails the whole call first.
+    const found = await Promise.all(
+      refs.map(({ ref, version }) =>
+        this.#store.read(ownerScope(ref.owner), async (db) => {
+          try {
+            return await findLive(db, ref, version, this.#state);
+          } catch (e) {
+            if (isCofferError(e) && e.code === "NOT_FOUND") return null;
+            throw e;
+          }
+        }),
+      ),
+    );
+    found.forEach((f, i) => {
+      const e = f === null ? input.missing(i) : null;
+      if (e !== null) throw e;
+    });
+    const out: (RevealedSecret | null)[] = [];
+    try {
+      for (const [i, f] of found.entries()) {
+        const r = refs[i];
+        if (f === null || r === undefined) {
+          out.push(null);
+          continue;
+        }
+        const value = await this.#store.read(ownerScope(r.ref.owner), (db) => this.#open(db, r.ref, f.version));
+        out.push({ view: toSecretView(r.ref.owner, f.row, f.version.version), value });
+      }
+      const events = out.flatMap((r) =>
+        r === null
+          ? []
+          : [
+              {
+                action: "secret.reveal",
+                owner: parseOwner(r.view.owner),
+                key: r.view.key,
+                version: r.view.version,
+                outcome: "success",
+                reason,
+                details: { via: input.via },
+              } as const,
+            ],
+      );
+      await this.#store.transaction(NO_OWNERS, (tx) => this.#audit.appendAll(tx, actor, ctx, events));
+    } catch (e) {
+      for (const r of out) r?.value.wipe();
+      throw e;
+    }
+    return out;
   }
 
   async #revealCurrent(

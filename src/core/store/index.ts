@@ -14,3 +14,4 @@ export * as tokenRepo from "./token-repo.ts";
 export * as requestRepo from "./request-repo.ts";
 export * as integrityRepo from "./integrity-repo.ts";
 export * as leaseRepo from "./lease-repo.ts";
+export * as templateRepo from "./template-repo.ts";

@@ -163,6 +163,16 @@ export interface LeasesTable {
   expires_at: string;
 }
 
+export interface TemplatesTable {
+  owner_type: string;
+  owner_id: string;
+  name: string;
+  body: string;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -177,6 +187,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   rate_limits: RateLimitsTable;
   integrity_marks: IntegrityMarksTable;
+  templates: TemplatesTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */

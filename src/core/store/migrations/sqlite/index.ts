@@ -4,6 +4,7 @@ import * as m0002 from "./0002-rotation-jobs.ts";
 import * as m0003 from "./0003-server.ts";
 import * as m0004 from "./0004-integrity.ts";
 import * as m0005 from "./0005-leases.ts";
+import * as m0006 from "./0006-templates.ts";
 
 /** SQLite migrations, in order. Names are permanent. */
 export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -12,4 +13,5 @@ export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.free
   "0003-server": m0003,
   "0004-integrity": m0004,
   "0005-leases": m0005,
+  "0006-templates": m0006,
 });
