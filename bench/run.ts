@@ -27,6 +27,7 @@ import { formatFilesText, measureFiles } from "./files.ts";
 import { formatBundleText, measureBundle } from "./bundle.ts";
 import { formatHttpText, measureHttp } from "./http.ts";
 import { formatKmsText, measureKms } from "./kms.ts";
+import { formatRenderText, measureRender } from "./render.ts";
 import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
 import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
@@ -37,7 +38,7 @@ const DEADLINE_MS = 15 * 60_000;
 /** Each cleanup step (drop the database, stop the embedded server: start-up may take 60 s). */
 const CLEANUP_STEP_MS = 90_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http] [--kms]]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http] [--kms] [--render]]
 
   --quick       smaller counts, for a fast check (SQLite: 5,000 set/get, 1,000 reveal;
                 PostgreSQL: 2,000 set/get, 500 reveal)
@@ -56,6 +57,9 @@ const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres
   --kms         instead of the above: reveals with the KEK in AWS KMS and Vault Transit (their
                 protocol fakes on 127.0.0.1) beside a local key file: throughput and
                 key-service decrypt calls per 1,000 reveals, scope-key cache on and off
+  --render      instead of the above: render a stored template with 100 references beside
+                100 single reveals of the same secrets (target: render ≤ 1.2×), then
+                coffer secrets generate --if-missing from 8 concurrent processes
   --help        this text
 `;
 
@@ -67,6 +71,7 @@ type Options = {
   readonly files: boolean;
   readonly http: boolean;
   readonly kms: boolean;
+  readonly render: boolean;
 };
 
 class UsageError extends Error {}
@@ -84,6 +89,7 @@ function parseOptions(argv: readonly string[]): Options | null {
         files: { type: "boolean", default: false },
         http: { type: "boolean", default: false },
         kms: { type: "boolean", default: false },
+        render: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -100,7 +106,8 @@ function parseOptions(argv: readonly string[]): Options | null {
   if (v.files && v.rotation) throw new UsageError("--files and --rotation are separate runs");
   if (v.http && (v.files || v.rotation)) throw new UsageError("--http, --files and --rotation are separate runs");
   if (v.kms && (v.http || v.files || v.rotation)) throw new UsageError("--kms, --http, --files and --rotation are separate runs");
-  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files, http: v.http, kms: v.kms };
+  if (v.render && (v.kms || v.http || v.files || v.rotation)) throw new UsageError("--render is a separate run");
+  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files, http: v.http, kms: v.kms, render: v.render };
 }
 
 async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
@@ -265,7 +272,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let text: string;
   try {
-    if (opts.kms) {
+    if (opts.render) {
+      const r = await measureRender(opts.quick);
+      text = opts.json ? JSON.stringify(r, null, 2) : formatRenderText(r);
+    } else if (opts.kms) {
       const r = await measureKms(opts.quick);
       text = opts.json ? JSON.stringify(r, null, 2) : formatKmsText(r);
     } else if (opts.http) {
