@@ -31,16 +31,21 @@ async function tamper(t: TempCore, dialect: Dialect, statement: string): Promise
   }
 }
 
-async function corrupt(p: Promise<unknown>): Promise<CofferError> {
+/**
+ * A changed secrets row is refused where it is read. Paths that check the row's state MAC (get,
+ * reveal, export) refuse it as STATE_TAMPERED before parsing anything; a listing (no MAC check)
+ * parses the row and refuses it as STORE_CORRUPT. Other tables (audit, tokens) have no state MAC.
+ */
+async function corrupt(p: Promise<unknown>, code: "STORE_CORRUPT" | "STATE_TAMPERED" = "STORE_CORRUPT"): Promise<CofferError> {
   try {
     await p;
   } catch (e) {
     assert.ok(e instanceof CofferError, String(e));
-    assert.equal(e.code, "STORE_CORRUPT", e.message);
+    assert.equal(e.code, code, e.message);
     assert.ok(!e.message.includes(CANARY) && !JSON.stringify(e.details).includes(CANARY), e.message);
     return e;
   }
-  assert.fail("expected STORE_CORRUPT");
+  assert.fail(`expected ${code}`);
 }
 
 async function secretId(t: TempCore, id: string, key: string): Promise<number> {
@@ -67,17 +72,18 @@ for (const dialect of DIALECTS) {
     // PostgreSQL's JSONB refuses text that is not JSON, so there the corruption is JSON of the wrong shape.
     const badMeta = dialect === "sqlite" ? `{not json ${CANARY}` : `["${CANARY}"]`;
 
-    it("get, reveal, list and export fail with STORE_CORRUPT naming the row when meta does not parse", async () => {
+    it("get, reveal and export refuse a row whose meta does not parse (STATE_TAMPERED), list names it (STORE_CORRUPT)", async () => {
       await set("project/meta", "BROKEN", "the-value");
       const id = await secretId(t, "meta", "BROKEN");
       await tamper(t, dialect, `UPDATE secrets SET meta = '${badMeta}' WHERE id = ${String(id)}`);
-      const e = await corrupt(t.core.secrets.get(ACTOR, { owner: "project/meta", key: "BROKEN" }));
+      const g = await corrupt(t.core.secrets.get(ACTOR, { owner: "project/meta", key: "BROKEN" }), "STATE_TAMPERED");
+      assert.match(g.message, /project\/meta BROKEN/);
+      await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/meta", key: "BROKEN", reason: "r" }), "STATE_TAMPERED");
+      const e = await corrupt(t.core.secrets.list(ACTOR, {}));
       assert.match(e.message, new RegExp(`^stored row secrets ${String(id)} \\(project/meta BROKEN\\) is corrupt: meta `));
       assert.deepEqual(e.details, { table: "secrets", row: String(id), column: "meta" });
-      await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/meta", key: "BROKEN", reason: "r" }));
-      await corrupt(t.core.secrets.list(ACTOR, {}));
       await corrupt(t.core.secrets.list(ACTOR, { owner: "project/meta" }));
-      await corrupt(t.core.secrets.exportValues(ACTOR, CTX, { owner: "project/meta", reason: "r" }));
+      await corrupt(t.core.secrets.exportValues(ACTOR, CTX, { owner: "project/meta", reason: "r" }), "STATE_TAMPERED");
       // Other owners are still served.
       assert.deepEqual(
         (await t.core.secrets.list(ACTOR, { owner: "project/fine" })).items.map((s) => s.key),
@@ -94,7 +100,7 @@ for (const dialect of DIALECTS) {
       await set("project/audited", "K", "v");
       const id = await secretId(t, "audited", "K");
       await tamper(t, dialect, `UPDATE secrets SET meta = '${badMeta}' WHERE id = ${String(id)}`);
-      await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/audited", key: "K", reason: "r" }));
+      await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/audited", key: "K", reason: "r" }), "STATE_TAMPERED");
       const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 100 });
       assert.deepEqual(
         events.filter((ev) => ev.owner === "project/audited" && ev.outcome === "success"),
@@ -117,12 +123,12 @@ for (const dialect of DIALECTS) {
       assert.ok((await t.core.secrets.list(ACTOR, {})).items.length >= 2);
     });
 
-    it("get and reveal fail with STORE_CORRUPT when current_version names a version that does not exist", async () => {
+    it("reveal refuses a row whose current_version names a version that does not exist (STATE_TAMPERED)", async () => {
       await set("project/version", "K");
       const id = await secretId(t, "version", "K");
       await tamper(t, dialect, `UPDATE secrets SET current_version = 99 WHERE id = ${String(id)}`);
-      const e = await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/version", key: "K", reason: "r" }));
-      assert.deepEqual(e.details, { table: "secrets", row: String(id), column: "current_version" });
+      const e = await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/version", key: "K", reason: "r" }), "STATE_TAMPERED");
+      assert.match(e.message, /project\/version K/);
       await tamper(t, dialect, `UPDATE secrets SET current_version = 1 WHERE id = ${String(id)}`);
     });
 

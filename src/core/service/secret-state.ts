@@ -20,6 +20,19 @@ export type SecretState = Omit<secretRepo.SecretRow, "id" | "state_mac">;
 /** What a write may change. */
 export type StatePatch = Partial<Pick<SecretState, "current_version" | "meta" | "updated_at" | "last_rotated_at" | "deleted_at">>;
 
+/**
+ * The metadata as the MAC covers it: canonical JSON (PostgreSQL's jsonb reorders keys). Text that
+ * is not JSON (changed outside Coffer) is covered as it is: it cannot equal any canonical JSON,
+ * so the row fails its check as STATE_TAMPERED instead of throwing a parse error.
+ */
+function metaForMac(text: string): string {
+  try {
+    return canonicalJson(JSON.parse(text));
+  } catch {
+    return `\u0000${text}`;
+  }
+}
+
 function stateBytes(r: SecretState): Uint8Array {
   const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
   return encodeFields([
@@ -29,7 +42,7 @@ function stateBytes(r: SecretState): Uint8Array {
     r.owner_id,
     r.key_name,
     r.current_version,
-    canonicalJson(JSON.parse(r.meta)),
+    metaForMac(r.meta),
     r.created_at,
     r.updated_at,
     f(r.last_rotated_at),
