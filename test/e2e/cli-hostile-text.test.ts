@@ -55,15 +55,16 @@ describe("control characters on the operator's terminal (real CLI, real SQLite f
     const audit = cli.run(["audit", "list"]);
     for (const [name, r] of [
       ["list", list],
-      ["get", get],
       ["audit", audit],
     ] as const) {
       assert.equal(r.status, 0, `${name}: ${r.stderr}`);
       assert.ok(!r.stdout.includes(ESC), `${name} printed a raw escape`);
     }
+    // A single read checks the row's state MAC first: the planted metadata is refused, not printed.
+    assert.equal(get.status, 4, get.stderr);
+    assert.match(get.stderr, /^error\[STATE_TAMPERED\]: the stored state of project\/term K does not verify/);
+    assert.ok(!get.stdout.includes(ESC) && !get.stderr.includes(ESC));
     assert.match(list.stdout, /env=prod\\u\{1b\}\[2J\\u\{1b\}\[H,note=a\\nb/);
-    assert.match(get.stdout, /env=prod\\u\{1b\}\[2J\\u\{1b\}\[H,note=a\\nb/);
-    assert.equal(get.stdout.trimEnd().split("\n").length, 1);
     assert.match(audit.stdout, /fine\\n99 {2}2026-01-01T00:00:00\.000Z {2}local:root {2}secret\.reveal \\u\{1b\}\]8;;/);
     assert.ok(!audit.stdout.split("\n").some((l) => l.startsWith("99 ")), "a forged audit line appeared");
     // JSON output stays JSON: the characters arrive escaped by JSON and decode to what is stored.

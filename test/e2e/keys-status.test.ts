@@ -65,9 +65,9 @@ describe("coffer keys status", () => {
         versions: k.secretVersions,
         internal: k.internalKeys,
       },
-      { kid: "k1", provider: "keyring", configured: true, active: true, scopeKeys: 2, owners: 2, versions: 4, internal: 2 },
+      { kid: "k1", provider: "keyring", configured: true, active: true, scopeKeys: 2, owners: 2, versions: 4, internal: 4 },
     );
-    assert.equal(k.wrapCount, 4, "two scope keys, the audit key and the request-digest key");
+    assert.equal(k.wrapCount, 6, "two scope keys and the internal keys: audit-mac, request-digest, state-mac, value-hmac");
     assert.match(k.fingerprint, /^[0-9a-f]{16}$/);
     assert.deepEqual(s.totals, { secrets: 3, liveSecrets: 2, versions: 4 });
     assert.equal(s.legacyRows, 0);

@@ -26,10 +26,16 @@ describe("coffer CLI on PostgreSQL (real child processes, real server)", () => {
 
   it("migrates with coffer migrate, and then reports it up to date", () => {
     const status = cli.run(["migrate", "--status"]);
-    assert.match(status.stdout, /postgres: 0 applied, pending: 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates/);
+    assert.match(
+      status.stdout,
+      /postgres: 0 applied, pending: 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates/,
+    );
     const r = cli.run(["migrate"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, "postgres: applied 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates\n");
+    assert.equal(
+      r.stdout,
+      "postgres: applied 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates\n",
+    );
     assert.equal(cli.run(["migrate"]).stdout, "postgres: schema is up to date\n");
   });
 
