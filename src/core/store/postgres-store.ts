@@ -167,12 +167,30 @@ async function scrubPostgres(pool: Kysely<unknown>): Promise<ScrubResult> {
   return pool.connection().execute(async (owner) => {
     const node = async (): Promise<unknown> =>
       (await sql<{ n: unknown }>`SELECT pg_relation_filenode('scope_keys') AS n`.execute(owner)).rows[0]?.n;
+    // Another transaction of this database holding a snapshot (a long report, an autovacuum
+    // ANALYZE) makes the erased rows "recently dead": VACUUM (FULL) must copy them into the new
+    // file. Such a holder before or after the rewrite means the scrub cannot be called complete.
+    const snapshots = async (): Promise<number> =>
+      Number(
+        (
+          await sql<{ n: unknown }>`SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL`.execute(owner)
+        ).rows[0]?.n ?? 0,
+      );
     const before = await node();
+    const holdersBefore = await snapshots();
     await sql.raw(`SET lock_timeout = '${SCRUB_LOCK_TIMEOUT}'`).execute(owner);
     await sql`VACUUM (FULL) scope_keys`.execute(owner);
     await sql`VACUUM secrets, secret_versions`.execute(owner);
     if ((await node()) === before) {
       return { complete: false, detail: "PostgreSQL: VACUUM (FULL) scope_keys was skipped (the connecting role does not own the table)" };
+    }
+    if (holdersBefore + (await snapshots()) > 0) {
+      return {
+        complete: false,
+        detail:
+          "PostgreSQL: another transaction held a snapshot during VACUUM (FULL), which may have kept the erased keys; run VACUUM (FULL) scope_keys again when it has ended",
+      };
     }
     return {
       complete: true,
