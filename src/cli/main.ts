@@ -11,7 +11,13 @@ export function reportError(io: Io, e: unknown): number {
   }
   io.stderr.write("error[INTERNAL]: an unexpected error occurred; run with COFFER_LOG_LEVEL=debug for details\n");
   if (io.env["COFFER_LOG_LEVEL"] === "debug" || io.env["COFFER_LOG_LEVEL"] === "trace") {
-    io.stderr.write(`${e instanceof Error ? `${e.name}: ${e.message}` : "non-error thrown"}\n`);
+    // The name, code and stack frames, never the message: a library's message can quote its
+    // input (a value passed to spawn, a parameter of a failed query).
+    if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code;
+      const frames = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+      io.stderr.write(`${e.name}${typeof code === "string" ? ` (${code})` : ""}\n${frames.join("\n")}\n`);
+    } else io.stderr.write("non-error thrown\n");
   }
   return EXIT_STATUS.INTERNAL;
 }
