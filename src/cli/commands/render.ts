@@ -4,14 +4,12 @@ import { basename, dirname, join } from "node:path";
 import { CofferError, isCofferError } from "../../core/errors/index.ts";
 import { formatOwner, parseOwner } from "../../core/model/index.ts";
 import {
-  TEMPLATE_FORMATS,
   parseTemplate,
+  resolveTemplateFormat,
   referenceName,
   renderTemplate,
-  templateFormatFromName,
   templateReferences,
   type SecretReference,
-  type TemplateFormat,
 } from "../../core/template/index.ts";
 import { withBackend, type Backend } from "../backend.ts";
 import type { Io } from "../io.ts";
@@ -24,23 +22,6 @@ function parseMode(text: string | undefined): number {
   if (text === undefined) return 0o600;
   if (!/^0?[0-7]{3}$/.test(text)) throw new CofferError("INVALID_INPUT", `mode: ${MODE_RULE}`, { field: "mode" });
   return parseInt(text, 8);
-}
-
-function formatOf(args: Record<string, unknown>, path: string): TemplateFormat {
-  const given = str(args, "format");
-  if (given !== undefined) {
-    if (!(TEMPLATE_FORMATS as readonly string[]).includes(given))
-      throw new CofferError("INVALID_INPUT", `format: must be one of ${TEMPLATE_FORMATS.join(", ")}`, { field: "format" });
-    return given as TemplateFormat;
-  }
-  const fromName = templateFormatFromName(path);
-  if (fromName === null)
-    throw new CofferError(
-      "INVALID_INPUT",
-      `format: ${basename(path)} does not say its format; name it like backup.toml.tmpl or pass --format (${TEMPLATE_FORMATS.join(", ")})`,
-      { field: "format" },
-    );
-  return fromName;
 }
 
 type Resolved = { readonly owner: string; readonly ref: SecretReference; readonly id: string };
@@ -151,7 +132,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     });
   }
   const path = required(str(args, "template"), "--template <file> or --stored <owner>/<name>");
-  const format = formatOf(args, path);
+  const format = resolveTemplateFormat(str(args, "format"), path);
   const mode = parseMode(str(args, "mode"));
   const out = str(args, "out");
   let text: string;

@@ -4,8 +4,8 @@ import { CofferError } from "../errors/index.ts";
 import { formatOwner, ownerIdColumn, parseOwner, parseWith, type Owner } from "../model/index.ts";
 import { templateRepo, type Store } from "../store/index.ts";
 import {
-  TEMPLATE_FORMATS,
   parseTemplate,
+  resolveTemplateFormat,
   referenceName,
   renderTemplate,
   templateFormatFromName,
@@ -111,7 +111,7 @@ export class TemplateService {
     const event = this.#event("template.render", owner, name);
     await this.#allow(actor, ctx, "secrets:reveal", owner, event);
     const row = await this.#find(owner, name);
-    const format = formatOf(input.format, name);
+    const format = resolveTemplateFormat(input.format, name);
     const template = parseTemplate(row.body);
     const refs = templateReferences(template).map((ref) => ({ ref, owner: ref.owner === null ? owner : parseOwner(ref.owner) }));
     for (const r of refs)
@@ -182,22 +182,6 @@ export class TemplateService {
 
 function notFound(owner: Owner, name: string): CofferError {
   return new CofferError("NOT_FOUND", `no template ${name} for ${formatOwner(owner)}`, { owner: formatOwner(owner), template: name });
-}
-
-function formatOf(given: string | undefined, name: string): TemplateFormat {
-  if (given !== undefined) {
-    if (!(TEMPLATE_FORMATS as readonly string[]).includes(given))
-      throw new CofferError("INVALID_INPUT", `format: must be one of ${TEMPLATE_FORMATS.join(", ")}`, { field: "format" });
-    return given as TemplateFormat;
-  }
-  const f = templateFormatFromName(name);
-  if (f === null)
-    throw new CofferError(
-      "INVALID_INPUT",
-      `format: the template ${name} does not say its format; name it like backup.toml or pass format`,
-      { field: "format" },
-    );
-  return f;
 }
 
 function toView(owner: Owner, row: templateRepo.TemplateRow, references: number | null): TemplateView {

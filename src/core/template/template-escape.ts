@@ -31,6 +31,28 @@ export function templateFormatFromName(name: string): TemplateFormat | null {
   return ext === undefined ? null : (EXTENSIONS[ext] ?? null);
 }
 
+/**
+ * The output format: `given` (a `--format` flag or request field) when there is one, else from
+ * the template's name. @throws CofferError INVALID_INPUT (field `format`) naming the choices.
+ */
+export function resolveTemplateFormat(given: string | undefined, name: string): TemplateFormat {
+  if (given !== undefined) {
+    if (!(TEMPLATE_FORMATS as readonly string[]).includes(given))
+      throw new CofferError("INVALID_INPUT", `format: must be one of ${TEMPLATE_FORMATS.join(", ")}`, { field: "format" });
+    return given as TemplateFormat;
+  }
+  const f = templateFormatFromName(name);
+  if (f === null) {
+    const base = name.split("/").pop() ?? name;
+    throw new CofferError(
+      "INVALID_INPUT",
+      `format: ${base} does not say its format; name it like backup.toml.tmpl or pass --format (${TEMPLATE_FORMATS.join(", ")})`,
+      { field: "format" },
+    );
+  }
+  return f;
+}
+
 /** The media type a rendered template is served with. */
 export function templateContentType(format: TemplateFormat): string {
   switch (format) {
