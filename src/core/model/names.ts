@@ -19,6 +19,15 @@ export const Kid = z
   .brand<"Kid">();
 export type Kid = z.infer<typeof Kid>;
 
+/** A version number of a secret, and an expected one for check-and-set (0: must not exist yet). */
+export const Version = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(2 ** 31 - 1, "is too large"));
+export const ExpectedVersion = z
+  .int("must be a whole number")
+  .check(z.minimum(0, "must be 0 (must not exist) or more"), z.maximum(2 ** 31 - 1, "is too large"));
+
+/** What a reveal without a reason is told (the service's rule; the HTTP contract says the same). */
+export const REASON_REQUIRED_RULE = "is required: say why the plaintext is needed";
+
 /** Values are bytes, at most 64 KiB. */
 export const MAX_VALUE_BYTES = 64 * 1024;
 
