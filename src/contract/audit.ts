@@ -45,7 +45,10 @@ export type AuditVerificationDto = z.infer<typeof AuditVerificationDto>;
 export const AuditQuery = z.object({
   owner: z.optional(doc(text(), "Only events about this owner.")),
   action: z.optional(
-    doc(text().check(z.regex(/^[a-z][a-z.]{0,63}$/, "must be an action name such as secret.reveal")), "Only this action (`secret.reveal`)."),
+    doc(
+      text().check(z.regex(/^[a-z][a-z.]{0,63}$/, "must be an action name such as secret.reveal")),
+      "Only this action (`secret.reveal`).",
+    ),
   ),
   cursor: z.optional(CursorQuery),
   limit: z.optional(LimitQuery),

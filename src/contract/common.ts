@@ -6,7 +6,7 @@
  */
 import * as z from "zod/mini";
 import { CODES } from "../core/errors/index.ts";
-import { KEY_NAME_RULE, KeyName, REASON_REQUIRED_RULE, Version } from "../core/model/index.ts";
+import { KEY_NAME_RULE, KeyName, META_TYPE_RULE, META_VALUE_TYPE_RULE, REASON_REQUIRED_RULE, Version } from "../core/model/index.ts";
 
 /** Descriptions, examples and component names for the OpenAPI document (not used to validate). */
 export const contractRegistry = z.registry<{ id?: string; description?: string; example?: unknown }>();
@@ -27,7 +27,7 @@ export const NullableTimestamp = z.nullable(Timestamp);
 
 /** Metadata tags as sent: their rules (key shape, value length, count, no control characters) are the service's. */
 export const MetaIn = doc(
-  z.record(z.string(), z.string()),
+  z.record(z.string(), z.string(META_VALUE_TYPE_RULE), META_TYPE_RULE),
   "Metadata tags: at most 32; keys 1-64 chars of lower-case letters, digits, '_', '.', '-' starting with a letter; values at most 256 chars, no control characters.",
 );
 export const MetaOut = z.record(z.string(), z.string());

@@ -14,8 +14,14 @@ type Json = Record<string, unknown>;
 export const API_VERSION = "1";
 
 const PROBLEM_RESPONSES: Readonly<Record<number, { readonly name: string; readonly description: string }>> = {
-  400: { name: "BadRequest", description: "Bad input (INVALID_INPUT and others): `detail` names the field and the rule, `field` the field." },
-  401: { name: "Unauthorized", description: "No valid bearer token (UNAUTHENTICATED), or a reveal needs recent authentication (REAUTH_REQUIRED)." },
+  400: {
+    name: "BadRequest",
+    description: "Bad input (INVALID_INPUT and others): `detail` names the field and the rule, `field` the field.",
+  },
+  401: {
+    name: "Unauthorized",
+    description: "No valid bearer token (UNAUTHENTICATED), or a reveal needs recent authentication (REAUTH_REQUIRED).",
+  },
   403: { name: "Forbidden", description: "The token lacks the scope or owner (SCOPE_DENIED); the denial is audited." },
   404: { name: "NotFound", description: "No such secret, template, token or route (NOT_FOUND)." },
   409: { name: "Conflict", description: "The current version is not the one `If-Match` named, or a similar conflict (CONFLICT)." },
@@ -82,9 +88,12 @@ function operationOf(op: Operation, components: Json): Json {
     })),
   ];
   const okContent =
-    op.ok.schema === undefined ? {} : { content: { [op.ok.contentType ?? "application/json"]: { schema: schemaOf(op.ok.schema, components) } } };
+    op.ok.schema === undefined
+      ? {}
+      : { content: { [op.ok.contentType ?? "application/json"]: { schema: schemaOf(op.ok.schema, components) } } };
   const responses: Json = {};
-  for (const status of [op.ok.status, ...(op.ok.alsoStatus ?? [])]) responses[String(status)] = { description: op.ok.description, ...okContent };
+  for (const status of [op.ok.status, ...(op.ok.alsoStatus ?? [])])
+    responses[String(status)] = { description: op.ok.description, ...okContent };
   const errors = new Set([400, 500, 503, ...(op.auth === false ? [] : [401, 403, 429]), ...(op.errors ?? [])]);
   for (const status of [...errors].sort((a, b) => a - b)) {
     const r = PROBLEM_RESPONSES[status];
@@ -116,7 +125,8 @@ export function openApiDocument(): Json {
   }
   const problem = schemaOf(Problem, schemas);
   const responses: Json = {};
-  for (const r of Object.values(PROBLEM_RESPONSES)) responses[r.name] = { description: r.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } } };
+  for (const r of Object.values(PROBLEM_RESPONSES))
+    responses[r.name] = { description: r.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } } };
   return {
     openapi: "3.1.0",
     info: {

@@ -62,12 +62,18 @@ const OwnerParams = z.object({ ownerType: OwnerTypeParam, ownerId: OwnerIdParam 
 const SecretParams = z.object({ ...OwnerParams.def.shape, keyName: KeyNameParam });
 const TemplateParams = z.object({ ...OwnerParams.def.shape, name: doc(z.string(), "The template's name, e.g. `backup.toml`.") });
 
-const IF_MATCH: HeaderDoc = { name: "If-Match", description: 'Check-and-set: the current version must be this one (`"3"`; `"0"`: must not exist).' };
+const IF_MATCH: HeaderDoc = {
+  name: "If-Match",
+  description: 'Check-and-set: the current version must be this one (`"3"`; `"0"`: must not exist).',
+};
 const IDEMPOTENCY: HeaderDoc = {
   name: "Idempotency-Key",
   description: "Retry-safe writes: the same key and body replay the first answer (`Idempotent-Replayed: true`).",
 };
-const REAUTH: HeaderDoc = { name: "X-Coffer-Reauth", description: "Evidence of recent authentication, when the server's re-auth hook asks for one." };
+const REAUTH: HeaderDoc = {
+  name: "X-Coffer-Reauth",
+  description: "Evidence of recent authentication, when the server's re-auth hook asks for one.",
+};
 
 export const OPERATIONS: readonly Operation[] = [
   // Secrets

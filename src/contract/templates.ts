@@ -17,7 +17,11 @@ export const TemplateDto = doc(
 );
 export type TemplateDto = z.infer<typeof TemplateDto>;
 
-export const TemplateTextDto = doc(z.object({ ...TemplateDto.def.shape, text: z.string() }), "A stored template and its text.", "TemplateText");
+export const TemplateTextDto = doc(
+  z.object({ ...TemplateDto.def.shape, text: z.string() }),
+  "A stored template and its text.",
+  "TemplateText",
+);
 export type TemplateTextDto = z.infer<typeof TemplateTextDto>;
 
 export const TemplateList = itemsOf(TemplateDto);

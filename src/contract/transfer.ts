@@ -15,7 +15,10 @@ export const ImportBody = doc(
   z.object({
     owner: z.optional(doc(text(), "The target; default for a bundle: the owner in its manifest.")),
     mode: z.optional(
-      doc(z.enum(IMPORT_MODES, { error: "must be merge or replace" }), "`merge` (default) or `replace` (the owner holds exactly these keys)."),
+      doc(
+        z.enum(IMPORT_MODES, { error: "must be merge or replace" }),
+        "`merge` (default) or `replace` (the owner holds exactly these keys).",
+      ),
     ),
     format: z.enum(IMPORT_FORMATS, { error: `must be one of ${IMPORT_FORMATS.join(", ")}` }),
     content: doc(text().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64")), "The file, base64."),

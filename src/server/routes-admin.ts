@@ -51,7 +51,10 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
 
   app.get("/v1/audit/verify", async (req) => {
     const q = input(AuditVerifyQuery, req.query, "query");
-    return output(AuditVerificationDto, await core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor)));
+    return output(
+      AuditVerificationDto,
+      await core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor)),
+    );
   });
 
   app.get("/v1/admin/encryption", async (req) => {
@@ -77,14 +80,14 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const first = await job.started;
     return reply.code(202).send(
       output(RotationStartedDto, {
-      jobId: first.jobId,
-      fromKid: first.fromKid,
-      toKid: first.toKid,
-      minted: first.minted,
-      done: first.done,
-      total: first.total,
-      state: first.finished ? "done" : "running",
-      oldKidSafeToRetireAt: first.oldKidSafeToRetireAt,
+        jobId: first.jobId,
+        fromKid: first.fromKid,
+        toKid: first.toKid,
+        minted: first.minted,
+        done: first.done,
+        total: first.total,
+        state: first.finished ? "done" : "running",
+        oldKidSafeToRetireAt: first.oldKidSafeToRetireAt,
       }),
     );
   });

@@ -1,22 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { EXPORT_PATH, ExportQuery, IMPORT_PATH, ImportBody, ImportSummaryDto, type ImportRequestDto } from "../contract/index.ts";
+import { EXPORT_PATH, ExportQuery, IMPORT_PATH, ImportBody, ImportSummaryDto } from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
 import { Secret } from "../core/secret/index.ts";
-import { IMPORT_MODES, type Core } from "../core/service/index.ts";
-import { checkRecipient, IMPORT_FORMATS, readImportSource, sealBundle, type BundleSeal } from "../files/index.ts";
+import type { Core } from "../core/service/index.ts";
+import { checkRecipient, readImportSource, sealBundle, type BundleSeal } from "../files/index.ts";
 import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
 /** An import body carries the whole file (base64): larger than the API's usual 256 KiB. */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
-
-// The contract's lists are the implementations' lists: neither can gain a format or mode alone.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const formatsAgree: Same<(typeof IMPORT_FORMATS)[number], ImportRequestDto["format"]> = true;
-const modesAgree: Same<(typeof IMPORT_MODES)[number], NonNullable<ImportRequestDto["mode"]>> = true;
-void formatsAgree;
-void modesAgree;
 
 /** A header sent URI-encoded (reasons and passphrases may be non-ASCII). */
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -58,7 +51,12 @@ export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metric
       const owner = b.owner ?? src.manifest?.owner;
       if (owner === undefined) throw invalidInput("owner", "is required (only a bundle names its own owner)");
       const entries = src.entries;
-      const summary = await core.secrets.importMany(actorOf(req), ctxOf(req), { owner, mode: b.mode ?? "merge", entries, source: src.format });
+      const summary = await core.secrets.importMany(actorOf(req), ctxOf(req), {
+        owner,
+        mode: b.mode ?? "merge",
+        entries,
+        source: src.format,
+      });
       return output(ImportSummaryDto, summary);
     } finally {
       for (const e of src.entries) e.value.wipe();

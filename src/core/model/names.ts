@@ -33,11 +33,13 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 
 /** Metadata: at most 32 string tags; keys like `provider`, values ≤ 256 chars. */
 export const MAX_META_ENTRIES = 32;
-export const MetaKey = z
-  .string()
-  .check(z.regex(/^[a-z][a-z0-9_.-]{0,63}$/, "must be 1-64 chars of lower-case letters, digits, '_', '.', '-', starting with a letter"));
+export const META_KEY_RULE = "must be 1-64 chars of lower-case letters, digits, '_', '.', '-', starting with a letter";
+/** The messages for metadata of the wrong type: the HTTP contract says the same. */
+export const META_TYPE_RULE = "must be an object of tags (name: text)";
+export const META_VALUE_TYPE_RULE = "must be text";
+export const MetaKey = z.string().check(z.regex(/^[a-z][a-z0-9_.-]{0,63}$/, META_KEY_RULE));
 export const Meta = z
-  .record(MetaKey, z.string().check(z.maxLength(256, "must be at most 256 chars")))
+  .record(MetaKey, z.string(META_VALUE_TYPE_RULE).check(z.maxLength(256, "must be at most 256 chars")), META_TYPE_RULE)
   .check(z.refine((m) => Object.keys(m).length <= MAX_META_ENTRIES, `must have at most ${String(MAX_META_ENTRIES)} entries`));
 export type Meta = Readonly<Record<string, string>>;
 

@@ -1,5 +1,17 @@
 import * as z from "zod/mini";
-import { KeyPrefix, Meta, REASON_REQUIRED_RULE, parseKeyName, parseOwner, parseWith, MAX_VALUE_BYTES, type KeyName, type Owner } from "../model/index.ts";
+import {
+  KeyPrefix,
+  Meta,
+  MetaKey,
+  META_KEY_RULE,
+  REASON_REQUIRED_RULE,
+  parseKeyName,
+  parseOwner,
+  parseWith,
+  MAX_VALUE_BYTES,
+  type KeyName,
+  type Owner,
+} from "../model/index.ts";
 import { invalidInput } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 
@@ -56,6 +68,9 @@ export function parseMeta(meta: unknown): Readonly<Record<string, string>> {
   // A bad key is named in the error; one that would drive the terminal is not echoed.
   if (typeof meta === "object" && meta !== null && Object.keys(meta).some((k) => !isSafeText(k)))
     throw invalidInput("meta", `keys ${UNSAFE_TEXT_RULE}`);
+  // A key that breaks the rule is named with the rule (zod's record reports only "Invalid input").
+  if (typeof meta === "object" && meta !== null && !Array.isArray(meta))
+    for (const k of Object.keys(meta)) if (!MetaKey.safeParse(k).success) throw invalidInput(`meta.${k}`, META_KEY_RULE);
   const parsed = parseWith(Meta, meta, "meta");
   for (const [k, v] of Object.entries(parsed)) if (!isSafeText(v)) throw invalidInput(`meta.${k}`, UNSAFE_TEXT_RULE);
   return parsed;
