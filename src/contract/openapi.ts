@@ -91,9 +91,13 @@ function operationOf(op: Operation, components: Json): Json {
     op.ok.schema === undefined
       ? {}
       : { content: { [op.ok.contentType ?? "application/json"]: { schema: schemaOf(op.ok.schema, components) } } };
+  const okHeaders =
+    op.ok.headers === undefined
+      ? {}
+      : { headers: Object.fromEntries(op.ok.headers.map((h) => [h.name, { description: h.description, schema: { type: "string" } }])) };
   const responses: Json = {};
   for (const status of [op.ok.status, ...(op.ok.alsoStatus ?? [])])
-    responses[String(status)] = { description: op.ok.description, ...okContent };
+    responses[String(status)] = { description: op.ok.description, ...okHeaders, ...okContent };
   const errors = new Set([400, 500, 503, ...(op.auth === false ? [] : [401, 403, 429]), ...(op.errors ?? [])]);
   for (const status of [...errors].sort((a, b) => a - b)) {
     const r = PROBLEM_RESPONSES[status];
@@ -125,8 +129,13 @@ export function openApiDocument(): Json {
   }
   const problem = schemaOf(Problem, schemas);
   const responses: Json = {};
-  for (const r of Object.values(PROBLEM_RESPONSES))
-    responses[r.name] = { description: r.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } } };
+  const retryAfter = { "Retry-After": { description: "Seconds to wait.", schema: { type: "string" } } };
+  for (const [status, r] of Object.entries(PROBLEM_RESPONSES))
+    responses[r.name] = {
+      description: r.description,
+      ...(status === "429" ? { headers: retryAfter } : {}),
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } },
+    };
   return {
     openapi: "3.1.0",
     info: {

@@ -53,6 +53,8 @@ export type Operation = {
     readonly contentType?: string;
     /** Also answered (e.g. 200 besides 201 for a generate that found the secret). */
     readonly alsoStatus?: readonly number[];
+    /** Response headers worth knowing (`ETag`, `Idempotent-Replayed`, …). */
+    readonly headers?: readonly HeaderDoc[];
   };
   /** Problem statuses besides the ones every endpoint can give (400, 500, 503; with auth 401, 403, 429). */
   readonly errors?: readonly number[];
@@ -69,6 +71,11 @@ const IF_MATCH: HeaderDoc = {
 const IDEMPOTENCY: HeaderDoc = {
   name: "Idempotency-Key",
   description: "Retry-safe writes: the same key and body replay the first answer (`Idempotent-Replayed: true`).",
+};
+const ETAG: HeaderDoc = { name: "ETag", description: 'The version of the secret answered, `"3"`: send it back as `If-Match`.' };
+const REPLAYED: HeaderDoc = {
+  name: "Idempotent-Replayed",
+  description: "`true` when this answer is the replay of an earlier request with the same Idempotency-Key.",
 };
 const REAUTH: HeaderDoc = {
   name: "X-Coffer-Reauth",
@@ -94,7 +101,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "secrets",
     params: SecretParams,
     query: VersionQuery,
-    ok: { status: 200, description: "The secret.", schema: SecretDto },
+    ok: { status: 200, description: "The secret.", schema: SecretDto, headers: [ETAG] },
     errors: [404],
   },
   {
@@ -106,7 +113,7 @@ export const OPERATIONS: readonly Operation[] = [
     params: SecretParams,
     headers: [IF_MATCH, IDEMPOTENCY],
     body: PutSecretBody,
-    ok: { status: 200, description: "The new version (value masked).", schema: SecretDto },
+    ok: { status: 200, description: "The new version (value masked).", schema: SecretDto, headers: [ETAG, REPLAYED] },
     errors: [409, 422],
   },
   {
@@ -179,6 +186,7 @@ export const OPERATIONS: readonly Operation[] = [
       alsoStatus: [200],
       description: "201: a new version was written; 200: `ifMissing` found the secret.",
       schema: GenerateResultDto,
+      headers: [REPLAYED],
     },
     errors: [422],
   },
@@ -232,6 +240,7 @@ export const OPERATIONS: readonly Operation[] = [
       description: "The bundle; `X-Coffer-Bundle-Count` says how many secrets it holds.",
       schema: z.string(),
       contentType: "text/plain",
+      headers: [{ name: "X-Coffer-Bundle-Count", description: "How many secrets the bundle holds." }],
     },
   },
   // Templates
@@ -285,9 +294,9 @@ export const OPERATIONS: readonly Operation[] = [
     body: RenderTemplateBody,
     ok: {
       status: 200,
-      description: "The rendered bytes, with the format's content type.",
+      description: "The rendered bytes, with the format's content type (`application/json`, `text/plain`, …).",
       schema: z.string(),
-      contentType: "application/octet-stream",
+      contentType: "*/*",
     },
     errors: [404],
   },

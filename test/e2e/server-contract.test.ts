@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openApiDocument } from "../../src/contract/openapi.ts";
@@ -132,6 +133,53 @@ describe("the contract over real HTTP: the document served, and one message per 
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     assert.deepEqual(await res.json(), openApiDocument());
+  });
+
+  it("its answers fit the document: real responses validate against the schema documented for their path, method and status", async () => {
+    const doc = openApiDocument() as Doc;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: "coffer", components: doc.components });
+    type Response = { $ref?: string; content?: Record<string, { schema: object }> };
+    const schemaFor = (path: string, method: string, status: number): object => {
+      const op = doc.paths[path]?.[method] as { responses: Record<string, Response> } | undefined;
+      let r = op?.responses[String(status)];
+      if (r?.$ref !== undefined) r = doc.components["responses"]?.[r.$ref.split("/").pop() ?? ""] as Response;
+      const content = Object.values(r?.content ?? {})[0];
+      assert.ok(content !== undefined, `no documented ${String(status)} answer for ${method.toUpperCase()} ${path}`);
+      return JSON.parse(JSON.stringify(content.schema).replaceAll('"#/components/', '"coffer#/components/')) as object;
+    };
+    const S = "/v1/secrets/{ownerType}/{ownerId}/{keyName}";
+    const cases: readonly (readonly [string, string, string, unknown?])[] = [
+      ["/v1/secrets", "get", "/v1/secrets?ownerType=project&ownerId=p"],
+      [S, "get", "/v1/secrets/project/p/K"],
+      [S, "put", "/v1/secrets/project/p/K2", { value: "v", meta: { env: "test" } }],
+      [`${S}/versions`, "get", "/v1/secrets/project/p/K/versions"],
+      [`${S}:reveal`, "post", "/v1/secrets/project/p/K:reveal", { reason: "contract test" }],
+      [`${S}:share`, "post", "/v1/secrets/project/p/K:share", { reason: "contract test" }],
+      [`${S}:rotate`, "post", "/v1/secrets/project/p/K:rotate", {}],
+      [`${S}:generate`, "post", "/v1/secrets/project/p/G:generate", {}],
+      ["/v1/secrets/{ownerType}/{ownerId}:reveal", "post", "/v1/secrets/project/p:reveal", { reason: "contract test" }],
+      ["/v1/templates/{ownerType}/{ownerId}/{name}", "put", "/v1/templates/project/p/app.env", { text: "K={{ project/p/K }}\n" }],
+      ["/v1/templates/{ownerType}/{ownerId}", "get", "/v1/templates/project/p"],
+      ["/v1/tokens", "post", "/v1/tokens", { name: "ci", scopes: ["secrets:read"], owners: ["project/p"] }],
+      ["/v1/tokens", "get", "/v1/tokens"],
+      ["/v1/audit", "get", "/v1/audit?limit=5"],
+      ["/v1/audit/verify", "get", "/v1/audit/verify"],
+      ["/v1/admin/encryption", "get", "/v1/admin/encryption"],
+      [S, "get", "/v1/secrets/galaxy/x/K"],
+      [`${S}:reveal`, "post", "/v1/secrets/project/p/K:reveal", { reason: "x", version: "two" }],
+      ["/readyz", "get", "/readyz"],
+    ];
+    for (const [path, method, url, body] of cases) {
+      const res = await fetch(`${srv.url}${url}`, {
+        method: method.toUpperCase(),
+        headers: { authorization: `Bearer ${srv.adminToken ?? ""}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const json: unknown = await res.json();
+      const validate = ajv.compile(schemaFor(path, method, res.status));
+      assert.ok(validate(json), `${method.toUpperCase()} ${url} (${String(res.status)}): ${ajv.errorsText(validate.errors)}`);
+    }
   });
 
   /** The local core's error for a mistake, and the HTTP problem for the same mistake. */
