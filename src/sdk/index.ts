@@ -11,7 +11,7 @@
  */
 // Values from paths.ts only (plain functions, no zod); everything else from the contract is a
 // type, inferred from the schemas the server validates with, and erased from the build.
-import { EXPORT_PATH, IMPORT_PATH, ownerPath, secretPath, templatePath } from "../contract/paths.ts";
+import { EXPORT_PATH, IMPORT_PATH, ownerPath, ownerSegments, secretPath, templatePath } from "../contract/paths.ts";
 import type {
   AuditPage,
   AuditVerificationDto,
@@ -125,13 +125,14 @@ export class CofferClient {
   // Secrets
 
   listSecrets(q: ListSecretsQuery = {}): Promise<SecretPage> {
-    const owner = q.owner === undefined ? null : q.owner === "system" ? ["system", "_"] : q.owner.split("/");
+    // An owner goes whole (`acme` as ownerType=acme&ownerId=): the server checks it with the owner rule.
+    const owner = q.owner === undefined ? null : ownerSegments(q.owner);
     return this.#json({
       method: "GET",
       path: "/v1/secrets",
       query: {
-        ownerType: owner?.[0] ?? q.ownerType,
-        ownerId: owner?.[1] ?? q.ownerId,
+        ownerType: owner?.ownerType ?? q.ownerType,
+        ownerId: owner?.ownerId ?? q.ownerId,
         prefix: q.prefix,
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),

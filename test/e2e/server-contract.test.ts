@@ -213,6 +213,16 @@ describe("the contract over real HTTP: the document served, and one message per 
       () => sdk.putSecret("acme", "K", { value: "v" }),
     ],
     [
+      "a listing of an owner without a type",
+      () => s().list(ACTOR, { owner: "acme", limit: 10, includeDeleted: false }, LOCAL_CONTEXT),
+      () => sdk.listSecrets({ owner: "acme" }),
+    ],
+    [
+      "a listing of an owner id with a slash",
+      () => s().list(ACTOR, { owner: "user/a/b", limit: 10, includeDeleted: false }, LOCAL_CONTEXT),
+      () => sdk.listSecrets({ owner: "user/a/b" }),
+    ],
+    [
       "a system owner with an id",
       () => s().get(ACTOR, { owner: "system/x", key: "K" }, LOCAL_CONTEXT),
       () => sdk.getSecret("system/x", "K"),
