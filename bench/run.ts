@@ -29,7 +29,18 @@ import { formatHttpText, measureHttp } from "./http.ts";
 import { formatKmsText, measureKms } from "./kms.ts";
 import { formatRenderText, measureRender } from "./render.ts";
 import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
-import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
+import {
+  formatJson,
+  formatText,
+  machine,
+  opResult,
+  startupReport,
+  stateMacShare,
+  type BenchReport,
+  type OpResult,
+  type StartupReport,
+  type StateMacShare,
+} from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -110,7 +121,13 @@ function parseOptions(argv: readonly string[]): Options | null {
   return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files, http: v.http, kms: v.kms, render: v.render };
 }
 
-async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
+async function measureOps(
+  db: BenchDb,
+  dir: string,
+  home: string,
+  w: Workload,
+  counts: Counts,
+): Promise<{ operations: OpResult[]; stateMac: StateMacShare }> {
   const coffer = await openCofferOps(db, home, w);
   try {
     const floor = await openFloor({ db, dir, workload: w, schema: coffer.schema() });
@@ -135,7 +152,16 @@ async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, c
         );
         results.push(r);
       }
-      return results;
+      // At most 5,000 rows: the checker remembers 10,000 verified rows, so the repeat pass hits.
+      const n = Math.min(5000, counts.secrets);
+      progress(`state MAC: the check alone on ${n.toLocaleString("en-US")} rows, first and repeated read`);
+      const cost = await coffer.stateMac(n);
+      const getUs = results.find((o) => o.op === "get")?.cofferUsPerOp ?? 0;
+      const stateMac = stateMacShare(cost, getUs);
+      progress(
+        `state MAC: ${cost.firstUs.toFixed(2)} us first read, ${cost.repeatUs.toFixed(2)} us repeated (${stateMac.sharePct.toFixed(1)}% of a masked get)`,
+      );
+      return { operations: results, stateMac };
     } finally {
       await floor.close();
     }
@@ -230,7 +256,7 @@ async function bench(opts: Options): Promise<BenchReport> {
     progress(`preparing ${counts.secrets.toLocaleString("en-US")} values`);
     const w = makeWorkload(counts.secrets);
     const home = join(dir, "home");
-    const operations = await measureOps(db, dir, home, w, counts);
+    const { operations, stateMac } = await measureOps(db, dir, home, w, counts);
     const pool =
       db.dialect === "postgres" && counts.pool !== null ? await measurePoolScaling(db, home, w, counts.pool, counts.rounds) : null;
     let startup: StartupReport | null = null;
@@ -243,6 +269,7 @@ async function bench(opts: Options): Promise<BenchReport> {
       machine: host,
       counts,
       operations,
+      stateMac,
       pool,
       startup,
       aesKeys,
