@@ -42,5 +42,6 @@ process.stdout.write(
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    seconds: result.duration,
   })}\n`,
 );
