@@ -12,7 +12,7 @@ import { CofferClient } from "../src/sdk/index.ts";
 import { progress } from "./common.ts";
 import { machine } from "./report.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECRETS = 1000;
 const CONNECTIONS = 50;
 
@@ -53,7 +53,7 @@ export type HttpReport = {
   readonly cases: readonly HttpCase[];
 };
 
-type Load = { rps: number; p50: number; p99: number; non2xx: number; errors: number; total: number; seconds: number };
+export type Load = { rps: number; p50: number; p99: number; non2xx: number; errors: number; total: number; seconds: number };
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,7 +62,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 /** One side's slices as one figure: throughput over all of them; median and worst percentiles. */
-function combine(xs: readonly Load[]): { rps: number; p50: number; p99: number; p99Max: number; non2xx: number; errors: number } {
+export function combine(xs: readonly Load[]): { rps: number; p50: number; p99: number; p99Max: number; non2xx: number; errors: number } {
   const total = xs.reduce((n, x) => n + x.total, 0);
   const seconds = xs.reduce((n, x) => n + x.seconds, 0);
   return {
@@ -75,7 +75,7 @@ function combine(xs: readonly Load[]): { rps: number; p50: number; p99: number; 
   };
 }
 
-function startChild(
+export function startChild(
   args: readonly string[],
   env: Record<string, string>,
   ready: RegExp,
@@ -101,7 +101,7 @@ function startChild(
   });
 }
 
-function load(cfg: Record<string, unknown>): Promise<Load> {
+export function load(cfg: Record<string, unknown>): Promise<Load> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join(ROOT, "bench", "http-load.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -113,7 +113,7 @@ function load(cfg: Record<string, unknown>): Promise<Load> {
   });
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
+export async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   const exited = new Promise((r) => proc.once("exit", r));
   proc.kill("SIGTERM");
