@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import * as z from "zod/mini";
 import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
 import { invalidInput } from "../core/errors/index.ts";
-import { parseOwner, parseWith } from "../core/model/index.ts";
+import { parseOwner, parseTimePoint, parseWith, TIME_RULE } from "../core/model/index.ts";
 import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
@@ -19,6 +19,11 @@ const AuditQuery = z.object({
   action: z.optional(z.string().check(z.regex(/^[a-z][a-z.]{0,63}$/, "must be an action name such as secret.reveal"))),
   cursor: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a cursor from a previous page"))),
   limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
+  order: z.optional(z.enum(["asc", "desc"], "must be asc (oldest first, the default) or desc (newest first)")),
+  after: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a sequence number"))),
+  actor: z.optional(z.string().check(z.minLength(1, "must be 1-200 characters"), z.maxLength(200, "must be 1-200 characters"))),
+  since: z.optional(z.string().check(z.maxLength(64, TIME_RULE))),
+  until: z.optional(z.string().check(z.maxLength(64, TIME_RULE))),
 });
 const VerifyQuery = z.object({ anchor: z.optional(z.string().check(z.maxLength(100, "must be <seq>:<mac>"))) });
 const RotateBody = z.object({
@@ -49,11 +54,22 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const q = parseWith(AuditQuery, req.query, "query");
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw invalidInput("query.limit", "must be a whole number from 1 to 1000");
+    // `cursor` continues in the page order: after it (asc) or before it (desc); `after` is a
+    // lower bound in either order.
+    const desc = q.order === "desc";
+    const cursor = q.cursor === undefined ? null : Number(q.cursor);
+    const after = q.after === undefined ? 0 : Number(q.after);
+    const now = new Date();
     const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
       owner: q.owner === undefined ? null : parseOwner(q.owner, "query.owner"),
       action: q.action ?? null,
-      afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
+      afterSeq: desc ? after : Math.max(after, cursor ?? 0),
+      beforeSeq: desc ? cursor : null,
+      order: desc ? "desc" : "asc",
       limit,
+      actor: q.actor ?? null,
+      since: q.since === undefined ? null : parseTimePoint(q.since, "query.since", now),
+      until: q.until === undefined ? null : parseTimePoint(q.until, "query.until", now),
     });
     return { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
   });

@@ -23,3 +23,4 @@ export {
   parseKid,
   parseWith,
 } from "./names.ts";
+export { parseTimePoint, TIME_RULE } from "./time.ts";
