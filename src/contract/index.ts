@@ -8,6 +8,8 @@ export type SecretDto = {
   readonly owner: string;
   readonly key: string;
   readonly version: number;
+  /** The secret's current version: `meta` and the times are the secret's, as of that version. */
+  readonly currentVersion: number;
   readonly value: "********";
   readonly meta: Readonly<Record<string, string>>;
   readonly createdAt: string;
