@@ -183,15 +183,15 @@ describe("coffer audit list: newest first, --tail, --since/--until, --actor, --a
       ["K3"],
     );
     for (const [param, field] of [
-      ["since=yesterday", "query.since"],
-      ["until=2026-02-31", "query.until"],
-      ["order=sideways", "query.order"],
-      ["after=x", "query.after"],
+      ["since=yesterday", "since"],
+      ["until=2026-02-31", "until"],
+      ["order=sideways", "order"],
+      ["after=x", "after"],
     ] as const) {
       const bad = await call(srv.url, "GET", `/v1/audit?${param}`, { token: srv.adminToken });
       assert.equal(bad.status, 400, param);
       assert.equal((bad.body as { code: string }).code, "INVALID_INPUT", param);
-      assert.match((bad.body as { detail: string }).detail, new RegExp(`^${field.replace(".", "\\.")}: `), param);
+      assert.match((bad.body as { detail: string }).detail, new RegExp(`^${field}: `), param);
     }
   });
 
