@@ -139,6 +139,24 @@ export class AzureKeyVaultClient implements KeyServiceClient {
     return pt;
   }
 
+  /**
+   * The vault's plain `wrapKey` (RSA-OAEP-256) of `key`, without Coffer's AAD envelope: for
+   * formats that store the vault's result as is (a SOPS `azure_kv` stanza). Returns the key
+   * version used, which `unwrapKeyRaw` needs.
+   */
+  async wrapKeyRaw(key: Uint8Array): Promise<{ readonly version: string; readonly wrapped: Uint8Array }> {
+    const version = await this.#currentVersion();
+    const client = await this.#client(version);
+    const out = await this.#send("wrapKey", () => client.wrapKey(AZURE_WRAP_ALGORITHM, key, this.#opts()));
+    return { version, wrapped: out.result };
+  }
+
+  /** The vault's plain `unwrapKey` (RSA-OAEP-256) under `version` (null: the configured or current one). */
+  async unwrapKeyRaw(wrapped: Uint8Array, version: string | null): Promise<Uint8Array> {
+    const client = await this.#client(version ?? (await this.#currentVersion()));
+    return (await this.#send("unwrapKey", () => client.unwrapKey(AZURE_WRAP_ALGORITHM, wrapped, this.#opts()))).result;
+  }
+
   close(): void {
     // The SDK's pipeline keeps no handle that needs closing.
   }
