@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
-import type { KekSettings, KeyServiceDefaults, ProviderKind } from "../keys/index.ts";
+import { KEYCHAIN_MANIFEST_NAME, type KekSettings, type KeyServiceDefaults, type ProviderKind } from "../keys/index.ts";
 import type { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 
@@ -196,6 +196,8 @@ export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env"
         service: "coffer",
         account: env.COFFER_KEYCHAIN_ACCOUNT ?? `${input.kid}@${input.home}`,
         fallbackPath: input.provider === "keychain" ? null : join(input.home, "secrets", "master-key"),
+        manifestPath: join(input.home, "secrets", KEYCHAIN_MANIFEST_NAME),
+        home: input.home,
         unreachable: onLinuxWithoutBus ? "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set" : null,
         timeoutMs: 10_000,
       };

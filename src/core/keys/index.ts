@@ -19,3 +19,4 @@ export type { GcpKmsOptions } from "./gcp-kms-client.ts";
 export { AzureKeyVaultClient, parseAzureKeyId, AZURE_WRAP_ALGORITHM } from "./azure-key-vault-client.ts";
 export type { KeyServiceClient } from "./remote-kek.ts";
 export type { GcpKmsRef, GcpSettings, AzureKeyRef, AzureSettings } from "./key-service-settings.ts";
+export { KEYCHAIN_MANIFEST_NAME } from "./keychain.ts";

@@ -8,7 +8,7 @@ import type { KekProvider } from "./kek-provider.ts";
 import { assertPrivateKeyDir, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
 import { FileKeyStorage, KeyringFileStorage, manifestPathFor } from "./key-storage.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
-import { openKeychain, type KeychainSettings } from "./keychain.ts";
+import { KeychainStorage, openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
 import { cloudRefusal, ENV_REFUSAL, TRANSIT_REFUSAL } from "./mint-refusals.ts";
 import { LocalKek } from "./local-kek.ts";
@@ -66,12 +66,17 @@ export function kekNeedsCreation(settings: KekSettings): boolean {
  */
 export async function openKeyring(settings: KekSettings, opts: OpenKeyringOptions): Promise<Keyring> {
   if (settings.provider !== "keychain") return loadKeyring(settings, opts);
+  const keyFile =
+    settings.fallbackPath !== null && (fileExists(settings.fallbackPath) || fileExists(manifestPathFor(settings.fallbackPath)));
+  if (!keyFile && KeychainStorage.recorded(settings)) {
+    const { storage, providers } = await KeychainStorage.load(settings);
+    return new Keyring(storage.active, providers, { storage, refusal: null });
+  }
   const opened = await openKeychain(settings, opts);
   if (opened.kind === "keychain")
     return new Keyring(settings.kid, [new LocalKek("keychain", settings.kid, opened.key)], {
-      storage: null,
-      refusal:
-        "the OS keychain provider does not mint a second key yet; split the key for backup (coffer keys split), move to a keyring file (COFFER_KEYRING_FILE) or the file provider, and rotate there",
+      storage: KeychainStorage.single(settings),
+      refusal: null,
     });
   return loadKeyring({ provider: "file", path: opened.path, kid: settings.kid }, opts);
 }
