@@ -9,8 +9,16 @@ export type AwsCredentials = { readonly accessKeyId: string; readonly secretAcce
 /** One AWS KMS key: `keyId` is a key ARN (recommended), key id, alias name or alias ARN. */
 export type AwsKmsRef = { readonly keyId: string; readonly region: string; readonly endpoint: string | null };
 
-/** One Vault/OpenBao Transit key: `POST <address>/v1/<mount>/encrypt/<keyName>`. */
-export type VaultTransitRef = { readonly address: string; readonly mount: string; readonly keyName: string };
+/**
+ * One Vault/OpenBao Transit key: `POST <address>/v1/<mount>/encrypt/<keyName>`; `version`, when
+ * set, the key version this kid encrypts with (`key_version`; a kid minted by a rotation).
+ */
+export type VaultTransitRef = {
+  readonly address: string;
+  readonly mount: string;
+  readonly keyName: string;
+  readonly version?: number | null;
+};
 
 /** What key-service providers take from the environment rather than from a keyring entry. */
 export type KeyServiceDefaults = {

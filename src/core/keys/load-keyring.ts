@@ -149,6 +149,7 @@ const VaultEntry = z.strictObject({
   key: z.string(),
   mount: z.optional(z.string()),
   address: z.optional(z.string()),
+  version: z.optional(z.number()),
 });
 const GcpEntry = z.strictObject({ provider: z.literal("gcp-kms"), name: z.string(), endpoint: z.optional(z.string()) });
 const AzureEntry = z.strictObject({ provider: z.literal("azure-key-vault"), keyId: z.string() });
@@ -199,7 +200,7 @@ function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Key
     throw new CofferError("KEY_INVALID", `keyring file ${path}: "pending" must name one of its keys`, { path });
   }
   const minting = {
-    storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null),
+    storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null, services),
     refusal: null,
   };
   return new Keyring(active.data, providers, minting);

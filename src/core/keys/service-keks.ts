@@ -60,12 +60,17 @@ export function awsKmsKek(
  * @throws CofferError KEY_INVALID when the address, mount or key name is unusable, KEY_NOT_FOUND
  * when no token is configured.
  */
-export function vaultTransitKek(
+export function vaultTransitClient(
   kid: Kid,
-  entry: { readonly key: string; readonly mount?: string | undefined; readonly address?: string | undefined },
+  entry: {
+    readonly key: string;
+    readonly mount?: string | undefined;
+    readonly address?: string | undefined;
+    readonly version?: number | undefined;
+  },
   defaults: KeyServiceDefaults,
   where: string,
-): RemoteKek {
+): VaultTransitClient {
   const mount = entry.mount ?? "transit";
   if (!TRANSIT_NAME.test(entry.key)) throw invalid(where, "the Transit key name must be letters, digits, '.', '_' or '-'", kid);
   if (!TRANSIT_MOUNT.test(mount)) throw invalid(where, "the Transit mount must be a path of letters, digits, '.', '_' or '-'", kid);
@@ -79,12 +84,27 @@ export function vaultTransitKek(
       kid,
     });
   }
-  const client = new VaultTransitClient(
+  const version = entry.version ?? null;
+  if (version !== null && (!Number.isSafeInteger(version) || version < 1))
+    throw invalid(where, "the Transit key version must be a whole number from 1", kid);
+  return new VaultTransitClient(
     kid,
-    { address, mount, keyName: entry.key },
+    { address, mount, keyName: entry.key, version },
     { token, namespace: defaults.vault.namespace, calls: defaults.calls },
   );
-  return new RemoteKek(kid, client);
+}
+
+/**
+ * A Vault/OpenBao Transit KEK (see {@link vaultTransitClient}).
+ * @throws CofferError KEY_INVALID, KEY_NOT_FOUND.
+ */
+export function vaultTransitKek(
+  kid: Kid,
+  entry: Parameters<typeof vaultTransitClient>[1],
+  defaults: KeyServiceDefaults,
+  where: string,
+): RemoteKek {
+  return new RemoteKek(kid, vaultTransitClient(kid, entry, defaults, where));
 }
 
 /**
