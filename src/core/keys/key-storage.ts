@@ -13,6 +13,19 @@ import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { LocalKek } from "./local-kek.ts";
 import { vaultTransitClient, vaultTransitKek } from "./service-keks.ts";
 
+function isTransitEntry(v: unknown): v is TransitEntry {
+  const e = v as Partial<Record<string, unknown>> | null;
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    e["provider"] === "vault-transit" &&
+    typeof e["key"] === "string" &&
+    (e["mount"] === undefined || typeof e["mount"] === "string") &&
+    (e["address"] === undefined || typeof e["address"] === "string") &&
+    (e["version"] === undefined || typeof e["version"] === "number")
+  );
+}
+
 type TransitEntry = {
   readonly provider: "vault-transit";
   readonly key: string;
@@ -334,9 +347,11 @@ export class KeyringFileStorage implements KeyStorage {
     for (const [k, entry] of Object.entries(doc.keys)) {
       this.#kids.add(k);
       const kid = Kid.safeParse(k);
-      // Local entries only: a key-service entry added by hand needs a restart (its client settings).
-      if (!known.has(k) && kid.success && typeof entry === "string")
-        added.push(new LocalKek("keyring", kid.data, parseKeyBase64(entry, `keyring file ${this.#path} key '${k}'`)));
+      if (known.has(k) || !kid.success) continue;
+      const where = `keyring file ${this.#path} key '${k}'`;
+      if (typeof entry === "string") added.push(new LocalKek("keyring", kid.data, parseKeyBase64(entry, where)));
+      // A Transit version another server minted; other key-service entries added by hand need a restart.
+      else if (this.#services !== null && isTransitEntry(entry)) added.push(vaultTransitKek(kid.data, entry, this.#services, where));
     }
     this.#pending = typeof doc.pending === "string" ? (doc.pending as Kid) : null;
     return { active: doc.active as Kid, added };

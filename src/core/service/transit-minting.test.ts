@@ -45,6 +45,7 @@ for (const dialect of DIALECTS) {
       writeFileSync(keyring, JSON.stringify({ active: "transit", keys: { transit: entry } }), { mode: 0o600 });
       const t = await open({ COFFER_KEYRING_FILE: keyring, VAULT_ADDR: vault.url, VAULT_TOKEN: vault.token });
       for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
+      const otherServer = await t.reopen(); // started before the rotation: learns the new kid from the keyring file
       vault.reset();
       const r = await new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2, kid: "transit-v2" });
       assert.deepEqual(
@@ -62,6 +63,7 @@ for (const dialect of DIALECTS) {
         ["transit", "vault-transit", 0],
         ["transit-v2", "vault-transit", 3],
       ]);
+      for (const owner of OWNERS) assert.equal(await reveal(otherServer, owner), `v-${owner}`);
       const again = await t.reopen();
       for (const owner of OWNERS) assert.equal(await reveal(again, owner), `v-${owner}`);
       await new KekRotation(again).retire(ACTOR, CTX, { kid: "transit" });
