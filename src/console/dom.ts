@@ -20,8 +20,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
       throw new Error(`h(): pass handlers in 'on', not as attribute ${k}`);
     } else if (v === true) {
       el.setAttribute(k, "");
-    } else if (v !== false && v !== undefined && v !== null) {
-      el.setAttribute(k, String(v as string | number));
+    } else if (typeof v === "string" || typeof v === "number") {
+      el.setAttribute(k, String(v));
     }
   }
   append(el, ...children);
@@ -57,7 +57,12 @@ export function field(label: string, input: HTMLInputElement | HTMLSelectElement
 export function when(iso: string | null): string {
   if (iso === null) return "—";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z");
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly Child[])[], caption: string): HTMLElement {
@@ -108,8 +113,31 @@ export function confirmDialog(title: string, text: Child[], confirmLabel: string
     h(
       "div",
       { class: "actions" },
-      h("button", { type: "button", on: { click: () => close(null) } }, "Cancel"),
-      h("button", { type: "button", class: danger ? "danger" : "primary", on: { click: () => close("yes") } }, confirmLabel),
+      h(
+        "button",
+        {
+          type: "button",
+          on: {
+            click: () => {
+              close(null);
+            },
+          },
+        },
+        "Cancel",
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: danger ? "danger" : "primary",
+          on: {
+            click: () => {
+              close("yes");
+            },
+          },
+        },
+        confirmLabel,
+      ),
     ),
   ]).then((v) => v === "yes");
 }
@@ -144,7 +172,18 @@ export function promptDialog(
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", on: { click: () => close(null) } }, "Cancel"),
+        h(
+          "button",
+          {
+            type: "button",
+            on: {
+              click: () => {
+                close(null);
+              },
+            },
+          },
+          "Cancel",
+        ),
         h("button", { type: "submit", class: "primary" }, opts.submit ?? "OK"),
       ),
     );

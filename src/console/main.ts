@@ -91,7 +91,9 @@ function layout(active: string): { main: HTMLElement; status: HTMLElement } {
                 click: () => {
                   void signOut()
                     .catch(() => undefined)
-                    .then(() => go("/admin/signin"));
+                    .then(() => {
+                      go("/admin/signin");
+                    });
                 },
               },
             },

@@ -64,7 +64,9 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     const from = since.value === "" ? null : Date.parse(`${since.value}Z`);
     const to = until.value === "" ? null : Date.parse(`${until.value}Z`);
     const shown = events
-      .filter((e) => (a === "" || e.actor.includes(a)) && (from === null || Date.parse(e.at) >= from) && (to === null || Date.parse(e.at) <= to))
+      .filter(
+        (e) => (a === "" || e.actor.includes(a)) && (from === null || Date.parse(e.at) >= from) && (to === null || Date.parse(e.at) <= to),
+      )
       .reverse();
     clear(out);
     if (shown.length === 0) {
@@ -73,7 +75,11 @@ export async function auditPage(ctx: PageContext): Promise<void> {
     }
     append(
       out,
-      h("p", { class: "muted" }, `${String(shown.length)} events, newest first${shown.length > SHOWN ? `; the first ${String(SHOWN)} shown` : ""}.`),
+      h(
+        "p",
+        { class: "muted" },
+        `${String(shown.length)} events, newest first${shown.length > SHOWN ? `; the first ${String(SHOWN)} shown` : ""}.`,
+      ),
       table(
         ["Seq", "Time", "Actor", "Action", "Owner", "Key", "Version", "Outcome", "Reason", "Details"],
         shown

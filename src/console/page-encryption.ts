@@ -96,7 +96,20 @@ export async function encryptionPage(ctx: PageContext): Promise<void> {
       h("div", { class: "actions left" }, rotate, running === null ? null : progress(running)),
       h("h2", {}, "Key history"),
       table(
-        ["Kid", "State", "Provider", "Created", "Activated", "Retired", "Scope keys", "Owners", "Versions", "Internal keys", "Wraps", "Retire"],
+        [
+          "Kid",
+          "State",
+          "Provider",
+          "Created",
+          "Activated",
+          "Retired",
+          "Scope keys",
+          "Owners",
+          "Versions",
+          "Internal keys",
+          "Wraps",
+          "Retire",
+        ],
         s.keys.map((k) => [
           h("code", {}, k.kid),
           state(k),
@@ -219,7 +232,23 @@ export async function encryptionPage(ctx: PageContext): Promise<void> {
             {},
             "Create the new key with the provider yourself, add it to the keyring file, then rotate to it: coffer keys rotate --to-kid <new kid> (see docs/keys.md).",
           ),
-          h("div", { class: "actions" }, h("button", { type: "button", class: "primary", on: { click: () => close(null) } }, "Close")),
+          h(
+            "div",
+            { class: "actions" },
+            h(
+              "button",
+              {
+                type: "button",
+                class: "primary",
+                on: {
+                  click: () => {
+                    close(null);
+                  },
+                },
+              },
+              "Close",
+            ),
+          ),
         ]);
         return;
       }

@@ -37,8 +37,18 @@ async function withReauth<T>(fn: () => Promise<T>): Promise<T | null> {
 export async function secretsPage(ctx: PageContext): Promise<void> {
   append(ctx.main, h("h1", {}, "Secrets"));
   const owners = await api.listOwners();
-  const ownerSelect = h("select", { name: "owner" }, ...owners.map((o) => h("option", { value: o.owner }, `${o.owner} (${String(o.secrets)})`)));
-  const ownerInput = h("input", { type: "text", name: "owner-other", placeholder: "project/acme", autocomplete: "off", spellcheck: "false" });
+  const ownerSelect = h(
+    "select",
+    { name: "owner" },
+    ...owners.map((o) => h("option", { value: o.owner }, `${o.owner} (${String(o.secrets)})`)),
+  );
+  const ownerInput = h("input", {
+    type: "text",
+    name: "owner-other",
+    placeholder: "project/acme",
+    autocomplete: "off",
+    spellcheck: "false",
+  });
   const prefixInput = h("input", { type: "text", name: "prefix", autocomplete: "off", spellcheck: "false" });
   const list = h("div", { class: "secret-list" });
   let owner = owners[0]?.owner ?? "";
@@ -104,11 +114,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
 
   const actions = (s: SecretDto): HTMLElement => {
     const b = (label: string, fn: () => Promise<void>, cls = ""): HTMLElement =>
-      h(
-        "button",
-        { type: "button", class: cls, "aria-label": `${label} ${s.key}`, on: { click: () => void fn().catch(ctx.fail) } },
-        label,
-      );
+      h("button", { type: "button", class: cls, "aria-label": `${label} ${s.key}`, on: { click: () => void fn().catch(ctx.fail) } }, label);
     return h(
       "div",
       { class: "row-actions" },
@@ -158,15 +164,31 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
                   click: () => {
                     if (value === null) return;
                     navigator.clipboard.writeText(value).then(
-                      () => ctx.say("Copied to the clipboard."),
-                      () => ctx.say("The browser refused the clipboard. [INTERNAL]", "error"),
+                      () => {
+                        ctx.say("Copied to the clipboard.");
+                      },
+                      () => {
+                        ctx.say("The browser refused the clipboard. [INTERNAL]", "error");
+                      },
                     );
                   },
                 },
               },
               "Copy",
             ),
-            h("button", { type: "button", class: "primary", on: { click: () => close(null) } }, "Hide"),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "primary",
+                on: {
+                  click: () => {
+                    close(null);
+                  },
+                },
+              },
+              "Hide",
+            ),
           ),
         ];
       },
@@ -189,7 +211,23 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
         versions.map((v) => [String(v.version), v.current ? "yes" : "", when(v.createdAt), v.createdBy, when(v.destroyedAt)]),
         `Versions of ${s.key}`,
       ),
-      h("div", { class: "actions" }, h("button", { type: "button", class: "primary", on: { click: () => close(null) } }, "Close")),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            on: {
+              click: () => {
+                close(null);
+              },
+            },
+          },
+          "Close",
+        ),
+      ),
     ]);
   };
 
@@ -224,7 +262,18 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
         h(
           "div",
           { class: "actions" },
-          h("button", { type: "button", on: { click: () => close(null) } }, "Cancel"),
+          h(
+            "button",
+            {
+              type: "button",
+              on: {
+                click: () => {
+                  close(null);
+                },
+              },
+            },
+            "Cancel",
+          ),
           h("button", { type: "submit", class: "primary" }, "Save"),
         ),
       ),
@@ -246,7 +295,10 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
   };
 
   const share = async (s: SecretDto): Promise<void> => {
-    const reason = await promptDialog(`One-time link for ${s.key}`, "Reason", { hint: "Recorded in the audit log.", submit: "Create link" });
+    const reason = await promptDialog(`One-time link for ${s.key}`, "Reason", {
+      hint: "Recorded in the audit log.",
+      submit: "Create link",
+    });
     if (reason === null) return;
     const link = await withReauth(() => api.shareSecret(s.owner, s.key, { reason }));
     if (link === null) return;
@@ -256,9 +308,29 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
       (close) => [
         h("p", {}, `Works once, until ${when(link.expiresAt)}. Redeem it with: POST to the link (coffer share open).`),
         url,
-        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", on: { click: () => close(null) } }, "Done")),
+        h(
+          "div",
+          { class: "actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "primary",
+              on: {
+                click: () => {
+                  close(null);
+                },
+              },
+            },
+            "Done",
+          ),
+        ),
       ],
-      { onClose: () => url.remove() },
+      {
+        onClose: () => {
+          url.remove();
+        },
+      },
     );
   };
 

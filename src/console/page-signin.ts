@@ -17,7 +17,9 @@ export function signInPage(ctx: PageContext): Promise<void> {
           input.value = "";
           button.disabled = true;
           signIn(token)
-            .then(() => ctx.go("/admin"))
+            .then(() => {
+              ctx.go("/admin");
+            })
             .catch((err: unknown) => {
               ctx.say(describeError(err), "error");
               button.disabled = false;

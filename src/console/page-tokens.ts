@@ -55,16 +55,41 @@ export async function tokensPage(ctx: PageContext): Promise<void> {
       (close) => [
         h("p", {}, "Copy it now: it is shown this once and Coffer keeps only its hash."),
         shown,
-        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", on: { click: () => close(null) } }, "Done")),
+        h(
+          "div",
+          { class: "actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "primary",
+              on: {
+                click: () => {
+                  close(null);
+                },
+              },
+            },
+            "Done",
+          ),
+        ),
       ],
-      { onClose: () => shown.remove() },
+      {
+        onClose: () => {
+          shown.remove();
+        },
+      },
     );
     ctx.say(`Created token ${t.name} (${t.id}).`);
     await load();
   };
 
   const revoke = async (t: TokenDto): Promise<void> => {
-    const ok = await confirmDialog(`Revoke ${t.name}?`, [h("p", {}, `Token ${t.id} stops working at once, and its console sessions end.`)], "Revoke", true);
+    const ok = await confirmDialog(
+      `Revoke ${t.name}?`,
+      [h("p", {}, `Token ${t.id} stops working at once, and its console sessions end.`)],
+      "Revoke",
+      true,
+    );
     if (!ok) return;
     await api.revokeToken(t.id);
     ctx.say(`Revoked ${t.name}.`);

@@ -120,7 +120,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setErrorHandler(async (error: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const err = toCofferError(error);
     if (err.code === "DECRYPT_FAILED" || err.code === "CIPHERTEXT_MALFORMED") metrics.decryptFailures.inc();
-    if (["SCOPE_DENIED", "UNAUTHENTICATED", "CSRF_REFUSED", "REAUTH_REQUIRED", "RATE_LIMITED"].includes(err.code)) metrics.denials.inc({ code: err.code });
+    if (["SCOPE_DENIED", "UNAUTHENTICATED", "CSRF_REFUSED", "REAUTH_REQUIRED", "RATE_LIMITED"].includes(err.code))
+      metrics.denials.inc({ code: err.code });
     if (err.code === "INTERNAL")
       req.log.error({ code: err.code, cause: error instanceof Error ? error.name : typeof error }, "internal error");
     return sendProblem(req, reply, err);

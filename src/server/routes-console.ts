@@ -66,7 +66,10 @@ export function sessionIdOf(req: FastifyRequest): string | null {
 export function requireSameOrigin(req: FastifyRequest): void {
   const origin = req.headers.origin;
   if (typeof origin === "string" && origin !== `${req.protocol}://${req.host}`)
-    throw new CofferError("CSRF_REFUSED", `cross-origin request refused: Origin ${JSON.stringify(origin.slice(0, 100))} is not this server`);
+    throw new CofferError(
+      "CSRF_REFUSED",
+      `cross-origin request refused: Origin ${JSON.stringify(origin.slice(0, 100))} is not this server`,
+    );
   const site = req.headers["sec-fetch-site"];
   if (typeof site === "string" && site !== "same-origin")
     throw new CofferError("CSRF_REFUSED", `cross-site request refused: Sec-Fetch-Site is ${JSON.stringify(site.slice(0, 20))}`);

@@ -34,7 +34,12 @@ export class OwnerListing {
     const scope = actorScope(actor);
     const rows = keepVisible(visible, await this.#store.read(scope, (db) => ownerRepo.listOwnerCounts(db, visible, MAX_OWNERS)));
     if (scope.kind === "all")
-      await this.#audit.appendNow(actor, ctx, { ...event, outcome: "success", reason: scope.why, details: { scope: "all", count: rows.length } });
+      await this.#audit.appendNow(actor, ctx, {
+        ...event,
+        outcome: "success",
+        reason: scope.why,
+        details: { scope: "all", count: rows.length },
+      });
     return rows.map((r) => ({ owner: formatOwner(ownerFromColumns(r.owner_type, r.owner_id)), secrets: r.secrets }));
   }
 }

@@ -21,7 +21,7 @@ export async function reauthenticateSession(db: Executor, idHash: string, at: st
 /** True when a row was deleted (the session existed). */
 export async function deleteSession(db: Executor, idHash: string): Promise<boolean> {
   const r = await db.deleteFrom("console_sessions").where("id_hash", "=", idHash).executeTakeFirst();
-  return (r.numDeletedRows ?? 0n) > 0n;
+  return r.numDeletedRows > 0n;
 }
 
 /** Drops sessions past their absolute end or idle since before `idleBefore`. */
