@@ -74,7 +74,8 @@ export function table(headers: readonly string[], rows: readonly (readonly Child
       {},
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c))))),
+      // data-label: on a phone each row is shown as a card, each cell under its column's name (app.css).
+      h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c, i) => h("td", { "data-label": headers[i] ?? "" }, c))))),
     ),
   );
 }
