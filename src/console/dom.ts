@@ -68,7 +68,8 @@ export function when(iso: string | null): string {
 export function table(headers: readonly string[], rows: readonly (readonly Child[])[], caption: string): HTMLElement {
   return h(
     "div",
-    { class: "table-wrap" },
+    // Focusable, so a keyboard can scroll a table wider than the screen.
+    { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption },
     h(
       "table",
       {},

@@ -1,9 +1,9 @@
-import type { EncryptionStatusDto } from "../sdk/index.ts";
+import type { KeyStatusDto } from "../sdk/index.ts";
 import { api, CofferApiError, describeError } from "./api.ts";
 import { append, clear, confirmDialog, h, modal, table, when, type Child } from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
-type Kid = EncryptionStatusDto["keys"][number];
+type Kid = KeyStatusDto["keys"][number];
 
 function pct(x: number): string {
   return `${(x * 100).toPrecision(3)} %`;
@@ -51,8 +51,8 @@ export async function encryptionPage(ctx: PageContext): Promise<void> {
   append(ctx.main, h("h1", {}, "Encryption"));
   const body = h("div", { class: "encryption" });
   append(ctx.main, body);
-  const draw = async (): Promise<EncryptionStatusDto> => {
-    const s = (await api.encryptionStatus()) as unknown as EncryptionStatusDto;
+  const draw = async (): Promise<KeyStatusDto> => {
+    const s = await api.encryptionStatus();
     if (!ctx.live()) return s;
     clear(body);
     const active = s.keys.find((k) => k.active);
@@ -153,7 +153,7 @@ export async function encryptionPage(ctx: PageContext): Promise<void> {
     return s;
   };
 
-  const progress = (j: EncryptionStatusDto["rotationJobs"][number]): HTMLElement =>
+  const progress = (j: KeyStatusDto["rotationJobs"][number]): HTMLElement =>
     h(
       "div",
       { class: "progress", role: "status" },

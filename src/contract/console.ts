@@ -1,70 +1,52 @@
 /**
- * The admin console's endpoints (docs/console.md): request schemas (zod) and response types.
- * The session endpoints live under `/v1/console/session`; `GET /v1/owners` and
- * `POST /v1/admin/encryption/retire` are ordinary API endpoints the console's pages use.
+ * The admin console's endpoints (docs/console.md): its session (`/v1/console/session`, an
+ * HttpOnly cookie, CSRF token in `X-Coffer-CSRF`), and two API endpoints its pages need: the
+ * owners a token can see (`GET /v1/owners`) and retiring a master key
+ * (`POST /v1/admin/encryption/retire`).
  */
 import * as z from "zod/mini";
+import { doc, itemsOf, text, Timestamp } from "./common.ts";
 
-/** `POST /v1/console/session`: sign in with a token (exchanged for an HttpOnly session cookie). */
-export const ConsoleSignInBody = z.object({ token: z.string().check(z.maxLength(200, "must be a Coffer token")) });
-/** `POST /v1/console/session/reauth`: the session's own token again, for reveals after the re-auth window. */
-export const ConsoleReauthBody = ConsoleSignInBody;
-/** `POST /v1/admin/encryption/retire`. */
-export const RetireBody = z.object({ kid: z.string().check(z.maxLength(200, "must be a kid")) });
+export const ConsoleSignInBody = doc(
+  z.object({ token: doc(text().check(z.maxLength(200, "must be a Coffer token")), "An API token (`coffer_…`), sent once.") }),
+  "A token to exchange for a console session (or, to re-authenticate, the session's own token again).",
+  "ConsoleSignInRequest",
+);
+export type ConsoleSignInBody = z.infer<typeof ConsoleSignInBody>;
 
-export type ConsoleSessionDto = {
-  /** Send back in `X-Coffer-CSRF` on every state-changing request. */
-  readonly csrf: string;
-  readonly token: {
-    readonly id: string;
-    readonly name: string;
-    readonly scopes: readonly string[];
-    readonly owners: readonly string[];
-    readonly interactive: boolean;
-  };
-  /** When the token was last presented: reveals need it within the re-auth window (interactive tokens). */
-  readonly authenticatedAt: string;
-  /** The session's absolute end. */
-  readonly expiresAt: string;
-  readonly idleTimeoutSeconds: number;
-};
+export const ConsoleSessionDto = doc(
+  z.object({
+    csrf: doc(z.string(), "Send back in `X-Coffer-CSRF` on every state-changing request made with the session cookie."),
+    token: z.object({
+      id: z.string(),
+      name: z.string(),
+      scopes: z.array(z.string()),
+      owners: z.array(z.string()),
+      interactive: z.boolean(),
+    }),
+    authenticatedAt: doc(Timestamp, "When the token was last presented: interactive tokens' reveals need it within the re-auth window."),
+    expiresAt: doc(Timestamp, "The session's absolute end."),
+    idleTimeoutSeconds: z.int(),
+  }),
+  "An admin-console session (the session id itself is only in the HttpOnly cookie).",
+  "ConsoleSession",
+);
+export type ConsoleSessionDto = z.infer<typeof ConsoleSessionDto>;
 
-export type OwnersDto = { readonly items: readonly { readonly owner: string; readonly secrets: number }[] };
+export const OwnerSummaryDto = doc(
+  z.object({ owner: z.string(), secrets: z.int() }),
+  "An owner holding live secrets, and how many.",
+  "OwnerSummary",
+);
+export const OwnerList = itemsOf(OwnerSummaryDto);
+export type OwnerList = z.infer<typeof OwnerList>;
 
-export type RetireDto = { readonly kid: string; readonly retiredAt: string };
+export const RetireKeyBody = doc(
+  z.object({ kid: doc(text().check(z.maxLength(200, "must be a kid")), "The kid to retire: not active, nothing wrapped by it.") }),
+  "Retire a master key nothing depends on any more.",
+  "RetireKeyRequest",
+);
+export type RetireKeyBody = z.infer<typeof RetireKeyBody>;
 
-/** `GET /v1/admin/encryption`. */
-export type EncryptionStatusDto = {
-  readonly active: string;
-  readonly keys: readonly {
-    readonly kid: string;
-    readonly provider: string;
-    readonly fingerprint: string;
-    readonly configured: boolean;
-    readonly active: boolean;
-    readonly createdAt: string;
-    readonly activatedAt: string | null;
-    readonly retiredAt: string | null;
-    readonly wrapCount: number;
-    readonly nonceBudgetUsed: number;
-    readonly rotationDue: boolean;
-    readonly rotationDueReason: string | null;
-    readonly safeToRetireAt: string | null;
-    readonly scopeKeys: number;
-    readonly owners: number;
-    readonly secretVersions: number;
-    readonly internalKeys: number;
-  }[];
-  readonly totals: { readonly secrets: number; readonly liveSecrets: number; readonly versions: number };
-  readonly legacyRows: number;
-  readonly rotationJobs: readonly {
-    readonly id: string;
-    readonly fromKid: string | null;
-    readonly toKid: string;
-    readonly state: string;
-    readonly total: number;
-    readonly done: number;
-    readonly startedAt: string;
-    readonly finishedAt: string | null;
-  }[];
-};
+export const RetiredKeyDto = doc(z.object({ kid: z.string(), retiredAt: Timestamp }), "A retired master key.", "RetiredKey");
+export type RetiredKeyDto = z.infer<typeof RetiredKeyDto>;

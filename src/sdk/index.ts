@@ -42,10 +42,9 @@ import type {
   VersionDto,
 } from "../contract/index.ts";
 
-import type { OwnersDto, RetireDto } from "../contract/console.ts";
+import type { OwnerList, RetiredKeyDto } from "../contract/console.ts";
 
 export type * from "../contract/index.ts";
-export type { ConsoleSessionDto, EncryptionStatusDto, OwnersDto, RetireDto } from "../contract/console.ts";
 
 export type ClientOptions = {
   /** The server, e.g. `http://127.0.0.1:7300`. */
@@ -333,15 +332,15 @@ export class CofferClient {
   }
 
   /** Marks a kid retired once nothing depends on it (`coffer keys retire`). Needs `admin`. */
-  retireKey(kid: string): Promise<RetireDto> {
+  retireKey(kid: string): Promise<RetiredKeyDto> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/retire", body: { kid } });
   }
 
   // Owners
 
   /** The owners this token can see that hold live secrets, with how many. Needs `secrets:read`. */
-  async listOwners(): Promise<OwnersDto["items"]> {
-    return (await this.#json<OwnersDto>({ method: "GET", path: "/v1/owners" })).items;
+  async listOwners(): Promise<OwnerList["items"]> {
+    return (await this.#json<OwnerList>({ method: "GET", path: "/v1/owners" })).items;
   }
 
   // Operations

@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ConsoleSessionDto, OwnersDto, RetireDto } from "../contract/console.ts";
-import { ConsoleReauthBody, ConsoleSignInBody, RetireBody } from "../contract/console.ts";
+import { ConsoleSessionDto, ConsoleSignInBody, OwnerList, RetiredKeyDto, RetireKeyBody } from "../contract/index.ts";
 import { CofferError } from "../core/errors/index.ts";
-import { parseWith } from "../core/model/index.ts";
 import { KekRotation, type Core, type TokenActor } from "../core/service/index.ts";
+import { body, output } from "./contract-io.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
 /** The admin console's session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). */
@@ -99,13 +98,13 @@ function cookie(req: FastifyRequest, value: string, maxAgeS: number): string {
 }
 
 function sessionDto(core: Core, sessionId: string, actor: TokenActor, expiresAt: string): ConsoleSessionDto {
-  return {
+  return output(ConsoleSessionDto, {
     csrf: core.sessions.csrfFor(sessionId),
     token: { id: actor.tokenId, name: actor.name, scopes: actor.scopes, owners: actor.owners, interactive: actor.interactive },
     authenticatedAt: actor.authenticatedAt,
     expiresAt,
     idleTimeoutSeconds: Math.round(core.sessions.policy.idleMs / 1000),
-  };
+  });
 }
 
 function requireSession(req: FastifyRequest): string {
@@ -154,7 +153,7 @@ export function consoleRoutes(app: FastifyInstance, core: Core): void {
 
   app.post("/v1/console/session", open, async (req, reply) => {
     requireSameOrigin(req);
-    const b = parseWith(ConsoleSignInBody, req.body ?? {}, "body");
+    const b = body(ConsoleSignInBody, req);
     const s = await core.sessions.start(b.token, ctxOf(req));
     void reply.header("set-cookie", cookie(req, s.sessionId, Math.floor(core.sessions.policy.lifetimeMs / 1000)));
     return reply.code(201).send(sessionDto(core, s.sessionId, s.actor, s.expiresAt));
@@ -168,7 +167,7 @@ export function consoleRoutes(app: FastifyInstance, core: Core): void {
 
   app.post("/v1/console/session/reauth", async (req) => {
     const id = requireSession(req);
-    const b = parseWith(ConsoleReauthBody, req.body ?? {}, "body");
+    const b = body(ConsoleSignInBody, req);
     const s = await core.sessions.reauthenticate(id, b.token, ctxOf(req));
     return sessionDto(core, id, s.actor, s.expiresAt);
   });
@@ -180,12 +179,12 @@ export function consoleRoutes(app: FastifyInstance, core: Core): void {
     return reply.code(204).send();
   });
 
-  app.get("/v1/owners", async (req): Promise<OwnersDto> => ({ items: await core.owners.list(actorOf(req), ctxOf(req)) }));
+  app.get("/v1/owners", async (req) => output(OwnerList, { items: await core.owners.list(actorOf(req), ctxOf(req)) }));
 
-  app.post("/v1/admin/encryption/retire", async (req): Promise<RetireDto> => {
+  app.post("/v1/admin/encryption/retire", async (req) => {
     const actor = actorOf(req);
     await core.tokens.authorizeAdmin(actor, ctxOf(req), "keys.retire");
-    const b = parseWith(RetireBody, req.body ?? {}, "body");
-    return new KekRotation(core).retire(actor, ctxOf(req), { kid: b.kid });
+    const b = body(RetireKeyBody, req);
+    return output(RetiredKeyDto, await new KekRotation(core).retire(actor, ctxOf(req), { kid: b.kid }));
   });
 }

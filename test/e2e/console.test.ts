@@ -235,7 +235,7 @@ describe(
 
     it("shows the real counts on the encryption page, rotates with a confirmation until a new key is active, and every secret still reveals", async () => {
       const before = (await admin.encryptionStatus()) as unknown as Status;
-      const live = page.getByRole("region", { name: "Secrets" }).locator("dd").first();
+      const live = page.getByRole("region", { name: "Secrets", exact: true }).locator("dd").first();
       assert.equal(await live.textContent(), String(before.totals.liveSecrets));
       const activeKid = page.getByRole("region", { name: "Active master key" }).locator("dd code").first();
       assert.equal(await activeKid.textContent(), before.active);

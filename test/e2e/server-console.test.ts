@@ -48,7 +48,7 @@ describe("console sessions over HTTP", () => {
     assert.equal(setCookie(wrong.headers), "");
     const bad = await call(srv.url, "POST", "/v1/console/session", { body: { tok: 1 } });
     assert.equal(bad.status, 400);
-    assert.equal((bad.body as { field: string }).field, "body.token");
+    assert.equal((bad.body as { field: string }).field, "token");
   });
 
   it("GET /v1/owners: the owners a token can see, with counts; another owner's never", async () => {
