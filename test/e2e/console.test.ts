@@ -266,14 +266,14 @@ describe(
       await page.getByRole("dialog").getByRole("button", { name: "Retire" }).click();
       await page.getByRole("status").getByText(`Retired ${before.active}.`).waitFor();
       await shot("encryption-rotated");
-    // The README's picture (docs/console.png): the top of this page, scaled down to stay small.
-    await page.setViewportSize({ width: 896, height: 600 });
-    await inPage("document.documentElement.style.zoom = '0.7'");
-    const readme = join(shots, "readme.png");
-    await page.screenshot({ path: readme });
-    await inPage("document.documentElement.style.zoom = ''");
-    await page.setViewportSize({ width: 1280, height: 900 });
-    console.log(`screenshot: ${readme}`);
+      // The README's picture (docs/console.png): the top of this page, scaled down to stay small.
+      await page.setViewportSize({ width: 896, height: 600 });
+      await inPage("document.documentElement.style.zoom = '0.7'");
+      const readme = join(shots, "readme.png");
+      await page.screenshot({ path: readme });
+      await inPage("document.documentElement.style.zoom = ''");
+      await page.setViewportSize({ width: 1280, height: 900 });
+      console.log(`screenshot: ${readme}`);
     });
 
     it("creates, reveals with a reason (shown once, then gone from the DOM), and deletes a secret; metadata payloads stay text", async () => {
