@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page, type Request } from "playwrig
 import { CofferClient } from "../../src/sdk/index.ts";
 import { CliHarness } from "../fixtures/cli.ts";
 import { dropAuditTriggers, rawDb } from "../fixtures/raw-db.ts";
-import { startServer, type ServerHandle } from "../fixtures/server.ts";
+import { removeHome, startServer, type ServerHandle } from "../fixtures/server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
@@ -85,6 +85,8 @@ describe(
     const dialogs: string[] = [];
     const requests: Request[] = [];
     const postBodies: string[] = [];
+    /** Origins the test itself serves (Coffer servers, the attacker's page): any other request would be third-party. */
+    const ownOrigins: string[] = ["http://127.0.0.2:"];
 
     const inPage = async <T = unknown>(expression: string): Promise<T> => await page.evaluate(expression);
     const shot = async (name: string): Promise<void> => {
@@ -521,6 +523,28 @@ describe(
       await signOut();
     });
 
+    it("says why and what to do when the key provider cannot mint a key", async () => {
+      const env = await startServer({ env: { COFFER_KEK_BASE64: randomBytes(32).toString("base64") } });
+      ownOrigins.push(env.url);
+      try {
+        await page.goto(`${env.url}/admin/signin`);
+        await page.getByLabel("API token").fill(env.adminToken ?? "");
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("button", { name: "Rotate master key" }).click();
+        await page.getByRole("dialog", { name: "Rotate the master key?" }).getByRole("button", { name: "Rotate" }).click();
+        const why = page.getByRole("dialog", { name: "This key provider cannot create a key" });
+        await why.getByText(/\[KEY_CANNOT_MINT\]/).waitFor();
+        await why.getByText(/coffer keys rotate --to-kid/).waitFor();
+        await shot("encryption-cannot-mint");
+        await why.getByRole("button", { name: "Close" }).click();
+        await page.getByRole("button", { name: "Sign out" }).click();
+        await page.getByLabel("API token").waitFor();
+      } finally {
+        await env.stop();
+        removeHome(env.home);
+      }
+    });
+
     it("leaves the revealed value nowhere: not in storage, the network log's URLs and request bodies, the profile on disk, or the server's logs", async () => {
       const storage = await inPage<Record<string, unknown>>(`(async () => ({
       local: JSON.stringify({ ...localStorage }),
@@ -538,7 +562,10 @@ describe(
       }
       for (const b of postBodies) assert.ok(!b.includes(CANARY), "request bodies");
       for (const r of requests)
-        assert.ok(r.url().startsWith(srv.url) || r.url().startsWith("http://127.0.0.2:"), `no third-party origin: ${r.url()}`);
+        assert.ok(
+          [srv.url, ...ownOrigins].some((o) => r.url().startsWith(o)),
+          `no third-party origin: ${r.url()}`,
+        );
       assert.ok(!srv.output().includes(CANARY), "server logs");
       assert.ok(!srv.output().includes(scopedToken), "server logs hold no token");
       assert.match(srv.output(), /"route":"\/v1\/secrets\/:ownerType\/:ownerId\/:action"/, "request logs were on");
