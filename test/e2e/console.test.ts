@@ -308,6 +308,32 @@ describe(
       assert.ok(!(await page.content()).includes(CANARY), "the value is gone from the DOM once hidden");
       assert.ok(!(await inPage<string>("document.documentElement.outerHTML + document.body.innerText")).includes(CANARY));
 
+      // A new version, check-and-set on the version shown; then a stale page's write is refused with CONFLICT.
+      await admin.putSecret("project/acme", "API_KEY", { value: "written-elsewhere" });
+      await page.getByRole("button", { name: "New version API_KEY" }).click();
+      await page.getByRole("dialog").getByLabel("New value").fill("from-a-stale-page");
+      await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+      await page
+        .getByRole("status")
+        .getByText(/\[CONFLICT\]/)
+        .waitFor();
+      await page.getByRole("button", { name: "Show" }).click();
+      await page.getByRole("button", { name: "New version API_KEY" }).click();
+      await page.getByRole("dialog").getByLabel("New value").fill("not-the-canary-3");
+      await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").getByText("API_KEY is now at version 3.").waitFor();
+
+      // A one-time link: shown once, redeemable once.
+      await page.getByRole("button", { name: "Share API_KEY" }).click();
+      await page.getByRole("dialog").getByLabel("Reason").fill("hand over to the vendor");
+      await page.getByRole("dialog").getByRole("button", { name: "Create link" }).click();
+      const link = (await page.getByRole("dialog", { name: "One-time link" }).locator("code").textContent()) ?? "";
+      const shareToken = /\/v1\/shared\/([^:]+):reveal$/.exec(link)?.[1] ?? "";
+      assert.notEqual(shareToken, "", link);
+      await page.getByRole("dialog").getByRole("button", { name: "Done" }).click();
+      assert.ok(!(await page.content()).includes(shareToken), "the link is gone from the page once closed");
+      assert.equal((await new CofferClient({ baseUrl: srv.url }).redeemShared(shareToken)).value, "not-the-canary-3");
+
       await page.getByRole("button", { name: "History API_KEY" }).click();
       await page.getByRole("table", { name: "Versions of API_KEY" }).waitFor();
       await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
@@ -325,8 +351,15 @@ describe(
       await page.getByLabel("Action").fill("secret.reveal");
       await page.getByRole("button", { name: "Filter" }).click();
       await page.getByRole("table", { name: "Audit events" }).waitFor();
-      const newest = page.getByRole("table", { name: "Audit events" }).locator("tbody tr").first();
-      assert.ok(((await newest.textContent()) ?? "").includes(REASON), "newest first: the console's reveal heads the list");
+      const seqs = (await page.getByRole("table", { name: "Audit events" }).locator("tbody tr td:first-child").allTextContents()).map((t) =>
+        Number(t.replace(/^Seq/, "")),
+      );
+      assert.ok(seqs.length > 3);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => b - a),
+        "newest first",
+      );
       await page.getByText(REASON, { exact: true }).waitFor();
       for (const p of payloads(probeUrl)) await page.getByText(p, { exact: true }).first().waitFor();
       await assertNothingInjected("audit page");
