@@ -3,9 +3,8 @@ import { api, can } from "./api.ts";
 import { append, clear, field, h, table, when } from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
-/** At most this many events are read for one view (newest shown first). */
-const MAX_EVENTS = 5000;
-const SHOWN = 200;
+const PAGE = 100;
+const HEADERS = ["Seq", "Time", "Actor", "Action", "Owner", "Key", "Version", "Outcome", "Reason", "Details"];
 
 function details(d: Readonly<Record<string, unknown>>): string {
   const entries = Object.entries(d);
@@ -19,8 +18,8 @@ export async function auditPage(ctx: PageContext): Promise<void> {
   const owner = h("input", { type: "text", name: "owner", autocomplete: "off", spellcheck: "false", placeholder: "project/acme" });
   const action = h("input", { type: "text", name: "action", autocomplete: "off", spellcheck: "false", placeholder: "secret.reveal" });
   const actor = h("input", { type: "text", name: "actor", autocomplete: "off", spellcheck: "false", placeholder: "token:t_…" });
-  const since = h("input", { type: "datetime-local", name: "since" });
-  const until = h("input", { type: "datetime-local", name: "until" });
+  const sinceInput = h("input", { type: "datetime-local", name: "since" });
+  const untilInput = h("input", { type: "datetime-local", name: "until" });
   const out = h("div", {});
   append(
     ctx.main,
@@ -38,68 +37,69 @@ export async function auditPage(ctx: PageContext): Promise<void> {
       },
       field("Owner", owner),
       field("Action", action),
-      field("Actor", actor),
-      field("Since (UTC)", since),
-      field("Until (UTC)", until),
+      field("Actor", actor, "as recorded, e.g. token:t_1234"),
+      field("Since (UTC)", sinceInput),
+      field("Until (UTC)", untilInput),
       h("div", { class: "actions left" }, h("button", { type: "submit", class: "primary" }, "Filter")),
     ),
     out,
   );
 
-  const load = async (): Promise<void> => {
-    const events: AuditEventDto[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await api.listAudit({
-        ...(owner.value.trim() === "" ? {} : { owner: owner.value.trim() }),
-        ...(action.value.trim() === "" ? {} : { action: action.value.trim() }),
-        cursor,
-        limit: 1000,
-      });
-      events.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor !== null && events.length < MAX_EVENTS);
+  let cursor: string | null = null;
+  const rows = h("tbody", {});
+  const more = h("button", { type: "button", on: { click: () => void page(false).catch(ctx.fail) } }, "Older events");
+
+  /** One page of events, newest first, filtered by the server (owner, action, actor, time). */
+  const page = async (first: boolean): Promise<void> => {
+    const utc = (v: string): string | undefined => (v === "" ? undefined : new Date(`${v}Z`).toISOString());
+    const since = utc(sinceInput.value);
+    const until = utc(untilInput.value);
+    const p = await api.listAudit({
+      order: "desc",
+      limit: PAGE,
+      cursor: first ? null : cursor,
+      ...(owner.value.trim() === "" ? {} : { owner: owner.value.trim() }),
+      ...(action.value.trim() === "" ? {} : { action: action.value.trim() }),
+      ...(actor.value.trim() === "" ? {} : { actor: actor.value.trim() }),
+      ...(since === undefined ? {} : { since }),
+      ...(until === undefined ? {} : { until }),
+    });
     if (!ctx.live()) return;
-    const a = actor.value.trim();
-    const from = since.value === "" ? null : Date.parse(`${since.value}Z`);
-    const to = until.value === "" ? null : Date.parse(`${until.value}Z`);
-    const shown = events
-      .filter(
-        (e) => (a === "" || e.actor.includes(a)) && (from === null || Date.parse(e.at) >= from) && (to === null || Date.parse(e.at) <= to),
-      )
-      .reverse();
-    clear(out);
-    if (shown.length === 0) {
-      append(out, h("p", { class: "empty" }, "No events match."));
-      return;
+    cursor = p.nextCursor;
+    if (first) {
+      clear(out);
+      clear(rows);
+      if (p.items.length === 0) {
+        append(out, h("p", { class: "empty" }, "No events match."));
+        return;
+      }
+      const t = table(HEADERS, [], "Audit events");
+      const tbody = t.querySelector("tbody");
+      tbody?.replaceWith(rows);
+      append(out, h("p", { class: "muted" }, "Newest first."), t, more);
     }
-    append(
-      out,
-      h(
-        "p",
-        { class: "muted" },
-        `${String(shown.length)} events, newest first${shown.length > SHOWN ? `; the first ${String(SHOWN)} shown` : ""}.`,
-      ),
-      table(
-        ["Seq", "Time", "Actor", "Action", "Owner", "Key", "Version", "Outcome", "Reason", "Details"],
-        shown
-          .slice(0, SHOWN)
-          .map((e) => [
-            String(e.seq),
-            when(e.at),
-            e.actor,
-            e.action,
-            e.owner ?? "",
-            e.key ?? "",
-            e.version === null ? "" : String(e.version),
-            e.outcome,
-            e.reason ?? "",
-            details(e.details),
-          ]),
-        "Audit events",
-      ),
-    );
+    for (const e of p.items) append(rows, row(e));
+    more.hidden = cursor === null;
   };
+
+  const row = (e: AuditEventDto): HTMLElement =>
+    h(
+      "tr",
+      {},
+      ...[
+        String(e.seq),
+        when(e.at),
+        e.actor,
+        e.action,
+        e.owner ?? "",
+        e.key ?? "",
+        e.version === null ? "" : String(e.version),
+        e.outcome,
+        e.reason ?? "",
+        details(e.details),
+      ].map((c, i) => h("td", { "data-label": HEADERS[i] ?? "" }, c)),
+    );
+  const load = (): Promise<void> => page(true);
 
   const v = await api.verifyAudit();
   if (!ctx.live()) return;

@@ -363,6 +363,19 @@ describe(
       await page.getByText(REASON, { exact: true }).waitFor();
       for (const p of payloads(probeUrl)) await page.getByText(p, { exact: true }).first().waitFor();
       await assertNothingInjected("audit page");
+      // Actor and time filters (server-side).
+      await page.getByLabel("Actor").fill("token:t_bootstrap");
+      await page.getByRole("button", { name: "Filter" }).click();
+      await page.getByText(REASON, { exact: true }).waitFor();
+      const actors = await page.getByRole("table", { name: "Audit events" }).locator("tbody tr td:nth-child(3)").allTextContents();
+      assert.ok(actors.length > 0 && actors.every((a) => a === "token:t_bootstrap"), actors.join(","));
+      await page.getByLabel("Since (UTC)").fill("2999-01-01T00:00");
+      await page.getByRole("button", { name: "Filter" }).click();
+      await page.getByText("No events match.").waitFor();
+      await page.getByLabel("Since (UTC)").fill("");
+      await page.getByLabel("Actor").fill("");
+      await page.getByRole("button", { name: "Filter" }).click();
+      await page.getByRole("table", { name: "Audit events" }).waitFor();
       await shot("audit");
       await axe("audit");
     });

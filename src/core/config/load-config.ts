@@ -42,6 +42,9 @@ export const KNOWN_ENV = [
   "COFFER_TRUST_PROXY",
   "COFFER_CONSOLE_IDLE",
   "COFFER_CONSOLE_LIFETIME",
+  // Read by the CLI itself, not part of the configuration object.
+  "COFFER_REAUTH",
+  "COFFER_BUNDLE_PASSPHRASE",
 ] as const;
 
 export type ServerSettings = {

@@ -42,6 +42,7 @@ export const CODES = [
   "STATE_TAMPERED",
   "KEY_CANNOT_MINT",
   "CSRF_REFUSED",
+  "LISTEN_FAILED",
   "INTERNAL",
 ] as const;
 
