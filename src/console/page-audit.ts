@@ -50,8 +50,16 @@ export async function auditPage(ctx: PageContext): Promise<void> {
   const more = h("button", { type: "button", on: { click: () => void page(false).catch(ctx.fail) } }, "Older events");
 
   /** One page of events, newest first, filtered by the server (owner, action, actor, time). */
+  let query = 0;
   const page = async (first: boolean): Promise<void> => {
+    if (first) query += 1;
+    const mine = query;
     const utc = (v: string): string | undefined => (v === "" ? undefined : new Date(`${v}Z`).toISOString());
+    if (first) {
+      // Never show the previous filter's events as this one's answer.
+      clear(out);
+      append(out, h("p", { class: "muted" }, "Loading…"));
+    }
     const since = utc(sinceInput.value);
     const until = utc(untilInput.value);
     const p = await api.listAudit({
@@ -64,7 +72,8 @@ export async function auditPage(ctx: PageContext): Promise<void> {
       ...(since === undefined ? {} : { since }),
       ...(until === undefined ? {} : { until }),
     });
-    if (!ctx.live()) return;
+    // Gone from this page, or overtaken by a newer filter: drop the answer.
+    if (!ctx.live() || mine !== query) return;
     cursor = p.nextCursor;
     if (first) {
       clear(out);

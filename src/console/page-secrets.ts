@@ -73,13 +73,17 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
   );
   append(ctx.main, chooser, list);
 
+  let query = 0;
   const load = async (): Promise<void> => {
+    query += 1;
+    const mine = query;
     clear(list);
     if (owner === "") return;
     try {
       const items: SecretDto[] = [];
       for await (const s of api.iterateSecrets({ owner, prefix: prefixInput.value.trim() })) items.push(s);
-      if (!ctx.live()) return;
+      // Gone from this page, or overtaken by a newer load: drop the answer.
+      if (!ctx.live() || mine !== query) return;
       append(list, h("h2", {}, `Secrets of ${owner}`));
       if (can("secrets:write")) append(list, newSecretForm(owner));
       if (items.length === 0) {

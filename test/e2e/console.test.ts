@@ -367,8 +367,11 @@ describe(
       await page.getByLabel("Actor").fill("token:t_bootstrap");
       await page.getByRole("button", { name: "Filter" }).click();
       await page.getByText(REASON, { exact: true }).waitFor();
-      const actors = await page.getByRole("table", { name: "Audit events" }).locator("tbody tr td:nth-child(3)").allTextContents();
-      assert.ok(actors.length > 0 && actors.every((a) => a === "token:t_bootstrap"), actors.join(","));
+      const actors = await waitFor("the filtered events", async () => {
+        const a = await page.getByRole("table", { name: "Audit events" }).locator("tbody tr td:nth-child(3)").allTextContents();
+        return a.length > 0 && a.every((x) => x === "token:t_bootstrap") ? a : null;
+      });
+      assert.ok(actors.length > 0);
       await page.getByLabel("Since (UTC)").fill("2999-01-01T00:00");
       await page.getByRole("button", { name: "Filter" }).click();
       await page.getByText("No events match.").waitFor();
