@@ -315,7 +315,9 @@ function build(io: Io, status: { code: number }): Command {
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/keys-combine.ts")));
   // SOPS-compatible files and the recipients policy (docs/files.md, docs/policy.md).
-  const file = program.command("file").description("SOPS-compatible encrypted files (age, AWS KMS, GCP KMS, Azure Key Vault, Vault Transit), interoperable with sops");
+  const file = program
+    .command("file")
+    .description("SOPS-compatible encrypted files (age, AWS KMS, GCP KMS, Azure Key Vault, Vault Transit), interoperable with sops");
   const fileCmd = (verb: string, what: string, load: Loader): Command =>
     file
       .command(`${verb} <path>`)

@@ -113,9 +113,13 @@ export async function wrapDataKey(
     }),
   );
   if (out.some((g) => g.keys.length === 0))
-    throw new CofferError("KEY_UNAVAILABLE", "recipients: every master key of a key group was skipped as unavailable; nothing was written", {
-      field: "recipients",
-    });
+    throw new CofferError(
+      "KEY_UNAVAILABLE",
+      "recipients: every master key of a key group was skipped as unavailable; nothing was written",
+      {
+        field: "recipients",
+      },
+    );
   return out;
 }
 

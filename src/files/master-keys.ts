@@ -91,7 +91,7 @@ export function azureRef(url: string): KeyRef {
 
 /** `https://vault:8200/v1/<engine path>/keys/<name>` as sops's `--hc-vault-transit` spells it. */
 export function vaultRef(uri: string): KeyRef {
-  let u: URL | null = null;
+  let u: URL | null;
   try {
     u = new URL(uri.trim());
   } catch {
@@ -178,7 +178,10 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
         });
         try {
           const out = await stsClient.send(
-            new sts.AssumeRoleCommand({ RoleArn: ref.role, RoleSessionName: `sops@${hostname().replace(/[^\w+=,.@-]/g, "")}`.slice(0, 64) }),
+            new sts.AssumeRoleCommand({
+              RoleArn: ref.role,
+              RoleSessionName: `sops@${hostname().replace(/[^\w+=,.@-]/g, "")}`.slice(0, 64),
+            }),
           );
           const cr = out.Credentials;
           if (cr?.AccessKeyId === undefined || cr.SecretAccessKey === undefined)
@@ -261,7 +264,7 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
       port: Number(u.port),
       protocol: u.protocol.replace(":", ""),
       fallback: true,
-    } as ConstructorParameters<typeof mod.KeyManagementServiceClient>[0]);
+    });
   }
 
   async function azureClient(ref: Extract<KeyRef, { type: "azure_kv" }>): Promise<import("@azure/keyvault-keys").CryptographyClient> {
@@ -284,7 +287,13 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
             const mod = await import("@aws-sdk/client-kms");
             const out = await (
               await kmsClient(ref)
-            ).send(new mod.EncryptCommand({ KeyId: ref.arn, Plaintext: dataKey, ...(ref.context === null ? {} : { EncryptionContext: { ...ref.context } }) }));
+            ).send(
+              new mod.EncryptCommand({
+                KeyId: ref.arn,
+                Plaintext: dataKey,
+                ...(ref.context === null ? {} : { EncryptionContext: { ...ref.context } }),
+              }),
+            );
             if (out.CiphertextBlob === undefined) throw failure(ref, "wrap", "CIPHERTEXT_MALFORMED", "AWS KMS returned no ciphertext");
             return Buffer.from(out.CiphertextBlob).toString("base64");
           }
@@ -306,7 +315,12 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
             return Buffer.from(out.result).toString("base64url");
           }
           default:
-            throw failure(ref, "wrap", "KEY_UNAVAILABLE", `Coffer cannot wrap data keys for ${ref.type} master keys (the stanza is kept as it is)`);
+            throw failure(
+              ref,
+              "wrap",
+              "KEY_UNAVAILABLE",
+              `Coffer cannot wrap data keys for ${ref.type} master keys (the stanza is kept as it is)`,
+            );
         }
       } catch (e) {
         throw sdkError(ref, "wrap", e);
@@ -343,7 +357,8 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
             return typeof pt === "string" ? Buffer.from(pt, "base64") : Uint8Array.from(pt);
           }
           case "azure_kv": {
-            if (!/^[A-Za-z0-9_-]+$/.test(key.enc)) throw failure(key, "unwrap", "CIPHERTEXT_MALFORMED", "the stanza's enc is not base64url");
+            if (!/^[A-Za-z0-9_-]+$/.test(key.enc))
+              throw failure(key, "unwrap", "CIPHERTEXT_MALFORMED", "the stanza's enc is not base64url");
             const out = await (
               await azureClient(key)
             ).decrypt({ algorithm: "RSA-OAEP-256", ciphertext: Buffer.from(key.enc, "base64url") });

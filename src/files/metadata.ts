@@ -73,7 +73,9 @@ function contextText(c: Readonly<Record<string, string>> | null): string {
 
 /** The ref part of a stanza. */
 export function refOf(k: MasterKey): KeyRef {
-  const { enc: _enc, createdAt: _at, ...ref } = k;
+  const ref: Record<string, unknown> = { ...k };
+  delete ref["enc"];
+  delete ref["createdAt"];
   return ref as KeyRef;
 }
 

@@ -77,9 +77,14 @@ function toRecipient(source: string, field: string, r: z.infer<typeof RecipientI
   if (kind === undefined)
     throw invalid(source, field, `recipient '${r.name}': give exactly one key: ${KEY_REFS.join(", ")} (or key, azureKeyvault)`);
   const keyField = spelled[0] ?? kind;
-  const key = String(r[keyField] ?? "").trim();
+  const raw = r[keyField];
+  const key = (typeof raw === "string" ? raw : "").trim();
   if (kind !== "kms" && (r.role !== undefined || r.context !== undefined || r.aws_profile !== undefined))
-    throw invalid(source, `${field}.${kind === "age" ? keyField : kind}`, `recipient '${r.name}': role, context and aws_profile go with kms only`);
+    throw invalid(
+      source,
+      `${field}.${kind === "age" ? keyField : kind}`,
+      `recipient '${r.name}': role, context and aws_profile go with kms only`,
+    );
   const at = `${field}.${keyField}`;
   if (key === "") throw invalid(source, at, `recipient '${r.name}': must not be empty`);
   let ref: KeyRef;
@@ -268,7 +273,11 @@ export function sopsConfigText(policy: Policy): string {
       if (az.length > 0)
         lines.push(
           `${ind}azure_keyvault:`,
-          ...az.flatMap((r) => [`${ind}  - vaultUrl: ${q(r.vaultUrl)}`, `${ind}    key: ${q(r.name)}`, `${ind}    version: ${q(r.version)}`]),
+          ...az.flatMap((r) => [
+            `${ind}  - vaultUrl: ${q(r.vaultUrl)}`,
+            `${ind}    key: ${q(r.name)}`,
+            `${ind}    version: ${q(r.version)}`,
+          ]),
         );
       if (hv.length > 0) lines.push(`${ind}hc_vault:`, ...hv.map((r) => `${ind}  - ${q(keyId(r))}`));
       if (pgp.length > 0) lines.push(`${ind}pgp:`, ...pgp.map((r) => `${ind}  - ${q(r.fingerprint)}`));

@@ -110,7 +110,10 @@ function groupKeys(g: unknown, file: string, f: string): KeyRef[] {
       },
       `${f}.kms.${String(i)}`,
     ]),
-    ...maps("gcp_kms").map((k, i): [KeyRef, string] => [{ type: "gcp_kms", resourceId: str(k["resource_id"]) }, `${f}.gcp_kms.${String(i)}`]),
+    ...maps("gcp_kms").map((k, i): [KeyRef, string] => [
+      { type: "gcp_kms", resourceId: str(k["resource_id"]) },
+      `${f}.gcp_kms.${String(i)}`,
+    ]),
     ...maps("azure_keyvault").map((k, i): [KeyRef, string] => [
       { type: "azure_kv", vaultUrl: str(k["vaultUrl"]).replace(/\/+$/, ""), name: str(k["key"]), version: str(k["version"]) },
       `${f}.azure_keyvault.${String(i)}`,
