@@ -14,3 +14,8 @@ export { crashPoint } from "./crash-point.ts";
 export type { KeyStorage } from "./key-storage.ts";
 export type { Minting } from "./keyring.ts";
 export { cloudRefusal, ENV_REFUSAL } from "./mint-refusals.ts";
+export { GcpKmsClient, GCP_KMS_KEY_NAME } from "./gcp-kms-client.ts";
+export type { GcpKmsOptions } from "./gcp-kms-client.ts";
+export { AzureKeyVaultClient, parseAzureKeyId, AZURE_WRAP_ALGORITHM } from "./azure-key-vault-client.ts";
+export type { KeyServiceClient } from "./remote-kek.ts";
+export type { GcpKmsRef, GcpSettings, AzureKeyRef, AzureSettings } from "./key-service-settings.ts";

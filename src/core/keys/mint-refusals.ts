@@ -14,5 +14,7 @@ export const TRANSIT_REFUSAL =
 export function serviceRefusal(kind: string): string | null {
   if (kind === "aws-kms") return cloudRefusal("AWS KMS");
   if (kind === "vault-transit") return TRANSIT_REFUSAL;
+  if (kind === "gcp-kms") return cloudRefusal("Google Cloud KMS");
+  if (kind === "azure-key-vault") return cloudRefusal("Azure Key Vault");
   return null;
 }

@@ -2,6 +2,8 @@ import { CofferError } from "../errors/index.ts";
 import type { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { AwsKmsClient } from "./aws-kms-client.ts";
+import { AzureKeyVaultClient, parseAzureKeyId } from "./azure-key-vault-client.ts";
+import { GCP_KMS_KEY_NAME, GcpKmsClient } from "./gcp-kms-client.ts";
 import { readPrivateText } from "./key-file.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { RemoteKek } from "./remote-kek.ts";
@@ -83,4 +85,37 @@ export function vaultTransitKek(
     { token, namespace: defaults.vault.namespace, calls: defaults.calls },
   );
   return new RemoteKek(kid, client);
+}
+
+/**
+ * A Google Cloud KMS KEK (a symmetric ENCRYPT_DECRYPT CryptoKey). Nothing is contacted here.
+ * @throws CofferError KEY_INVALID when the resource name or endpoint is unusable.
+ */
+export function gcpKmsKek(
+  kid: Kid,
+  entry: { readonly name: string; readonly endpoint?: string | undefined },
+  defaults: KeyServiceDefaults,
+  where: string,
+): RemoteKek {
+  if (!GCP_KMS_KEY_NAME.test(entry.name)) {
+    throw invalid(
+      where,
+      "must be a CryptoKey resource name: projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>",
+      kid,
+    );
+  }
+  const endpointText = entry.endpoint ?? defaults.gcp?.endpoint ?? null;
+  const endpoint = endpointText === null ? null : httpUrl(endpointText, `${where} endpoint`, kid);
+  const client = new GcpKmsClient(kid, { name: entry.name, endpoint }, { calls: defaults.calls, settings: defaults.gcp ?? null });
+  return new RemoteKek(kid, client);
+}
+
+/**
+ * An Azure Key Vault KEK (an RSA key, wrapKey/unwrapKey). Nothing is contacted here.
+ * @throws CofferError KEY_INVALID when the key id is not a Key Vault key URL.
+ */
+export function azureKeyVaultKek(kid: Kid, entry: { readonly keyId: string }, defaults: KeyServiceDefaults, where: string): RemoteKek {
+  const ref = parseAzureKeyId(entry.keyId);
+  if (ref === null) throw invalid(where, "must be a Key Vault key URL: https://<vault>.vault.azure.net/keys/<name>[/<version>]", kid);
+  return new RemoteKek(kid, new AzureKeyVaultClient(kid, ref, { calls: defaults.calls, settings: defaults.azure ?? null }));
 }
