@@ -70,7 +70,8 @@ async function wrapFor(ref: KeyRef, payload: Uint8Array, ctx: WrapContext, creat
   if (ref.type === "age") return { ...ref, enc: await wrapOne(payload, ref.recipient), createdAt: "" };
   try {
     if (ctx.services === null) throw new CofferError("KEY_UNAVAILABLE", `cannot wrap the data key with ${keyLabel(ref)}: no key service`);
-    return { ...ref, enc: await ctx.services.wrap(ref, payload), createdAt };
+    const w = await ctx.services.wrap(ref, payload);
+    return { ...w.ref, enc: w.enc, createdAt };
   } catch (e) {
     if (!ctx.skipUnavailable || !(e instanceof CofferError)) throw e;
     ctx.onSkip?.(keyLabel(ref), e.message);

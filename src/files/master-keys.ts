@@ -22,8 +22,8 @@ import { keyLabel, type KeyRef, type MasterKey } from "./metadata.ts";
  * material; the SDKs' own error objects are not attached.
  */
 export type KeyServices = {
-  /** The wrapped data key (`enc`) for one master key. */
-  wrap(ref: KeyRef, dataKey: Uint8Array): Promise<string>;
+  /** The wrapped data key (`enc`) for one master key, and the key as recorded (an Azure key gets its current version). */
+  wrap(ref: KeyRef, dataKey: Uint8Array): Promise<{ readonly enc: string; readonly ref: KeyRef }>;
   /** The data key (or Shamir share) a stanza holds. */
   unwrap(key: MasterKey): Promise<Uint8Array>;
 };
@@ -253,30 +253,80 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
     throw last;
   }
 
-  async function gcpClient(): Promise<import("@google-cloud/kms").KeyManagementServiceClient> {
-    const mod = await import("@google-cloud/kms");
-    const endpoint = env["COFFER_GCP_KMS_ENDPOINT"];
-    if (endpoint === undefined) return new mod.KeyManagementServiceClient();
-    // A loopback endpoint (tests, an emulator): REST fallback transport, plain HTTP.
-    const u = new URL(endpoint);
-    return new mod.KeyManagementServiceClient({
-      apiEndpoint: u.hostname,
-      port: Number(u.port),
-      protocol: u.protocol.replace(":", ""),
-      fallback: true,
-    });
+  let gcp: Promise<import("@google-cloud/kms").KeyManagementServiceClient> | null = null;
+  /** `COFFER_GCP_KMS_ENDPOINT` (an emulator or a loopback fake) and `COFFER_GCP_ACCESS_TOKEN`, else the SDK's defaults (ADC). */
+  function gcpClient(): Promise<import("@google-cloud/kms").KeyManagementServiceClient> {
+    gcp ??= (async () => {
+      const mod = await import("@google-cloud/kms");
+      const o: Record<string, string | number | boolean | object> = { fallback: true };
+      const endpoint = env["COFFER_GCP_KMS_ENDPOINT"];
+      if (endpoint !== undefined && endpoint !== "") {
+        const u = new URL(endpoint);
+        o["apiEndpoint"] = u.hostname;
+        o["port"] = u.port === "" ? (u.protocol === "http:" ? 80 : 443) : Number(u.port);
+        o["protocol"] = u.protocol.slice(0, -1);
+      }
+      const token = env["COFFER_GCP_ACCESS_TOKEN"];
+      if (token !== undefined && token !== "") {
+        const { OAuth2Client } = await import("google-auth-library");
+        const auth = new OAuth2Client();
+        auth.setCredentials({ access_token: token });
+        o["authClient"] = auth;
+      }
+      return new mod.KeyManagementServiceClient(o);
+    })();
+    return gcp;
   }
 
-  async function azureClient(ref: Extract<KeyRef, { type: "azure_kv" }>): Promise<import("@azure/keyvault-keys").CryptographyClient> {
-    const [{ CryptographyClient }, { DefaultAzureCredential }] = await Promise.all([
-      import("@azure/keyvault-keys"),
-      import("@azure/identity"),
-    ]);
-    const id = `${ref.vaultUrl}/keys/${ref.name}${ref.version === "" ? "" : `/${ref.version}`}`;
-    return new CryptographyClient(id, new DefaultAzureCredential(), {
-      retryOptions: { maxRetries: maxAttempts - 1 },
-      disableChallengeResourceVerification: env["COFFER_AZURE_KV_INSECURE_LOOPBACK"] === "1",
-    });
+  let azure: Promise<{
+    mod: typeof import("@azure/keyvault-keys");
+    credential: import("@azure/core-auth").TokenCredential;
+    options: import("@azure/keyvault-keys").CryptographyClientOptions;
+  }> | null = null;
+  /** `COFFER_AZURE_ACCESS_TOKEN` (a bearer token), else DefaultAzureCredential (`COFFER_AZURE_AUTHORITY_HOST`); `COFFER_AZURE_CA_FILE` adds a CA. */
+  function azureSdk(vaultUrl: string): NonNullable<typeof azure> {
+    azure ??= (async () => {
+      const mod = await import("@azure/keyvault-keys");
+      const token = env["COFFER_AZURE_ACCESS_TOKEN"];
+      let credential: import("@azure/core-auth").TokenCredential;
+      if (token !== undefined && token !== "")
+        credential = { getToken: () => Promise.resolve({ token, expiresOnTimestamp: Date.now() + 5 * 60_000 }) };
+      else {
+        const identity = await import("@azure/identity");
+        const authorityHost = env["COFFER_AZURE_AUTHORITY_HOST"];
+        credential = new identity.DefaultAzureCredential(authorityHost === undefined ? {} : { authorityHost });
+      }
+      const caFile = env["COFFER_AZURE_CA_FILE"];
+      const ca = caFile === undefined || opts.readText === undefined ? null : await opts.readText(caFile);
+      const host = new URL(vaultUrl).hostname;
+      const { rootCertificates } = await import("node:tls");
+      const options: import("@azure/keyvault-keys").CryptographyClientOptions = {
+        retryOptions: { maxRetries: maxAttempts - 1, retryDelayInMs: 100, maxRetryDelayInMs: 2000 },
+        // A loopback address (a local proxy or a protocol fake) has no vault domain for the challenge to match.
+        ...(host === "127.0.0.1" || host === "localhost" || host === "[::1]" ? { disableChallengeResourceVerification: true } : {}),
+        ...(ca === null ? {} : { tlsOptions: { ca: [...rootCertificates, ca] } }),
+      };
+      return { mod, credential, options };
+    })();
+    return azure;
+  }
+
+  /** The key's version: the stanza's, else the current one (sops records it, so the stanza opens after the key rotates). */
+  async function azureVersion(ref: Extract<KeyRef, { type: "azure_kv" }>): Promise<string> {
+    if (ref.version !== "") return ref.version;
+    const { mod, credential, options } = await azureSdk(ref.vaultUrl);
+    const key = await new mod.KeyClient(ref.vaultUrl, credential, options).getKey(ref.name);
+    const v = key.properties.version;
+    if (v === undefined || v === "") throw failure(ref, "wrap", "CIPHERTEXT_MALFORMED", "Key Vault returned no key version");
+    return v;
+  }
+
+  async function azureClient(
+    ref: Extract<KeyRef, { type: "azure_kv" }>,
+    version: string,
+  ): Promise<import("@azure/keyvault-keys").CryptographyClient> {
+    const { mod, credential, options } = await azureSdk(ref.vaultUrl);
+    return new mod.CryptographyClient(`${ref.vaultUrl}/keys/${ref.name}/${version}`, credential, options);
   }
 
   return {
@@ -295,24 +345,25 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
               }),
             );
             if (out.CiphertextBlob === undefined) throw failure(ref, "wrap", "CIPHERTEXT_MALFORMED", "AWS KMS returned no ciphertext");
-            return Buffer.from(out.CiphertextBlob).toString("base64");
+            return { enc: Buffer.from(out.CiphertextBlob).toString("base64"), ref };
           }
           case "hc_vault": {
             const data = await vaultCall(ref, "wrap", { plaintext: Buffer.from(dataKey).toString("base64") });
             const ct = data["ciphertext"];
             if (typeof ct !== "string" || !/^vault:v\d+:/.test(ct))
               throw failure(ref, "wrap", "CIPHERTEXT_MALFORMED", "Vault returned no Transit ciphertext");
-            return ct;
+            return { enc: ct, ref };
           }
           case "gcp_kms": {
             const [out] = await (await gcpClient()).encrypt({ name: ref.resourceId, plaintext: Buffer.from(dataKey) });
             const ct = out.ciphertext;
             if (ct === null || ct === undefined) throw failure(ref, "wrap", "CIPHERTEXT_MALFORMED", "GCP KMS returned no ciphertext");
-            return Buffer.from(typeof ct === "string" ? Buffer.from(ct, "base64") : ct).toString("base64");
+            return { enc: Buffer.from(typeof ct === "string" ? Buffer.from(ct, "base64") : ct).toString("base64"), ref };
           }
           case "azure_kv": {
-            const out = await (await azureClient(ref)).encrypt({ algorithm: "RSA-OAEP-256", plaintext: dataKey });
-            return Buffer.from(out.result).toString("base64url");
+            const version = await azureVersion(ref);
+            const out = await (await azureClient(ref, version)).encrypt({ algorithm: "RSA-OAEP-256", plaintext: dataKey });
+            return { enc: Buffer.from(out.result).toString("base64url"), ref: { ...ref, version } };
           }
           default:
             throw failure(
@@ -360,7 +411,7 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
             if (!/^[A-Za-z0-9_-]+$/.test(key.enc))
               throw failure(key, "unwrap", "CIPHERTEXT_MALFORMED", "the stanza's enc is not base64url");
             const out = await (
-              await azureClient(key)
+              await azureClient(key, await azureVersion(key))
             ).decrypt({ algorithm: "RSA-OAEP-256", ciphertext: Buffer.from(key.enc, "base64url") });
             return out.result;
           }

@@ -62,6 +62,9 @@ export function keyLabel(k: KeyRef): string {
 
 /** Whether two refs name the same master key (context and profile included for KMS, as sops compares). */
 export function sameKey(a: KeyRef, b: KeyRef): boolean {
+  // An Azure key named without a version (a rule's URL) is the key the stanza recorded with its version.
+  if (a.type === "azure_kv" && b.type === "azure_kv")
+    return a.vaultUrl === b.vaultUrl && a.name === b.name && (a.version === b.version || a.version === "" || b.version === "");
   if (a.type !== b.type || keyId(a) !== keyId(b)) return false;
   if (a.type === "kms" && b.type === "kms") return contextText(a.context) === contextText(b.context) && a.awsProfile === b.awsProfile;
   return true;

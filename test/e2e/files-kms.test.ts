@@ -8,6 +8,8 @@ import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { parse } from "yaml";
 import { BIN, ROOT } from "../fixtures/cli.ts";
 import { FAKE_AWS_CREDENTIALS, FakeAwsKms } from "../fixtures/fake-aws-kms.ts";
+import { FakeAzureKeyVault } from "../fixtures/fake-azure-key-vault.ts";
+import { FakeGcpKms } from "../fixtures/fake-gcp-kms.ts";
 import { FakeVaultTransit } from "../fixtures/fake-vault-transit.ts";
 
 // SOPS files wrapped for cloud master keys (issue 12 §4), against the loopback protocol fakes of
@@ -37,6 +39,9 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
   let dir: string;
   let kms: FakeAwsKms;
   let vault: FakeVaultTransit;
+  let gcp: FakeGcpKms;
+  let akv: FakeAzureKeyVault;
+  let gcpKey: string;
   let arn: string;
   let arn2: string;
   let vaultUri: string;
@@ -61,6 +66,10 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
     dir = mkdtempSync(join(tmpdir(), "coffer-files-kms-"));
     kms = await FakeAwsKms.start();
     vault = await FakeVaultTransit.start();
+    gcp = await FakeGcpKms.start();
+    akv = await FakeAzureKeyVault.start();
+    gcpKey = gcp.createKey("sops");
+    akv.createKey("sops");
     arn = kms.createKey();
     arn2 = kms.createKey();
     vault.createKey("sops");
@@ -81,12 +90,19 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
       AWS_ENDPOINT_URL_KMS: kms.url,
       AWS_EC2_METADATA_DISABLED: "true",
       VAULT_TOKEN: vault.token,
+      COFFER_GCP_KMS_ENDPOINT: gcp.endpoint,
+      COFFER_GCP_ACCESS_TOKEN: gcp.token,
+      COFFER_AZURE_ACCESS_TOKEN: akv.token,
+      COFFER_AZURE_CA_FILE: join(dir, "akv-ca.pem"),
     };
+    writeFileSync(join(dir, "akv-ca.pem"), akv.caCertificate);
     writeFileSync(join(dir, "s.yaml"), "db:\n    password: hunter2\napi_key: k-123\n");
   });
   after(async () => {
     await kms.close();
     await vault.close();
+    await gcp.close();
+    await akv.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -240,6 +256,41 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
       ok(await coffer(["file", "rotate", "-i", `p.c.${ext}`], noAge), "rotate via KMS");
       assert.deepEqual(ok(await coffer(["file", "decrypt", `p.c.${ext}`], noAge), "decrypt after rotate"), viaKms);
     });
+
+  it("GCP KMS and Azure Key Vault stanzas: sops's fields, the Azure key's version recorded, each opens the file alone", async () => {
+    const args = ["file", "encrypt", "--age", recipient, "--gcp-kms", gcpKey, "--azure-kv", `${akv.vaultUrl}/keys/sops`];
+    ok(await coffer([...args, "--output", "ga.yaml", "s.yaml"]), "encrypt");
+    const m = meta("ga.yaml");
+    const g = (m["gcp_kms"] as Record<string, unknown>[])[0] ?? {};
+    assert.deepEqual(Object.keys(g), ["created_at", "enc", "resource_id"]);
+    assert.equal(g["resource_id"], gcpKey);
+    assert.match(String(g["enc"]), /^[A-Za-z0-9+/]+=*$/);
+    const a = (m["azure_kv"] as Record<string, unknown>[])[0] ?? {};
+    assert.deepEqual(Object.keys(a), ["created_at", "enc", "name", "vault_url", "version"]);
+    assert.deepEqual([a["vault_url"], a["name"]], [akv.vaultUrl, "sops"]);
+    assert.match(String(a["version"]), /^[A-Za-z0-9]+$/, "the current version is recorded, as sops does");
+    assert.match(String(a["enc"]), /^[A-Za-z0-9_-]+$/, "unpadded base64url (sops's RawURLEncoding)");
+    const plain = readFileSync(join(dir, "s.yaml"));
+    const gcpBefore = gcp.calls.decrypt;
+    assert.deepEqual(ok(await coffer(["file", "decrypt", "ga.yaml"], { ...noAge, COFFER_AZURE_ACCESS_TOKEN: "bad" }), "via GCP"), plain);
+    assert.equal(gcp.calls.decrypt, gcpBefore + 1);
+    const akvBefore = akv.calls.unwrapkey;
+    assert.deepEqual(ok(await coffer(["file", "decrypt", "ga.yaml"], { ...noAge, COFFER_GCP_ACCESS_TOKEN: "bad" }), "via Azure"), plain);
+    assert.equal(akv.calls.unwrapkey, akvBefore + 1);
+    // The rule's versionless URL is the same key as the stanza's versioned one: nothing to update.
+    const same = await coffer(["file", "updatekeys", ...args.slice(2), "ga.yaml"]);
+    assert.equal(same.status, 0, same.stderr);
+    assert.match(same.stderr, /already up to date/);
+    if (HAVE_SOPS) assert.deepEqual(ok(await sops(["-d", "ga.yaml"]), "sops -d through age"), plain);
+    gcp.setEnabled(gcpKey, false);
+    try {
+      const r = await coffer(["file", "rotate", "-i", "ga.yaml"]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /cannot wrap the data key with gcp_kms projects\/.*cryptoKeys\/sops/);
+    } finally {
+      gcp.setEnabled(gcpKey, true);
+    }
+  });
 
   it("policy apply wraps for every key the policy names, dry-run shows KMS changes, check names a bad ARN's recipient", async () => {
     const pdir = join(dir, "pol");
