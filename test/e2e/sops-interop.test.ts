@@ -175,6 +175,24 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
       ok(coffer(["file", "updatekeys", "--age", `${recipient},${recipient2}`, "cr.s.yaml"]), "coffer updatekeys");
       sameDecrypt("cr.s.yaml");
     });
+    it(`${flag}: Coffer encrypts with it (flag and .sops.yaml rule) as sops does; sops opens and rotates the file`, () => {
+      put("cr2.yaml", "# secret: hidden\n# public note\na: 1\nb_unencrypted: 2\nl:\n    - x\n# secret last\n");
+      put("cr2.c.yaml", ok(coffer(["file", "encrypt", flag, "secret", "--age", recipient, "cr2.yaml"]), "coffer encrypt"));
+      put("cr2.s.yaml", ok(sops(["-e", flag, "secret", "--age", recipient, "cr2.yaml"]), "sops -e"));
+      const key = flag.slice(2).replace(/-/g, "_");
+      assert.match(readFileSync(join(dir, "cr2.c.yaml"), "utf8"), new RegExp(`\n    ${key}: secret\n`));
+      assert.equal(sameDecrypt("cr2.c.yaml").toString(), sameDecrypt("cr2.s.yaml").toString());
+      ok(sops(["rotate", "-i", "cr2.c.yaml"]), "sops rotate");
+      sameDecrypt("cr2.c.yaml");
+      writeFileSync(join(dir, ".sops.yaml"), `creation_rules:\n    - age: ${recipient}\n      ${key}: secret\n`);
+      try {
+        put("cr3.c.yaml", ok(coffer(["file", "encrypt", "cr2.yaml"]), "coffer encrypt by rule"));
+        assert.match(readFileSync(join(dir, "cr3.c.yaml"), "utf8"), new RegExp(`\n    ${key}: secret\n`));
+        assert.equal(sameDecrypt("cr3.c.yaml").toString(), sameDecrypt("cr2.s.yaml").toString());
+      } finally {
+        rmSync(join(dir, ".sops.yaml"));
+      }
+    });
   }
 
   it("lifecycle: rotate, updatekeys, edit and set by one tool leave a file the other opens", () => {
