@@ -36,6 +36,8 @@ const YAML_CASES: Record<string, string> = {
   unicode: 'name: héllo wörld ✓\nempty: ""\nnul: null\nmulti: |\n    line1\n    line2\nkeep: |+\n    x\n\nstrip: |-\n    y\n',
   crlf: "a: 1\r\nb: two\r\n# c\r\n",
   binary: "b: !!binary aGVsbG8=\n",
+  binary8: `b: !!binary /w==\nl: !!binary ${"/".repeat(101)}w==\n`,
+  keys: `? |\n  multi\n  line\n: v\nn:\n    ? |\n        multi\n        line\n    : v\n    "trail \\nx ": w\n${"k".repeat(130)}: long\n`,
   tilde: "~\n",
 };
 
