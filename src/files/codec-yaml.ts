@@ -95,7 +95,11 @@ function taggedScalar(n: Scalar, tag: string, where: string): YScalar | null {
     case `${TAG}str`:
       return { kind: "str", value: text };
     case `${TAG}binary`: {
-      const bytes = n.value instanceof Uint8Array ? n.value : Buffer.from(text.replace(/\s+/g, ""), "base64");
+      // The parser decodes !!binary leniently; go-yaml uses base64.StdEncoding (padded, nothing else), as checked here.
+      const source = (n as { source?: unknown }).source;
+      const b64 = (typeof source === "string" ? source : text).replace(/\s+/g, "");
+      if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw invalid(where, "a !!binary value is not valid base64");
+      const bytes = n.value instanceof Uint8Array ? n.value : Buffer.from(b64, "base64");
       try {
         return { kind: "str", value: utf8Fatal.decode(bytes) };
       } catch {

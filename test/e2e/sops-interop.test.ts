@@ -116,7 +116,7 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
     assert.equal(out, ok(sops(["-d", "--ignore-mac", "lc.s.yaml"]), "sops -d --ignore-mac").toString());
   });
 
-  it("refuses what sops refuses or would corrupt: an integer above int64, a top-level list", () => {
+  it("refuses what sops refuses or would corrupt: an integer above int64, bad !!binary base64, a top-level list", () => {
     put("u64.yaml", "a: 9223372036854775808\n");
     assert.notEqual(sops(["-e", "--age", recipient, "u64.yaml"]).status, 0);
     const c = coffer(["file", "encrypt", "--age", recipient, "u64.yaml"]);
@@ -124,6 +124,12 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
     assert.match(c.stderr, /^error\[INVALID_INPUT\]: a: an integer above 2\^63-1/);
     put("big.yaml", "a: 123456789012345678901234567890\n");
     assert.match(coffer(["file", "encrypt", "--age", recipient, "big.yaml"]).stderr, /would be stored as a float and lose digits/);
+    put("b64.yaml", "b: !!binary /w=\n");
+    assert.notEqual(sops(["-e", "--age", recipient, "b64.yaml"]).status, 0);
+    assert.match(
+      coffer(["file", "encrypt", "--age", recipient, "b64.yaml"]).stderr,
+      /^error\[INVALID_INPUT\]: b: a !!binary value is not valid base64/,
+    );
     put("list.yaml", "- a\n");
     assert.notEqual(sops(["-e", "--age", recipient, "list.yaml"]).status, 0);
     assert.match(coffer(["file", "encrypt", "--age", recipient, "list.yaml"]).stderr, /top-level list is not supported/);
