@@ -169,13 +169,19 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
           ...(endpoint === undefined ? {} : { endpoint }),
           ...(ref.awsProfile === "" ? {} : { profile: ref.awsProfile }),
         } as const;
-        if (ref.role === "") return new mod.KMSClient(base);
+        const plain = new mod.KMSClient(base);
+        if (ref.role === "") return plain;
         const sts = await import("@aws-sdk/nested-clients/sts");
         const stsEndpoint = awsEndpoint("STS");
+        // The caller's own credentials (the SDK's default chain, as resolved for KMS) sign AssumeRole.
         const stsClient = new sts.STSClient({
-          ...base,
+          region,
+          maxAttempts,
+          requestHandler: base.requestHandler,
+          credentials: plain.config.credentials,
           ...(stsEndpoint === undefined ? {} : { endpoint: stsEndpoint }),
         });
+        plain.destroy();
         try {
           const out = await stsClient.send(
             new sts.AssumeRoleCommand({

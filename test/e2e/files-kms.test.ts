@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,6 +21,49 @@ const SOPS = process.env["SOPS_BIN"] ?? resolve(ROOT, "../shared/bin/sops");
 const HAVE_SOPS = existsSync(SOPS);
 
 type R = { status: number | null; stdout: Buffer; stderr: string };
+
+/**
+ * A protocol fake of AWS STS `AssumeRole` on 127.0.0.1 (the awsQuery protocol: a form-encoded
+ * `POST /`, an XML answer), for a `kms` stanza's `role`. It records the role and session name
+ * asked for and hands back the fake KMS's own test credentials with a session token.
+ */
+async function fakeSts(): Promise<{ url: string; calls: { role: string; session: string }[]; close: () => Promise<void> }> {
+  const calls: { role: string; session: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString());
+      if (form.get("Action") !== "AssumeRole" || !/^AWS4-HMAC-SHA256 Credential=/.test(req.headers.authorization ?? "")) {
+        res.writeHead(400, { "content-type": "text/xml" }).end("<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>");
+        return;
+      }
+      calls.push({ role: form.get("RoleArn") ?? "", session: form.get("RoleSessionName") ?? "" });
+      const expires = new Date(Date.now() + 3600_000).toISOString();
+      res
+        .writeHead(200, { "content-type": "text/xml" })
+        .end(
+          `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>` +
+            `<AccessKeyId>${FAKE_AWS_CREDENTIALS.accessKeyId}</AccessKeyId><SecretAccessKey>${FAKE_AWS_CREDENTIALS.secretAccessKey}</SecretAccessKey>` +
+            `<SessionToken>fake-session-token</SessionToken><Expiration>${expires}</Expiration></Credentials>` +
+            `<AssumedRoleUser><AssumedRoleId>AROAFAKE:s</AssumedRoleId><Arn>${form.get("RoleArn") ?? ""}/s</Arn></AssumedRoleUser>` +
+            `</AssumeRoleResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+        );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+    calls,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => {
+          r();
+        });
+      }),
+  };
+}
 
 /** Async (the fakes live in this process, so a synchronous spawn would block them). */
 function runIn(cmd: string, args: readonly string[], cwd: string, env: Record<string, string>): Promise<R> {
@@ -142,6 +187,26 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
     assert.match(none.stderr, new RegExp(`kms ${arn.replace(/[/]/g, "\\/")}: the request signature does not match`));
     assert.match(none.stderr, /hc_vault .*Vault denied the token/);
     assert.doesNotMatch(none.stderr, /hunter2|k-123/);
+  });
+
+  it("a kms stanza's role is assumed through STS before KMS is called (sops's arn+role spelling)", async () => {
+    const sts = await fakeSts();
+    try {
+      const role = "arn:aws:iam::111122223333:role/sops-decrypt";
+      const env = { AWS_ENDPOINT_URL_STS: sts.url };
+      ok(await coffer(["file", "encrypt", "--kms", `${arn}+${role}`, "--output", "role.yaml", "s.yaml"], env), "encrypt with a role");
+      const k = (meta("role.yaml")["kms"] as Record<string, unknown>[])[0] ?? {};
+      assert.deepEqual([k["arn"], k["role"]], [arn, role]);
+      assert.deepEqual(
+        ok(await coffer(["file", "decrypt", "role.yaml"], { ...env, ...noAge }), "decrypt with the role"),
+        readFileSync(join(dir, "s.yaml")),
+      );
+      assert.equal(sts.calls.length, 2);
+      assert.equal(sts.calls[0]?.role, role);
+      assert.match(sts.calls[0]?.session ?? "", /^sops@/);
+    } finally {
+      await sts.close();
+    }
   });
 
   it("an unreachable master key is an error naming it; --skip-unavailable leaves it out with a loud warning", async () => {
