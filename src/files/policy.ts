@@ -212,7 +212,7 @@ export function findSecret(policy: Policy, group: string, secret: string): Polic
 
 export type PolicyFinding = { readonly level: "warning"; readonly where: string; readonly message: string };
 
-/** Unused recipients and secrets nobody (or no age recipient) can read. */
+/** Unused recipients, secrets nobody can read, and secrets only pgp keys (which Coffer cannot wrap for) read. */
 export function checkPolicy(policy: Policy): PolicyFinding[] {
   const out: PolicyFinding[] = [];
   for (const [g, group] of policy.groups) {
