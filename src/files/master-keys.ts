@@ -376,7 +376,7 @@ export function keyServices(opts: KeyServiceOptions): KeyServices {
               ref,
               "wrap",
               "KEY_UNAVAILABLE",
-              `Coffer cannot wrap data keys for ${ref.type} master keys (the stanza is kept as it is)`,
+              `Coffer cannot wrap data keys for ${ref.type} master keys (updatekeys keeps an existing stanza; --skip-unavailable leaves it out)`,
             );
         }
       } catch (e) {

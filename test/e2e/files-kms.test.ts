@@ -388,6 +388,17 @@ describe("coffer file with KMS master keys (loopback fakes of AWS KMS and Vault 
     assert.equal((m["age"] as unknown[]).length, 1);
     assert.equal((m["pgp"] as Record<string, unknown>[])[0]?.["fp"], "85D77543B3D624B63CEA9E6DBC17301B491B3F21", "pgp stanza kept");
     assert.equal(ok(await coffer(["policy", "apply", ...pol]), "again").toString(), "unchanged\tapi.yaml\n");
+    // A new data key cannot be wrapped for the pgp key: rotate says so, naming it, unless it is skipped loudly.
+    const rot = await coffer(["file", "rotate", "pol/api.yaml"]);
+    assert.notEqual(rot.status, 0);
+    assert.match(
+      rot.stderr,
+      /^error\[KEY_UNAVAILABLE\]: cannot wrap the data key with pgp 85D77543B3D624B63CEA9E6DBC17301B491B3F21: Coffer cannot wrap/,
+    );
+    const skipped = await coffer(["file", "rotate", "--skip-unavailable", "pol/api.yaml"]);
+    assert.equal(skipped.status, 0, skipped.stderr);
+    assert.match(skipped.stderr, /WARNING: --skip-unavailable: pgp 85D7\w+ was LEFT OUT/);
+    assert.match(skipped.stderr, /rotate: recipient removed: pgp 85D7/);
     // Removing the KMS admin shows in the dry run, by type.
     writeFileSync(join(pdir, "coffer.policy.yaml"), policy(alice + bao + ops));
     assert.match(ok(await coffer(["policy", "apply", "--dry-run", ...pol]), "dry run 2").toString(), /\t-kms arn:aws:kms:/);
