@@ -2,7 +2,7 @@
 // handful of files instead of the ~600 modules of its dependencies (start-up time is a
 // target: `coffer run` within 3x of `node -e 0`, see docs/benchmarks.md). Commands stay
 // lazy-loaded chunks. better-sqlite3 (native), pino (loaded only when a log line is on), and
-// the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms, @google-cloud/kms,
+// the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms and its STS client, @google-cloud/kms,
 // google-auth-library, @azure/keyvault-keys, @azure/identity: large, and the Google SDK reads its
 // protos from disk; all imported dynamically only when that provider is configured) stay external.
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -26,6 +26,7 @@ await build({
     "prom-client",
     "@napi-rs/keyring",
     "@aws-sdk/client-kms",
+    "@aws-sdk/nested-clients",
     "@google-cloud/kms",
     "google-auth-library",
     "@azure/keyvault-keys",

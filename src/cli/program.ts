@@ -320,7 +320,9 @@ function build(io: Io, status: { code: number }): Command {
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/keys-combine.ts")));
   // SOPS-compatible files and the recipients policy (docs/files.md, docs/policy.md).
-  const file = program.command("file").description("SOPS-compatible encrypted files (age recipients), interoperable with sops");
+  const file = program
+    .command("file")
+    .description("SOPS-compatible encrypted files (age, AWS KMS, GCP KMS, Azure Key Vault, Vault Transit), interoperable with sops");
   const fileCmd = (verb: string, what: string, load: Loader): Command =>
     file
       .command(`${verb} <path>`)
@@ -353,6 +355,14 @@ function build(io: Io, status: { code: number }): Command {
   const recipients = (c: Command): Command =>
     c
       .option("--age <recipient>", "an age recipient, age1… or age1pq1… (repeatable; default: the .sops.yaml creation rule)", collect, [])
+      .option("--kms <arn>", "an AWS KMS key ARN, arn[+role-arn] (repeatable, comma-separated like sops)", collect, [])
+      .option("--encryption-context <k:v,…>", "with --kms: the KMS encryption context", collect, [])
+      .option("--aws-profile <name>", "with --kms: the AWS profile written into the stanza")
+      .option("--gcp-kms <resource>", "a GCP KMS key, projects/…/cryptoKeys/… (repeatable)", collect, [])
+      .option("--azure-kv <url>", "an Azure Key Vault key, https://<vault>/keys/<name>[/<version>] (repeatable)", collect, [])
+      .option("--hc-vault-transit <uri>", "a Vault Transit key, https://<vault>/v1/<engine>/keys/<name> (repeatable)", collect, [])
+      .option("--pgp <fingerprint>", "a PGP fingerprint (kept in updatekeys; Coffer cannot wrap for it)", collect, [])
+      .option("--skip-unavailable", "leave out a master key that cannot be reached (warns loudly) instead of failing")
       .option(
         "--shamir-secret-sharing-threshold <n>",
         "key groups needed to decrypt (several groups only)",
@@ -367,6 +377,8 @@ function build(io: Io, status: { code: number }): Command {
     .option("--unencrypted-regex <re>", "leave values under keys matching re in plaintext")
     .option("--encrypted-suffix <s>", "encrypt only values under keys ending with s")
     .option("--unencrypted-suffix <s>", "leave values under keys ending with s in plaintext (default: _unencrypted)")
+    .option("--encrypted-comment-regex <re>", "encrypt only comments matching re (YAML)")
+    .option("--unencrypted-comment-regex <re>", "leave comments matching re in plaintext (YAML)")
     .option("--mac-only-encrypted", "the MAC covers encrypted values only");
   output(
     fileCmd(
@@ -415,7 +427,8 @@ function build(io: Io, status: { code: number }): Command {
     .option("--stdout", "print instead of writing");
   policyCmd("apply", "run updatekeys on every secret file whose computed recipients changed", () => import("./commands/policy-apply.ts"))
     .option("--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
-    .option("--dry-run", "only report what would change");
+    .option("--dry-run", "only report what would change")
+    .option("--skip-unavailable", "leave out a master key that cannot be reached (warns loudly) instead of failing");
   return program;
 }
 

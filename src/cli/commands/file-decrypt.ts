@@ -1,7 +1,7 @@
 import { openFile } from "../../files/index.ts";
 import type { Io } from "../io.ts";
 import { flag, pos, required } from "./args.ts";
-import { formatsOf, identitiesOf, readInput, sopsConfigOf, storesOf, warnIgnoredMac, writeResult } from "./file-common.ts";
+import { formatsOf, identitiesOf, keyAccessOf, readInput, sopsConfigOf, storesOf, warnIgnoredMac, writeResult } from "./file-common.ts";
 
 /** `coffer file decrypt <path>`: the plaintext, to stdout unless --in-place/--output; the MAC must verify. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
@@ -11,6 +11,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const opened = await openFile(await readInput(path), format, await identitiesOf(args, io), {
     ignoreMac: flag(args, "ignoreMac"),
     stores: storesOf(config),
+    keys: keyAccessOf(args, io),
   });
   opened.dataKey.fill(0);
   if (!opened.macVerified) warnIgnoredMac(io, path);

@@ -11,6 +11,7 @@ import { pos, required } from "./args.ts";
 import {
   formatsOf,
   identitiesOf,
+  keyAccessOf,
   readText,
   recipientsFromConfig,
   recipientsFromFlags,
@@ -99,6 +100,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const opened = await openFile(Buffer.from(existing, "utf8"), format, await identitiesOf(args, io), {
     ignoreMac: flag(args, "ignoreMac"),
     stores,
+    keys: keyAccessOf(args, io),
   });
   if (!opened.macVerified) warnIgnoredMac(io, path);
   const before = opened.doc.serialize();
@@ -141,7 +143,13 @@ async function createNew(args: Record<string, unknown>, io: Io, path: string): P
         ? '{\n\t"example_key": "example_value"\n}\n'
         : "example_key=example_value\n";
   const r = await editInTemp(io, basename(path), new TextEncoder().encode(template), async (after) => {
-    const sealed = await encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) });
+    const sealed = await encryptFile(after, format, {
+      ...recipients,
+      keys: keyAccessOf(args, io),
+      rule: null,
+      macOnlyEncrypted: false,
+      stores: storesOf(config),
+    });
     await writeAtomic(path, sealed.bytes);
     return sealed;
   });

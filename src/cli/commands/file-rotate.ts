@@ -4,6 +4,7 @@ import { flag, pos, required } from "./args.ts";
 import {
   formatsOf,
   identitiesOf,
+  keyAccessOf,
   readInput,
   recipientsFromFlags,
   reportChange,
@@ -26,6 +27,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     recipients: recipientsFromFlags(args),
     stores: storesOf(config),
     ignoreMac,
+    keys: keyAccessOf(args, io),
   });
   if (ignoreMac) warnIgnoredMac(io, path);
   const where = await writeResult(args, io, path, r.bytes);
