@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import * as z from "zod/mini";
 import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
-import { invalidInput } from "../core/errors/index.ts";
+import { invalidInput, isCofferError } from "../core/errors/index.ts";
 import { parseOwner, parseWith } from "../core/model/index.ts";
-import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
+import { parseAnchor, type Actor, type Core, type RequestContext, type RotateOptions, type RotationReport } from "../core/service/index.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
@@ -64,8 +64,7 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
   });
 
   app.get("/v1/admin/encryption", async (req) => {
-    await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "admin.encryption.status");
-    return keyStatus(core, { ...core.policy, now: new Date() });
+    return core.admin.status.get(actorOf(req), ctxOf(req));
   });
 
   // Starts a background job that rewraps every scope key under the active kid; progress in
@@ -73,7 +72,6 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
   app.post("/v1/admin/encryption/rotate", async (req, reply) => {
     const actor = actorOf(req);
     const ctx = ctxOf(req);
-    await core.tokens.authorizeAdmin(actor, ctx, "admin.encryption.rotate");
     const b = parseWith(RotateBody, req.body ?? {}, "body");
     const batchSize = b.batchSize ?? 500;
     if (batchSize < 1 || batchSize > 10_000) throw invalidInput("body.batchSize", "must be from 1 to 10000");
@@ -106,9 +104,9 @@ export function startRotation(
   core: Core,
   metrics: Metrics,
   background: Set<Promise<unknown>>,
-  actor: Parameters<KekRotation["rotate"]>[0],
-  ctx: Parameters<KekRotation["rotate"]>[1],
-  opts: Omit<RotateOptions, "onProgress" | "backupRetentionMs">,
+  actor: Actor,
+  ctx: RequestContext,
+  opts: Omit<RotateOptions, "onProgress">,
 ): { readonly started: Promise<StartedRotation>; readonly finished: Promise<RotationReport | null> } {
   let resolveStarted: (p: StartedRotation) => void = () => undefined;
   let rejectStarted: (e: unknown) => void = () => undefined;
@@ -116,11 +114,10 @@ export function startRotation(
     resolveStarted = res;
     rejectStarted = rej;
   });
-  const initial = core.keys.keyring.active.kid;
-  const run = new KekRotation(core)
+  const initial = core.health.activeKid();
+  const run = core.admin.rotation
     .rotate(actor, ctx, {
       ...opts,
-      backupRetentionMs: core.policy.backupRetentionMs,
       onProgress: (p) => {
         metrics.rotationDone.set(p.done);
         metrics.rotationTotal.set(p.total);
@@ -143,7 +140,8 @@ export function startRotation(
       return r;
     })
     .catch((e: unknown) => {
-      metrics.rotationFailures.inc({ auto: opts.auto === true ? "true" : "false" });
+      // A refusal (no `admin` scope) is not a failed rotation.
+      if (!isCofferError(e) || e.code !== "SCOPE_DENIED") metrics.rotationFailures.inc({ auto: opts.auto === true ? "true" : "false" });
       rejectStarted(e);
       return null;
     });

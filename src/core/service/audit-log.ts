@@ -3,7 +3,8 @@ import { CofferError, isCofferError } from "../errors/index.ts";
 import { hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../crypto/index.ts";
 import { ownerIdColumn, parseWith, type Owner } from "../model/index.ts";
 import { auditRepo, integrityRepo, NO_OWNERS, type Executor, type Store } from "../store/index.ts";
-import { deniedError, denial, holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
+import { holds, mayActOn, ownerColumnsMatch, visibleOwners } from "./access.ts";
+import { AccessGate } from "./gate.ts";
 import { Cursor } from "./secret-inputs.ts";
 import { actorLabel, type Actor, type AnonymousActor, type RequestContext } from "./actor.ts";
 import { parseStoredJson } from "./stored-row.ts";
@@ -65,6 +66,7 @@ export class AuditLog {
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #fx: Effects;
+  readonly #gate: AccessGate = new AccessGate(this);
 
   constructor(store: Store, keys: KeyManager, fx: Effects = systemEffects) {
     this.#store = store;
@@ -205,13 +207,8 @@ export class AuditLog {
   ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }> {
     await this.#allowRead(actor, ctx, "audit.list");
     if (filter.owner !== null && !mayActOn(actor, filter.owner)) {
-      await this.appendNow(actor, ctx, {
-        ...DENIED_READ,
-        action: "audit.list",
-        owner: filter.owner,
-        details: { rule: "owner not in the token's owner patterns" },
-      });
-      throw deniedError("audit:read", filter.owner, "owner not in the token's owner patterns");
+      const why = "owner not in the token's owner patterns";
+      await this.#gate.refuse(actor, ctx, "audit:read", filter.owner, why, { ...DENIED_READ, action: "audit.list", owner: filter.owner });
     }
     const visible = { owners: visibleOwners(actor), ownerless: holds(actor, "admin") };
     const rows = await this.#rows(filter, visible);
@@ -229,11 +226,8 @@ export class AuditLog {
     return this.verify(anchor);
   }
 
-  async #allowRead(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
-    const why = denial(actor, "audit:read", null);
-    if (why === null) return;
-    await this.appendNow(actor, ctx, { ...DENIED_READ, action, details: { rule: why } });
-    throw deniedError("audit:read", null, why);
+  #allowRead(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
+    return this.#gate.require(actor, ctx, "audit:read", null, { ...DENIED_READ, action });
   }
 
   /**

@@ -8,6 +8,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import type { RequestContext } from "./actor.ts";
 import { addressBucket, AuthGuard } from "./auth-guard.ts";
 import type { Core } from "./create-core.ts";
+import { internals } from "./internals.ts";
 
 const LIMIT = 4;
 const from = (clientAddr: string): RequestContext => ({ requestId: null, clientAddr });
@@ -119,7 +120,7 @@ for (const dialect of DIALECTS) {
     it("starts a fresh window: the limit lifts once the window has passed", async () => {
       let nowMs = Date.UTC(2030, 0, 1, 0, 0, 30);
       const fx: Effects = { random: (n) => new Uint8Array(n), now: () => new Date(nowMs) };
-      const guard = new AuthGuard({ store: t.core.store, audit: t.core.audit, limit: { count: 2, windowSeconds: 60 }, fx });
+      const guard = new AuthGuard({ store: internals(t.core).store, audit: t.core.audit, limit: { count: 2, windowSeconds: 60 }, fx });
       const fail = () => Promise.reject(new CofferError("UNAUTHENTICATED", "authentication failed"));
       const a = from("203.0.113.9");
       await assert.rejects(guard.guard(a, "token", fail), code("UNAUTHENTICATED"));

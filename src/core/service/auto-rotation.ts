@@ -1,10 +1,12 @@
 import { systemEffects, toHex, type Effects } from "../crypto/index.ts";
 import { isCofferError } from "../errors/index.ts";
-import { leaseRepo, NO_OWNERS } from "../store/index.ts";
+import { leaseRepo, NO_OWNERS, type Store } from "../store/index.ts";
 import type { Actor, RequestContext } from "./actor.ts";
-import type { Core } from "./create-core.ts";
+import type { KeyManager } from "./key-manager.ts";
 import type { RotationReport } from "./kek-rotation.ts";
-import { keyStatus } from "./key-status.ts";
+import { keyStatus, type StatusPolicy } from "./key-status.ts";
+import type { AuditLog } from "./audit-log.ts";
+import { AccessGate } from "./gate.ts";
 
 export type AutoRotationOutcome = "not_due" | "rotated" | "other_server" | "cannot_mint" | "failed";
 
@@ -20,14 +22,23 @@ export const ROTATION_LEASE = "kek-rotation";
  * The lease outlives a crashed holder only until it expires; the interrupted rotation is then
  * finished by the next check or start, as any rotation is. Retiring stays a human decision.
  */
+type AutoRotationDeps = {
+  readonly store: Store;
+  readonly keys: KeyManager;
+  readonly audit: AuditLog;
+  readonly policy: Omit<StatusPolicy, "now">;
+};
+
 export class AutoRotation {
-  readonly #core: Core;
+  readonly #core: AutoRotationDeps;
+  readonly #gate: AccessGate;
   readonly #holder: string;
   readonly #leaseMs: number;
   readonly #fx: Effects;
 
-  constructor(core: Core, opts: { readonly leaseMs?: number; readonly fx?: Effects } = {}) {
+  constructor(core: AutoRotationDeps, opts: { readonly leaseMs?: number; readonly fx?: Effects } = {}) {
     this.#core = core;
+    this.#gate = new AccessGate(core.audit);
     this.#fx = opts.fx ?? systemEffects;
     this.#holder = `srv_${toHex(this.#fx.random(8))}`;
     this.#leaseMs = opts.leaseMs ?? 30 * 60_000;
@@ -47,6 +58,7 @@ export class AutoRotation {
     ctx: RequestContext,
     rotate: (opts: { readonly auto: true; readonly batchSize: number }) => Promise<RotationReport | null>,
   ): Promise<AutoRotationOutcome> {
+    await this.#gate.admin(actor, ctx, "admin.encryption.rotate");
     this.#core.keys.keyring.refresh();
     if (!(await this.#due())) return "not_due";
     if (this.#core.keys.keyring.mintRefusal() !== null) return "cannot_mint";

@@ -4,6 +4,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import { runSet, startCoreWorker, type CoreWorker, type SetOutcome, type SetRequest } from "../../../test/fixtures/core-worker.ts";
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
+import { internals } from "./internals.ts";
 
 /**
  * Writers on separate connections, all at once. On PostgreSQL each writer is a core of its own
@@ -125,7 +126,7 @@ for (const dialect of DIALECTS) {
         const results = await Promise.all(sent);
         assert.deepEqual(versionsOf(results.map((r) => r.outcome)), range(WRITERS * 5, 1));
         expectedEvents += WRITERS * 5;
-        const keys = await t.core.store.read({ kind: "owners", patterns: [owner] }, (db) =>
+        const keys = await internals(t.core).store.read({ kind: "owners", patterns: [owner] }, (db) =>
           db
             .selectFrom("scope_keys")
             .select(["id", "state"])

@@ -6,6 +6,7 @@ import { ACTOR, DIALECTS, tempCore, type Dialect, type TempCore } from "../../..
 import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 /** A canary stored in a corrupted column: it must never appear in an error. */
 const CANARY = "corrupt-canary-7f3a";
@@ -49,7 +50,7 @@ async function corrupt(p: Promise<unknown>, code: "STORE_CORRUPT" | "STATE_TAMPE
 }
 
 async function secretId(t: TempCore, id: string, key: string): Promise<number> {
-  const row = await t.core.store.read({ kind: "all", why: "test" }, (db) =>
+  const row = await internals(t.core).store.read({ kind: "all", why: "test" }, (db) =>
     db.selectFrom("secrets").select("id").where("owner_id", "=", id).where("key_name", "=", key).executeTakeFirstOrThrow(),
   );
   return row.id;

@@ -13,7 +13,51 @@ import { backfillStateMacs } from "./integrity-marks.ts";
 import { SecretStateMac } from "./secret-state.ts";
 import { SecretGenerator } from "./secret-generate.ts";
 import { TemplateService } from "./templates.ts";
+import { KekRotation } from "./kek-rotation.ts";
+import { AutoRotation } from "./auto-rotation.ts";
+import { OwnerRekey } from "./owner-rekey.ts";
+import { CryptoErase } from "./crypto-erase.ts";
+import { KeyEscrow } from "./key-escrow.ts";
+import { LegacyImport } from "./legacy-import.ts";
+import { KeyStatusService } from "./key-status.ts";
+import { ValueCheck } from "./value-check.ts";
+import { rememberInternals } from "./internals.ts";
 
+/**
+ * The administrative services. Each checks the `admin` scope itself (a local actor holds it)
+ * and audits its refusals, so no adapter has to remember to.
+ */
+export type AdminServices = {
+  /** `coffer keys rotate|retire`, `POST /v1/admin/encryption/rotate`. */
+  readonly rotation: KekRotation;
+  /** The server's automatic rotation policy (`COFFER_AUTO_ROTATE`). */
+  readonly autoRotation: AutoRotation;
+  /** `coffer keys rekey`. */
+  readonly rekey: OwnerRekey;
+  /** `coffer erase`. */
+  readonly erase: CryptoErase;
+  /** `coffer keys split`. */
+  readonly escrow: KeyEscrow;
+  /** `coffer import --legacy`. */
+  readonly legacyImport: LegacyImport;
+  /** `coffer keys status`, `GET /v1/admin/encryption`. */
+  readonly status: KeyStatusService;
+  /** `coffer secrets check`. */
+  readonly valueCheck: ValueCheck;
+};
+
+/** Readiness: the database answers and the master key is loaded. */
+export type Health = {
+  /** @throws CofferError (the store's) when the database does not answer. */
+  ready(): Promise<{ readonly kid: string }>;
+  /** The active master key's kid (never key material). */
+  activeKid(): string;
+};
+
+/**
+ * What the core offers its adapters (CLI local mode, HTTP server): services only. The store and
+ * the keys stay inside; tests reach them through `internals.ts`.
+ */
 export type Core = {
   readonly secrets: SecretsService;
   /** Generated secrets (`coffer secrets generate`, `rotate --regenerate`). */
@@ -21,11 +65,9 @@ export type Core = {
   /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
   readonly templates: TemplateService;
   readonly tokens: TokenService;
-  /** The configured rotation policy and backup retention, for key status. */
-  readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
   readonly audit: AuditLog;
-  readonly keys: KeyManager;
-  readonly store: Store;
+  readonly admin: AdminServices;
+  readonly health: Health;
   close(): Promise<void>;
 };
 
@@ -76,20 +118,39 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const tokens = new TokenService({ store, audit, guard: authGuard });
     const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs };
     const ring = keyring;
-    return {
+    const deps = { store, keys, audit };
+    const admin: AdminServices = {
+      rotation: new KekRotation(deps, { backupRetentionMs: policy.backupRetentionMs }),
+      autoRotation: new AutoRotation({ ...deps, policy }),
+      rekey: new OwnerRekey(deps),
+      erase: new CryptoErase(deps, { backupRetentionMs: policy.backupRetentionMs }),
+      escrow: new KeyEscrow(deps),
+      legacyImport: new LegacyImport(deps),
+      status: new KeyStatusService(deps, policy),
+      valueCheck: new ValueCheck(deps),
+    };
+    const health: Health = {
+      ready: async () => {
+        await store.read(NO_OWNERS, (db) => keyRepo.probe(db));
+        return { kid: keys.keyring.active.kid };
+      },
+      activeKid: () => keys.keyring.active.kid,
+    };
+    const core: Core = {
       secrets,
       generator: new SecretGenerator(secrets),
       templates: new TemplateService({ store, audit, secrets }),
       tokens,
-      policy,
       audit,
-      keys,
-      store,
+      admin,
+      health,
       close: () => {
         ring.close();
         return store.close();
       },
     };
+    rememberInternals(core, { store, keys, audit, policy });
+    return core;
   } catch (e) {
     keyring?.close();
     await store.close();

@@ -9,6 +9,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { CryptoErase, formatRetention, parseRetention } from "./crypto-erase.ts";
+import { internals } from "./internals.ts";
 
 const ALL = { kind: "all", why: "test" } as const;
 const DAY_MS = 86_400_000;
@@ -16,7 +17,7 @@ const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code =
 
 /** Rows stored for an owner (`project/<id>`), counted across every tenant table. */
 async function rowsOf(core: Core, id: string): Promise<{ secrets: number; versions: number; scopeKeys: number }> {
-  return core.store.read(ALL, async (db) => {
+  return internals(core).store.read(ALL, async (db) => {
     const secrets = await db.selectFrom("secrets").select("id").where("owner_id", "=", id).execute();
     const versions = await db
       .selectFrom("secret_versions as v")
@@ -43,7 +44,7 @@ async function seed(core: Core, owner: string): Promise<void> {
 
 /** A retired scope key row beside the active one, as a per-owner rekey will leave behind. */
 async function addRetiredScopeKey(core: Core, id: string): Promise<void> {
-  await core.store.transaction(ALL, async (db) => {
+  await internals(core).store.transaction(ALL, async (db) => {
     const active = await db.selectFrom("scope_keys").selectAll().where("owner_id", "=", id).executeTakeFirstOrThrow();
     await db
       .insertInto("scope_keys")
@@ -57,7 +58,7 @@ for (const dialect of DIALECTS) {
     let t: TempCore;
     const fixedNow = new Date("2030-01-01T00:00:00.000Z");
     const eraser = (backupRetentionMs: number | null = null) =>
-      new CryptoErase(t.core, { backupRetentionMs, fx: { ...systemEffects, now: () => fixedNow } });
+      new CryptoErase(internals(t.core), { backupRetentionMs, fx: { ...systemEffects, now: () => fixedNow } });
 
     before(async () => {
       t = await tempCore(dialect);
@@ -113,7 +114,7 @@ for (const dialect of DIALECTS) {
     it("takes the kid's retirement when it comes before the backups age out", async () => {
       await seed(t.core, "project/retired");
       const retiredAt = "2030-01-10T00:00:00.000Z";
-      await t.core.store.transaction(ALL, (db) =>
+      await internals(t.core).store.transaction(ALL, (db) =>
         db.updateTable("keyring_keys").set({ retired_at: retiredAt }).where("kid", "=", "primary").execute(),
       );
       try {
@@ -121,7 +122,7 @@ for (const dialect of DIALECTS) {
         assert.equal(r.backups.kidRetiredAt, retiredAt);
         assert.equal(r.backups.unrecoverableEverywhereAt, retiredAt);
       } finally {
-        await t.core.store.transaction(ALL, (db) =>
+        await internals(t.core).store.transaction(ALL, (db) =>
           db.updateTable("keyring_keys").set({ retired_at: null }).where("kid", "=", "primary").execute(),
         );
       }
@@ -159,7 +160,10 @@ for (const dialect of DIALECTS) {
       const other = await t.reopen();
       await other.secrets.set(ACTOR, CTX, { owner: "project/twice", key: "K", value: Secret.fromString("1") });
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/twice", key: "K2", value: Secret.fromString("2") });
-      await new CryptoErase(t.core, { backupRetentionMs: null }).erase(ACTOR, CTX, { owner: "project/twice", confirm: "project/twice" });
+      await new CryptoErase(internals(t.core), { backupRetentionMs: null }).erase(ACTOR, CTX, {
+        owner: "project/twice",
+        confirm: "project/twice",
+      });
       // `other` still caches the erased key: its next write must notice and take a new one.
       await other.secrets.set(ACTOR, CTX, { owner: "project/twice", key: "K", value: Secret.fromString("3") });
       const back = await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/twice", key: "K", reason: "r" });
@@ -190,7 +194,7 @@ for (const dialect of DIALECTS) {
         assert.equal(live.prepare(q).all().length, 0);
         live.close();
         const fromBackup = await t.reopen({ COFFER_DB_URL: `sqlite:${copy}` });
-        const found = await fromBackup.store.read(ALL, (db) =>
+        const found = await internals(fromBackup).store.read(ALL, (db) =>
           db.selectFrom("scope_keys").select(["kid", "wrapped_key"]).where("owner_id", "=", "backed").execute(),
         );
         assert.equal(found.length, 1);

@@ -7,12 +7,15 @@ import type { AuditInput, AuditLog } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
 import { ownerScope } from "./scopes.ts";
 import { cols } from "./secret-lookup.ts";
+import { AccessGate } from "./gate.ts";
 
 export type EraseInput = {
   /** `user/<id>`, `project/<id>` or `system`. */
   readonly owner: string;
   /** The owner id typed again: must equal the owner exactly, so an erase is never a slip. */
   readonly confirm: string;
+  /** How long database backups are kept (default: the configured retention), to say when the erase is complete in them. */
+  readonly backupRetentionMs?: number | null;
 };
 
 /**
@@ -117,6 +120,7 @@ export class CryptoErase {
   readonly #audit: AuditLog;
   readonly #retentionMs: number | null;
   readonly #fx: Effects;
+  readonly #gate: AccessGate;
 
   constructor(
     core: { readonly store: Store; readonly audit: AuditLog; readonly keys: KeyManager },
@@ -127,6 +131,7 @@ export class CryptoErase {
     this.#keys = core.keys;
     this.#retentionMs = opts.backupRetentionMs;
     this.#fx = opts.fx ?? systemEffects;
+    this.#gate = new AccessGate(core.audit);
   }
 
   /**
@@ -136,6 +141,7 @@ export class CryptoErase {
   async erase(actor: Actor, ctx: RequestContext, input: EraseInput): Promise<EraseReport> {
     const owner = parseOwner(input.owner);
     const base = { action: "owner.erase", owner, key: null, version: null, reason: null } as const;
+    await this.#gate.admin(actor, ctx, base.action, base);
     if (input.confirm !== formatOwner(owner)) {
       await this.#audit.appendNow(actor, ctx, { ...base, outcome: "denied", details: { rule: "confirmation" } });
       throw new CofferError("CONFIRMATION_REQUIRED", `not erased: the confirmation does not match ${formatOwner(owner)}`, {
@@ -166,7 +172,7 @@ export class CryptoErase {
       ...counts,
       liveDatabase: scrub.complete ? this.#fx.now().toISOString() : null,
       scrub: { complete: scrub.complete, detail: scrub.detail },
-      backups: backupExposure(erasedAt, this.#retentionMs, kidRetiredAt),
+      backups: backupExposure(erasedAt, input.backupRetentionMs === undefined ? this.#retentionMs : input.backupRetentionMs, kidRetiredAt),
     };
   }
 

@@ -8,10 +8,11 @@ import { Secret } from "../secret/index.ts";
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { CryptoErase } from "./crypto-erase.ts";
+import { internals } from "./internals.ts";
 
 const ALL = { kind: "all", why: "test" } as const;
 const erase = (core: Core, owner: string) =>
-  new CryptoErase(core, { backupRetentionMs: null }).erase(ACTOR, CTX, { owner, confirm: owner });
+  new CryptoErase(internals(core), { backupRetentionMs: null }).erase(ACTOR, CTX, { owner, confirm: owner });
 
 async function seed(core: Core, owner: string): Promise<void> {
   for (const [key, value] of [
@@ -89,7 +90,7 @@ async function fileAt(c: pg.Client, path: string): Promise<Buffer> {
 }
 
 async function wrappedScopeKeys(core: Core, ownerId: string): Promise<StoredBlob[]> {
-  const rows = await core.store.read(ALL, (db) =>
+  const rows = await internals(core).store.read(ALL, (db) =>
     db.selectFrom("scope_keys").select(["id", "wrapped_key"]).where("owner_id", "=", ownerId).execute(),
   );
   return rows.map((r) => ({ what: `wrapped scope key ${r.id}`, bytes: Buffer.from(r.wrapped_key) }));

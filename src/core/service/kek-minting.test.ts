@@ -13,6 +13,7 @@ import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { KekRotation } from "./kek-rotation.ts";
 import { keyStatus } from "./key-status.ts";
+import { internals } from "./internals.ts";
 
 const code = (c: string, text?: RegExp) => (e: unknown) =>
   e instanceof CofferError && e.code === c && (text === undefined || text.test(e.message));
@@ -45,16 +46,16 @@ for (const dialect of DIALECTS) {
     it("file provider: mints, switches the running core at once, and new writes use the new kid", async () => {
       const t = await open({ COFFER_KEK_PROVIDER: "file" });
       for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
-      const r = await new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2, kid: "k-new", backupRetentionMs: 86_400_000 });
+      const r = await new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2, kid: "k-new", backupRetentionMs: 86_400_000 });
       assert.deepEqual([r.fromKid, r.toKid, r.minted, r.rewrappedScopeKeys], ["primary", "k-new", true, OWNERS.length]);
       assert.ok(r.oldKidSafeToRetireAt !== null && Date.parse(r.oldKidSafeToRetireAt) > Date.now());
-      assert.equal(t.core.keys.keyring.active.kid, "k-new");
+      assert.equal(internals(t.core).keys.keyring.active.kid, "k-new");
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/late", key: "K", value: Secret.fromString("late") });
-      const s = await keyStatus(t.core, { ...t.core.policy, backupRetentionMs: 86_400_000, now: new Date() });
+      const s = await keyStatus(internals(t.core), { ...internals(t.core).policy, backupRetentionMs: 86_400_000, now: new Date() });
       assert.equal(s.keys.find((k) => k.kid === "primary")?.scopeKeys, 0);
       assert.equal(s.keys.find((k) => k.kid === "k-new")?.scopeKeys, OWNERS.length + 1);
       assert.ok(s.keys.find((k) => k.kid === "primary")?.safeToRetireAt !== null);
-      await new KekRotation(t.core).retire(ACTOR, CTX, { kid: "primary" });
+      await new KekRotation(internals(t.core)).retire(ACTOR, CTX, { kid: "primary" });
       const again = await t.reopen();
       for (const owner of OWNERS) assert.equal(await reveal(again, owner), `v-${owner}`);
       assert.equal(await reveal(again, "project/late"), "late");
@@ -66,11 +67,11 @@ for (const dialect of DIALECTS) {
       await t.core.secrets.set(ACTOR, CTX, { owner: "project/a", key: "K", value: Secret.fromString("a") });
       const before = kms.calls.Encrypt;
       await assert.rejects(
-        new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 10 }),
+        new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 10 }),
         code("KEY_CANNOT_MINT", /^Coffer does not create AWS KMS keys: .*coffer keys rotate --to-kid/),
       );
       assert.equal(kms.calls.Encrypt, before, "nothing wrapped");
-      assert.equal((await keyStatus(t.core)).rotationJobs.length, 0);
+      assert.equal((await keyStatus(internals(t.core))).rotationJobs.length, 0);
     });
 
     it("keyring file: --to-kid moves to an operator-created KMS key online, refuses to mint while KMS is active, and moves back", async () => {
@@ -85,20 +86,20 @@ for (const dialect of DIALECTS) {
       });
       for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
       kms.reset();
-      const r = await new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2, toKid: "kms" });
+      const r = await new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2, toKid: "kms" });
       assert.deepEqual([r.fromKid, r.toKid, r.minted], ["local", "kms", false]);
       assert.equal(kms.calls.Encrypt, OWNERS.length + 4); // scope keys, and the internal keys audit-mac, request-digest, state-mac, value-hmac
       assert.equal((JSON.parse(readFileSync(keyring, "utf8")) as { active: string }).active, "kms");
       for (const owner of OWNERS) assert.equal(await reveal(t.core, owner), `v-${owner}`);
       await assert.rejects(
-        new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2 }),
+        new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2 }),
         code("KEY_CANNOT_MINT", /does not create AWS KMS keys/),
       );
-      await assert.rejects(new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2, toKid: "kms" }), code("INVALID_INPUT"));
-      const back = await new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2, toKid: "local" });
+      await assert.rejects(new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2, toKid: "kms" }), code("INVALID_INPUT"));
+      const back = await new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2, toKid: "local" });
       assert.deepEqual([back.fromKid, back.toKid], ["kms", "local"]);
       // Now a local key is active again, so a plain rotate mints into the keyring file.
-      const minted = await new KekRotation(t.core).rotate(ACTOR, CTX, { batchSize: 2 });
+      const minted = await new KekRotation(internals(t.core)).rotate(ACTOR, CTX, { batchSize: 2 });
       assert.equal(minted.minted, true);
       const doc = JSON.parse(readFileSync(keyring, "utf8")) as { active: string; keys: Record<string, unknown> };
       assert.equal(doc.active, minted.toKid);

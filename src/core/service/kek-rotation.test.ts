@@ -11,6 +11,7 @@ import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { KekRotation } from "./kek-rotation.ts";
 import { keyStatus } from "./key-status.ts";
+import { internals } from "./internals.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code === c;
 const OWNERS = ["project/a", "project/b", "project/c", "user/d", "system"];
@@ -40,24 +41,24 @@ for (const dialect of DIALECTS) {
       for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
       writeKeyring("k2", { k1, k2 });
       core2 = await t.reopen({ COFFER_KEYRING_FILE: keyring });
-      await assert.rejects(new KekRotation(core2).retire(ACTOR, CTX, { kid: "k1" }), code("CONFLICT"));
+      await assert.rejects(new KekRotation(internals(core2)).retire(ACTOR, CTX, { kid: "k1" }), code("CONFLICT"));
       // Interrupted after its first batch (a crash between batches)...
       await assert.rejects(
-        new KekRotation(core2).rotate(ACTOR, CTX, {
+        new KekRotation(internals(core2)).rotate(ACTOR, CTX, {
           batchSize: 2,
           onProgress: () => {
             throw new Error("killed");
           },
         }),
       );
-      const mid = await keyStatus(core2);
+      const mid = await keyStatus(internals(core2));
       assert.equal(mid.keys.find((k) => k.kid === "k2")?.scopeKeys, 2);
       assert.equal(mid.rotationJobs[0]?.state, "running");
       // ...and finished by running it again, while reads and writes go on.
       await core2.secrets.set(ACTOR, CTX, { owner: "project/a", key: "DURING", value: Secret.fromString("d") });
-      const r = await new KekRotation(core2).rotate(ACTOR, CTX, { batchSize: 2 });
+      const r = await new KekRotation(internals(core2)).rotate(ACTOR, CTX, { batchSize: 2 });
       assert.equal(r.resumed, true);
-      const done = await keyStatus(core2);
+      const done = await keyStatus(internals(core2));
       assert.equal(done.keys.find((k) => k.kid === "k1")?.scopeKeys, 0);
       assert.equal(done.keys.find((k) => k.kid === "k1")?.internalKeys, 0);
       assert.equal(done.keys.find((k) => k.kid === "k2")?.scopeKeys, OWNERS.length);
@@ -65,14 +66,14 @@ for (const dialect of DIALECTS) {
       for (const owner of OWNERS)
         assert.equal((await core2.secrets.reveal(ACTOR, CTX, { owner, key: "K", reason: "r" })).value.revealText(), `v-${owner}`);
       const policy = { maxWraps: 3, maxAgeMs: 86_400_000, backupRetentionMs: 30 * 86_400_000, now: new Date() };
-      const withPolicy = await keyStatus(core2, policy);
+      const withPolicy = await keyStatus(internals(core2), policy);
       const [old, fresh] = [withPolicy.keys.find((k) => k.kid === "k1"), withPolicy.keys.find((k) => k.kid === "k2")];
       const finished = withPolicy.rotationJobs[0]?.finishedAt ?? "";
       assert.equal(old?.safeToRetireAt, new Date(Date.parse(finished) + 30 * 86_400_000).toISOString());
       assert.equal(fresh?.safeToRetireAt, null, "never for the active kid");
       assert.equal(fresh.rotationDue, true, "more wraps than the policy's 3");
       assert.match(fresh.rotationDueReason ?? "", /wraps reached the limit of 3/);
-      await new KekRotation(core2).retire(ACTOR, CTX, { kid: "k1" });
+      await new KekRotation(internals(core2)).retire(ACTOR, CTX, { kid: "k1" });
       // With k1 gone from the keyring everything still works: nothing needs it any more.
       writeKeyring("k2", { k2 });
       const c3 = await t.reopen({ COFFER_KEYRING_FILE: keyring });
@@ -87,8 +88,8 @@ for (const dialect of DIALECTS) {
     });
 
     it("refuses to retire the active kid or an unknown one", async () => {
-      await assert.rejects(new KekRotation(core2).retire(ACTOR, CTX, { kid: "k2" }), code("INVALID_INPUT"));
-      await assert.rejects(new KekRotation(core2).retire(ACTOR, CTX, { kid: "k9" }), code("KEY_NOT_FOUND"));
+      await assert.rejects(new KekRotation(internals(core2)).retire(ACTOR, CTX, { kid: "k2" }), code("INVALID_INPUT"));
+      await assert.rejects(new KekRotation(internals(core2)).retire(ACTOR, CTX, { kid: "k9" }), code("KEY_NOT_FOUND"));
     });
   });
 }

@@ -6,6 +6,7 @@ import { keyRepo, rotationRepo, type Store } from "../store/index.ts";
 import type { Actor, RequestContext } from "./actor.ts";
 import type { AuditLog } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
+import { AccessGate } from "./gate.ts";
 
 export type RotationProgress = { readonly jobId: string; readonly toKid: string; readonly done: number; readonly total: number };
 export type RotationReport = RotationProgress & {
@@ -63,16 +64,27 @@ export class KekRotation {
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #audit: AuditLog;
+  readonly #gate: AccessGate;
   readonly #fx: Effects;
 
-  constructor(core: { readonly store: Store; readonly keys: KeyManager; readonly audit: AuditLog }, fx: Effects = systemEffects) {
+  readonly #retentionMs: number | null;
+
+  /** `backupRetentionMs`: the configured retention, used when a rotation does not give its own. */
+  constructor(
+    core: { readonly store: Store; readonly keys: KeyManager; readonly audit: AuditLog },
+    opts: { readonly fx?: Effects; readonly backupRetentionMs?: number | null } = {},
+  ) {
+    const fx = opts.fx ?? systemEffects;
+    this.#retentionMs = opts.backupRetentionMs ?? null;
     this.#store = core.store;
     this.#keys = core.keys;
     this.#audit = core.audit;
     this.#fx = fx;
+    this.#gate = new AccessGate(core.audit);
   }
 
   async rotate(actor: Actor, ctx: RequestContext, opts: RotateOptions): Promise<RotationReport> {
+    await this.#gate.admin(actor, ctx, "admin.encryption.rotate");
     const ring = this.#keys.keyring;
     const before = running.get(ring) ?? Promise.resolve();
     const mine = before.catch(() => undefined).then(() => this.#rotate(actor, ctx, opts));
@@ -274,7 +286,7 @@ export class KekRotation {
       });
       done += internal;
       opts.onProgress?.({ jobId: job.id, toKid: kek.kid, done, total: Math.max(job.total, done) });
-      const retention = opts.backupRetentionMs ?? null;
+      const retention = opts.backupRetentionMs === undefined ? this.#retentionMs : opts.backupRetentionMs;
       return {
         jobId: job.id,
         fromKid,
@@ -314,6 +326,7 @@ export class KekRotation {
    * backups) once database backups older than the rotation have aged out.
    */
   async retire(actor: Actor, ctx: RequestContext, input: { readonly kid: string }): Promise<RetireReport> {
+    await this.#gate.admin(actor, ctx, "keys.retire");
     const kid = parseKid(input.kid);
     if (kid === this.#keys.keyring.active.kid)
       throw new CofferError("INVALID_INPUT", `kid: '${kid}' is the active kid; make another kid active and rotate first`, { field: "kid" });

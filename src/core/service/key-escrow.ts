@@ -7,6 +7,7 @@ import { Secret } from "../secret/index.ts";
 import type { Actor, RequestContext } from "./actor.ts";
 import type { AuditLog } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
+import { AccessGate } from "./gate.ts";
 
 export type SplitKeyInput = {
   readonly shares: number;
@@ -51,10 +52,12 @@ export type RecoveredKey = {
 export class KeyEscrow {
   readonly #keys: KeyManager;
   readonly #audit: AuditLog;
+  readonly #gate: AccessGate;
 
   constructor(core: { readonly keys: KeyManager; readonly audit: AuditLog }) {
     this.#keys = core.keys;
     this.#audit = core.audit;
+    this.#gate = new AccessGate(core.audit);
   }
 
   /**
@@ -63,6 +66,7 @@ export class KeyEscrow {
    * KEY_UNAVAILABLE (a provider that does not release its key), AUDIT_FAILED.
    */
   async split(actor: Actor, ctx: RequestContext, input: SplitKeyInput): Promise<KeyShareSet> {
+    await this.#gate.admin(actor, ctx, "keys.split");
     const keyring = this.#keys.keyring;
     const kek = input.kid === undefined ? keyring.active : keyring.get(parseKid(input.kid));
     if (!(kek instanceof LocalKek)) {

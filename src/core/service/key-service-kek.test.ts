@@ -16,6 +16,7 @@ import { CryptoErase } from "./crypto-erase.ts";
 import { KekRotation } from "./kek-rotation.ts";
 import { keyStatus } from "./key-status.ts";
 import { OwnerRekey } from "./owner-rekey.ts";
+import { internals } from "./internals.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code === c;
 const OWNERS = ["project/a", "project/b", "user/c", "system"];
@@ -49,7 +50,7 @@ for (const dialect of DIALECTS) {
       for (const owner of OWNERS) await t.core.secrets.set(ACTOR, CTX, { owner, key: "K", value: Secret.fromString(`v-${owner}`) });
       for (const owner of OWNERS) assert.equal(await reveal(t.core, owner), `v-${owner}`);
       assert.equal((await t.core.audit.verify()).ok, true);
-      const status = await keyStatus(t.core);
+      const status = await keyStatus(internals(t.core));
       assert.equal(status.keys.length, 1);
       assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys, status.keys[0]?.internalKeys], ["aws-kms", OWNERS.length, 4]);
       assert.match(status.keys[0]?.fingerprint ?? "", /^[0-9a-f]{16}$/);
@@ -97,30 +98,30 @@ for (const dialect of DIALECTS) {
       write("kms", { local, kms: kmsEntry });
       const toKms = await t.reopen();
       kms.reset();
-      const r1 = await new KekRotation(toKms).rotate(ACTOR, CTX, { batchSize: 2 });
+      const r1 = await new KekRotation(internals(toKms)).rotate(ACTOR, CTX, { batchSize: 2 });
       assert.deepEqual([r1.rewrappedScopeKeys, r1.rewrappedInternalKeys], [OWNERS.length, 4]);
       assert.equal(
         kms.calls.Encrypt,
         OWNERS.length + 4,
         "one Encrypt per scope key and internal key (audit MAC, request digest, state MAC, value HMAC)",
       );
-      const mid = await keyStatus(toKms);
+      const mid = await keyStatus(internals(toKms));
       const kmsKid = mid.keys.find((k) => k.kid === "kms");
       assert.deepEqual([kmsKid?.provider, kmsKid?.scopeKeys, mid.active], ["aws-kms", OWNERS.length, "kms"]);
       assert.equal(mid.keys.find((k) => k.kid === "local")?.scopeKeys, 0);
       for (const owner of OWNERS) assert.equal(await reveal(toKms, owner), `v-${owner}`);
 
-      const rekeyed = await new OwnerRekey(toKms).rekey(ACTOR, CTX, { owner: "project/a" });
+      const rekeyed = await new OwnerRekey(internals(toKms)).rekey(ACTOR, CTX, { owner: "project/a" });
       assert.equal(rekeyed.rewrapped, 1);
-      await new CryptoErase(toKms, { backupRetentionMs: null }).erase(ACTOR, CTX, { owner: "project/b", confirm: "project/b" });
+      await new CryptoErase(internals(toKms), { backupRetentionMs: null }).erase(ACTOR, CTX, { owner: "project/b", confirm: "project/b" });
       await assert.rejects(reveal(toKms, "project/b"), code("NOT_FOUND"));
 
       write("local", { local, kms: kmsEntry });
       const back = await t.reopen();
-      await new KekRotation(back).rotate(ACTOR, CTX, { batchSize: 10 });
-      const end = await keyStatus(back);
+      await new KekRotation(internals(back)).rotate(ACTOR, CTX, { batchSize: 10 });
+      const end = await keyStatus(internals(back));
       assert.deepEqual([end.keys.find((k) => k.kid === "kms")?.scopeKeys, end.keys.find((k) => k.kid === "kms")?.internalKeys], [0, 0]);
-      await new KekRotation(back).retire(ACTOR, CTX, { kid: "kms" });
+      await new KekRotation(internals(back)).retire(ACTOR, CTX, { kid: "kms" });
       write("local", { local });
       const last = await t.reopen();
       for (const owner of ["project/a", "user/c", "system"]) assert.equal(await reveal(last, owner), `v-${owner}`);
@@ -168,10 +169,10 @@ for (const dialect of DIALECTS) {
       vault.reset();
       for (let i = 0; i < 20; i += 1) assert.equal(await reveal(fresh, "project/a"), "v-project/a");
       assert.equal(vault.calls.decrypt, 1);
-      await new OwnerRekey(fresh).rekey(ACTOR, CTX, { owner: "project/a" });
+      await new OwnerRekey(internals(fresh)).rekey(ACTOR, CTX, { owner: "project/a" });
       assert.equal(await reveal(fresh, "project/a"), "v-project/a");
       assert.equal((await fresh.audit.verify()).ok, true);
-      const status = await keyStatus(fresh);
+      const status = await keyStatus(internals(fresh));
       assert.deepEqual([status.keys[0]?.provider, status.keys[0]?.scopeKeys], ["vault-transit", OWNERS.length]);
       assert.ok(!JSON.stringify(status).includes(vault.token));
     });

@@ -4,6 +4,7 @@ import { Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { LOCAL_CONTEXT } from "./actor.ts";
 import { keyStatus } from "./key-status.ts";
+import { internals } from "./internals.ts";
 
 for (const dialect of DIALECTS) {
   describe(`keyStatus (${dialect})`, () => {
@@ -20,7 +21,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("counts every owner's scope keys and versions under the active kid, across owners", async () => {
-      const s = await keyStatus(t.core);
+      const s = await keyStatus(internals(t.core));
       assert.equal(s.active, "primary");
       assert.equal(s.keys.length, 1);
       const k = s.keys[0];

@@ -1,5 +1,8 @@
 import { keyRepo, statusRepo, type Store } from "../store/index.ts";
 import type { KeyManager } from "./key-manager.ts";
+import type { Actor, RequestContext } from "./actor.ts";
+import type { AuditLog } from "./audit-log.ts";
+import { AccessGate } from "./gate.ts";
 
 /** Random 96-bit nonces: NIST SP 800-38D caps one key at 2^32 encryptions. */
 export const NONCE_BUDGET_PER_KEY = 2 ** 32;
@@ -131,4 +134,23 @@ export async function keyStatus(
       finishedAt: j.finished_at,
     })),
   };
+}
+
+/** `core.admin.status`: {@link keyStatus} under the configured rotation policy, for an `admin` actor (refusals audited). */
+export class KeyStatusService {
+  readonly #deps: { readonly store: Store; readonly keys: KeyManager };
+  readonly #policy: Omit<StatusPolicy, "now">;
+  readonly #gate: AccessGate;
+
+  constructor(deps: { readonly store: Store; readonly keys: KeyManager; readonly audit: AuditLog }, policy: Omit<StatusPolicy, "now">) {
+    this.#deps = deps;
+    this.#policy = policy;
+    this.#gate = new AccessGate(deps.audit);
+  }
+
+  /** @throws CofferError SCOPE_DENIED (audited as `admin.encryption.status`). */
+  async get(actor: Actor, ctx: RequestContext, input: { readonly now?: Date } = {}): Promise<KeyStatus> {
+    await this.#gate.admin(actor, ctx, "admin.encryption.status");
+    return keyStatus(this.#deps, { ...this.#policy, now: input.now ?? new Date() });
+  }
 }

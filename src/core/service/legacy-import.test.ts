@@ -10,6 +10,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { LegacyImport, type LegacyImportInput } from "./legacy-import.ts";
+import { internals } from "./internals.ts";
 
 /**
  * SOURCE: the seed system's portable strings, written here with bare `node:crypto` exactly as
@@ -30,7 +31,7 @@ const v2 = (kid: keyof typeof RING, p: string): string => legacySeal(RING[kid], 
 const csv = (...rows: readonly string[]): string => ["owner,key,value", ...rows].join("\r\n") + "\r\n";
 
 async function rowCounts(core: Core): Promise<{ secrets: number; versions: number; imports: number }> {
-  const n = await core.store.read({ kind: "all", why: "test" }, async (db) => ({
+  const n = await internals(core).store.read({ kind: "all", why: "test" }, async (db) => ({
     secrets: (
       await db
         .selectFrom("secrets")
@@ -53,7 +54,7 @@ for (const dialect of DIALECTS) {
     let t: TempCore;
     let keys: { keyFile: string; keyringFile: string };
     const importing = (text: string, more: Partial<LegacyImportInput> = {}) =>
-      new LegacyImport(t.core).run(ACTOR, CTX, { text, format: "csv", ...keys, dryRun: false, ...more });
+      new LegacyImport(internals(t.core)).run(ACTOR, CTX, { text, format: "csv", ...keys, dryRun: false, ...more });
     const reveal = async (owner: string, key: string) =>
       (await t.core.secrets.reveal(ACTOR, CTX, { owner, key, reason: "test" })).value.revealText();
 

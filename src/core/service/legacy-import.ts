@@ -14,6 +14,7 @@ import { checkValueSize } from "./secret-inputs.ts";
 import { cols } from "./secret-lookup.ts";
 import { SecretStateMac } from "./secret-state.ts";
 import { badRow, csvRows, jsonRows, withLine, type RawRow } from "./legacy-listing.ts";
+import { AccessGate } from "./gate.ts";
 
 export const LEGACY_FORMATS = ["csv", "json"] as const;
 export type LegacyFormat = (typeof LEGACY_FORMATS)[number];
@@ -190,6 +191,7 @@ export class LegacyImport {
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #audit: AuditLog;
+  readonly #gate: AccessGate;
   readonly #fx: Effects;
   readonly #state: SecretStateMac;
 
@@ -199,6 +201,7 @@ export class LegacyImport {
     this.#state = new SecretStateMac(core.keys);
     this.#audit = core.audit;
     this.#fx = fx;
+    this.#gate = new AccessGate(core.audit);
   }
 
   /**
@@ -206,6 +209,7 @@ export class LegacyImport {
    * KEY_NOT_FOUND, KEY_INVALID, DECRYPT_FAILED, AUDIT_FAILED; line errors start with `line N:`.
    */
   async run(actor: Actor, ctx: RequestContext, input: LegacyImportInput): Promise<LegacyImportSummary> {
+    await this.#gate.admin(actor, ctx, "secret.import", { reason: REASON });
     const rows = (input.format === "csv" ? csvRows(input.text) : jsonRows(input.text)).map(parseRow);
     if (rows.length === 0) throw new CofferError("INVALID_INPUT", "the legacy file lists no secrets", { field: "legacy" });
     checkDuplicates(rows);

@@ -6,6 +6,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import { LOCAL_CONTEXT as CTX } from "./actor.ts";
 import { keyStatus } from "./key-status.ts";
 import { OwnerRekey } from "./owner-rekey.ts";
+import { internals } from "./internals.ts";
 
 for (const dialect of DIALECTS) {
   describe(`OwnerRekey (${dialect})`, () => {
@@ -26,7 +27,7 @@ for (const dialect of DIALECTS) {
     it("rewraps every version under a new scope key, keeps every value, and deletes the old key", async () => {
       const other = await t.reopen(); // another server, still caching the old scope key
       await other.secrets.set(ACTOR, CTX, { owner, key: "WARM", value: Secret.fromString("w") });
-      const r = await new OwnerRekey(t.core).rekey(ACTOR, CTX, { owner });
+      const r = await new OwnerRekey(internals(t.core)).rekey(ACTOR, CTX, { owner });
       assert.equal(r.rewrapped, 4);
       assert.equal(r.retiredScopeKeys, 1);
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner, key: "A", version: 1, reason: "r" })).value.revealText(), "a1");
@@ -34,7 +35,7 @@ for (const dialect of DIALECTS) {
       // The stale server's next write notices the retired key and seals under the new one.
       await other.secrets.set(ACTOR, CTX, { owner, key: "AFTER", value: Secret.fromString("x") });
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner, key: "AFTER", reason: "r" })).value.revealText(), "x");
-      const status = await keyStatus(t.core);
+      const status = await keyStatus(internals(t.core));
       assert.equal(status.keys[0]?.scopeKeys, 2, "one scope key per owner again");
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/other", key: "A", reason: "r" })).value.revealText(), "o");
       const events = await t.core.audit.list({ owner: null, action: "owner.rekey", afterSeq: 0, limit: 10 });
@@ -47,7 +48,7 @@ for (const dialect of DIALECTS) {
 
     it("refuses an owner with nothing stored", async () => {
       await assert.rejects(
-        new OwnerRekey(t.core).rekey(ACTOR, CTX, { owner: "project/nobody" }),
+        new OwnerRekey(internals(t.core)).rekey(ACTOR, CTX, { owner: "project/nobody" }),
         (e: unknown) => e instanceof CofferError && e.code === "NOT_FOUND",
       );
     });

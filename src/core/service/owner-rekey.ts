@@ -7,6 +7,7 @@ import type { AuditLog } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
 import { ownerScope } from "./scopes.ts";
 import { cols } from "./secret-lookup.ts";
+import { AccessGate } from "./gate.ts";
 
 export type RekeyReport = {
   readonly owner: string;
@@ -28,17 +29,20 @@ export class OwnerRekey {
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #audit: AuditLog;
+  readonly #gate: AccessGate;
 
   constructor(core: { readonly store: Store; readonly keys: KeyManager; readonly audit: AuditLog }) {
     this.#store = core.store;
     this.#keys = core.keys;
     this.#audit = core.audit;
+    this.#gate = new AccessGate(core.audit);
   }
 
   /** @throws CofferError NOT_FOUND (no scope key: nothing stored), DECRYPT_FAILED, AUDIT_FAILED. */
   async rekey(actor: Actor, ctx: RequestContext, input: { readonly owner: string }): Promise<RekeyReport> {
     const owner = parseOwner(input.owner);
     const base = { action: "owner.rekey", owner, key: null, version: null, reason: null } as const;
+    await this.#gate.admin(actor, ctx, base.action, base);
     let report: RekeyReport;
     try {
       report = await this.#store.transaction(ownerScope(owner), async (tx) => {

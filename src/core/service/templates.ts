@@ -13,7 +13,7 @@ import {
   type SecretReference,
   type TemplateFormat,
 } from "../template/index.ts";
-import { deniedError, denial } from "./access.ts";
+import { AccessGate } from "./gate.ts";
 import { actorLabel, type Actor, type Permission, type RequestContext } from "./actor.ts";
 import type { AuditInput, AuditLog } from "./audit-log.ts";
 import { ownerScope } from "./scopes.ts";
@@ -172,11 +172,8 @@ export class TemplateService {
     return { action, owner, key: name, version: null, reason: null, outcome: "denied" };
   }
 
-  async #allow(actor: Actor, ctx: RequestContext, permission: Permission, owner: Owner, denied: AuditInput): Promise<void> {
-    const why = denial(actor, permission, owner);
-    if (why === null) return;
-    await this.#audit.appendNow(actor, ctx, { ...denied, outcome: "denied", details: { ...denied.details, rule: why } });
-    throw deniedError(permission, owner, why);
+  #allow(actor: Actor, ctx: RequestContext, permission: Permission, owner: Owner, denied: AuditInput): Promise<void> {
+    return new AccessGate(this.#audit).require(actor, ctx, permission, owner, denied);
   }
 }
 

@@ -9,6 +9,7 @@ import { keepVisible, visibleOwners } from "./access.ts";
 import { LOCAL_CONTEXT as CTX, type Actor, type TokenActor } from "./actor.ts";
 import { keyStatus } from "./key-status.ts";
 import { SecretsService, type ListInput } from "./secrets-service.ts";
+import { internals } from "./internals.ts";
 
 /**
  * Tenant isolation enforced by the service on every path and every dialect (issue 10, point 1):
@@ -140,7 +141,7 @@ for (const dialect of DIALECTS) {
       const adminRows = await listAll(admin, { includeDeleted: true }, 1000);
       assert.ok(foreignIn(adminRows).length > 0, "the admin sees every owner (the audited all path)");
       // Every position an admin page could hand out, replayed by the scoped token.
-      const ids = await t.core.store.read({ kind: "all", why: "test: row ids" }, (db) =>
+      const ids = await internals(t.core).store.read({ kind: "all", why: "test: row ids" }, (db) =>
         secretRepo.listSecrets(db, {
           visible: null,
           owner: null,
@@ -250,7 +251,7 @@ for (const dialect of DIALECTS) {
       assert.ok(events.some((e) => e.actor === `token:${admin.tokenId}` && e.details.scope === "all" && e.outcome === "success"));
       // A scoped token's listing is not the "all" path: no such event for it.
       assert.ok(!events.some((e) => e.actor === `token:${acme.tokenId}` && e.details.scope === "all"));
-      const status = JSON.stringify(await keyStatus(t.core));
+      const status = JSON.stringify(await keyStatus(internals(t.core)));
       for (const owner of Object.keys(SEED)) assert.ok(!status.includes(owner), `key status names ${owner}`);
       await assert.rejects(t.core.tokens.authorizeAdmin(acme, CTX, "admin.encryption.status"), code("SCOPE_DENIED"));
     });
@@ -266,8 +267,8 @@ for (const dialect of DIALECTS) {
      */
     it("mutation check: without the service's owner filter, a scoped listing leaks on SQLite (and only RLS holds on PostgreSQL)", async () => {
       const mutated = new SecretsService({
-        store: t.core.store,
-        keys: t.core.keys,
+        store: internals(t.core).store,
+        keys: internals(t.core).keys,
         audit: t.core.audit,
         logger: t.logger,
         visibleOwners: () => null,
@@ -283,7 +284,7 @@ for (const dialect of DIALECTS) {
 
     it("defence in depth: rows a store would wrongly return are dropped by the service's second check", async () => {
       // Every row, read on the administrative scope with no owner filter: what a broken query would return.
-      const raw = await t.core.store.read({ kind: "all", why: "test: a store that forgot the filter" }, (db) =>
+      const raw = await internals(t.core).store.read({ kind: "all", why: "test: a store that forgot the filter" }, (db) =>
         secretRepo.listSecrets(db, {
           visible: null,
           owner: null,
@@ -301,11 +302,11 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([...new Set(kept.map((r) => `${r.owner_type}/${r.owner_id}`))], [OWN]);
       assert.equal(kept.length, raw.filter((r) => r.owner_type === "project" && r.owner_id === "acme").length);
       // The query's own filter, independent of the unit of work's scope (RLS is off on this "all" read).
-      const filtered = await t.core.store.read({ kind: "all", why: "test: the query filter alone" }, (db) =>
+      const filtered = await internals(t.core).store.read({ kind: "all", why: "test: the query filter alone" }, (db) =>
         secretRepo.listSecrets(db, { visible, owner: null, ownerType: null, prefix: "", includeDeleted: true, afterId: 0, limit: 1000 }),
       );
       assert.deepEqual(filtered, kept);
-      const none = await t.core.store.read({ kind: "all", why: "test: no patterns" }, (db) =>
+      const none = await internals(t.core).store.read({ kind: "all", why: "test: no patterns" }, (db) =>
         secretRepo.listSecrets(db, {
           visible: [],
           owner: null,

@@ -4,7 +4,8 @@ import { CofferError, invalidInput } from "../errors/index.ts";
 import { parseWith } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { NO_OWNERS, tokenRepo, type Store } from "../store/index.ts";
-import { deniedError, denial, parseOwnerPattern, parsePermission } from "./access.ts";
+import { parseOwnerPattern, parsePermission } from "./access.ts";
+import { AccessGate } from "./gate.ts";
 import { actorLabel, PERMISSIONS, type Actor, type Permission, type RequestContext, type TokenActor } from "./actor.ts";
 import { parseStoredJson } from "./stored-row.ts";
 import type { AuditInput, AuditLog } from "./audit-log.ts";
@@ -90,11 +91,13 @@ export class TokenService {
   readonly #audit: AuditLog;
   readonly #fx: Effects;
   readonly #guard: AuthGuard | null;
+  readonly #gate: AccessGate;
   /** Token hash → the actor and its row's expiry, with when it was read. */
   readonly #cache = new Map<string, { readonly actor: TokenActor; readonly expiresAt: number | null; readonly readAt: number }>();
 
   constructor(deps: { store: Store; audit: AuditLog; fx?: Effects; guard?: AuthGuard | null }) {
     this.#guard = deps.guard ?? null;
+    this.#gate = new AccessGate(deps.audit);
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#fx = deps.fx ?? systemEffects;
@@ -256,11 +259,8 @@ export class TokenService {
     return this.#allowAdmin(actor, ctx, action);
   }
 
-  async #allowAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
-    const why = denial(actor, "admin", null);
-    if (why === null) return;
-    await this.#audit.appendNow(actor, ctx, { ...this.#event(action, "denied"), details: { rule: why } });
-    throw deniedError("admin", null, why);
+  #allowAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
+    return this.#gate.admin(actor, ctx, action);
   }
 
   #event(action: string, outcome: AuditInput["outcome"]): AuditInput {

@@ -6,6 +6,7 @@ import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures
 import { rawExec } from "../../../test/fixtures/raw-db.ts";
 import { LOCAL_CONTEXT as CTX, type TokenActor } from "./actor.ts";
 import { ValueCheck } from "./value-check.ts";
+import { internals } from "./internals.ts";
 
 for (const dialect of DIALECTS) {
   describe(`secrets check (${dialect})`, () => {
@@ -23,7 +24,7 @@ for (const dialect of DIALECTS) {
     after(async () => {
       await t.cleanup();
     });
-    const check = (owner?: string) => new ValueCheck(t.core).check(ACTOR, CTX, owner === undefined ? {} : { owner });
+    const check = (owner?: string) => new ValueCheck(internals(t.core)).check(ACTOR, CTX, owner === undefined ? {} : { owner });
 
     it("finds values reused across owners and key names whose values drifted apart, decrypting nothing", async () => {
       const r = await check();
@@ -58,7 +59,7 @@ for (const dialect of DIALECTS) {
         authenticatedAt: new Date().toISOString(),
       };
       await assert.rejects(
-        new ValueCheck(t.core).check(token, CTX, { owner: "project/dev" }),
+        new ValueCheck(internals(t.core)).check(token, CTX, { owner: "project/dev" }),
         (e: unknown) => e instanceof CofferError && e.code === "SCOPE_DENIED",
       );
     });

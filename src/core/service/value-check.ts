@@ -1,7 +1,7 @@
 import { toHex } from "../crypto/index.ts";
 import { formatOwner, parseOwner, type Owner } from "../model/index.ts";
 import { secretRepo, type Store } from "../store/index.ts";
-import { deniedError, denial } from "./access.ts";
+import { AccessGate } from "./gate.ts";
 import type { Actor, RequestContext } from "./actor.ts";
 import type { AuditLog } from "./audit-log.ts";
 import type { KeyManager } from "./key-manager.ts";
@@ -41,11 +41,7 @@ export class ValueCheck {
   async check(actor: Actor, ctx: RequestContext, input: { readonly owner?: string }): Promise<CheckReport> {
     const owner: Owner | null = input.owner === undefined ? null : parseOwner(input.owner);
     const base = { action: "secret.check", owner, key: null, version: null, reason: null } as const;
-    const why = denial(actor, "admin", null);
-    if (why !== null) {
-      await this.#audit.appendNow(actor, ctx, { ...base, outcome: "denied", details: { rule: why } });
-      throw deniedError("admin", null, why);
-    }
+    await new AccessGate(this.#audit).admin(actor, ctx, base.action, base);
     const scope = { kind: "all", why: "secrets check" } as const;
     const [rows, current] = await this.#store.read(scope, async (db) => [
       await secretRepo.listCurrentHmacs(db, null),
