@@ -365,7 +365,7 @@ async function getLoop(
   let n = 0;
   for (;;) {
     for (let k = 0; k < 64; k++) {
-      await core.secrets.get(ACTOR, refs[(start + n) % refs.length]!);
+      await core.secrets.get(ACTOR, LOCAL_CONTEXT, refs[(start + n) % refs.length]!);
       n++;
     }
     await yieldToEventLoop();

@@ -49,7 +49,7 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const q = parseWith(AuditQuery, req.query, "query");
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw invalidInput("query.limit", "must be a whole number from 1 to 1000");
-    const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
+    const page = await core.audit.list(actorOf(req), ctxOf(req), {
       owner: q.owner === undefined ? null : parseOwner(q.owner, "query.owner"),
       action: q.action ?? null,
       afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
@@ -60,7 +60,7 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
 
   app.get("/v1/audit/verify", async (req) => {
     const q = parseWith(VerifyQuery, req.query, "query");
-    return core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor));
+    return core.audit.verify(actorOf(req), ctxOf(req), { anchor: q.anchor === undefined ? null : parseAnchor(q.anchor) });
   });
 
   app.get("/v1/admin/encryption", async (req) => {

@@ -108,34 +108,30 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
     if (q.ownerId !== undefined && q.ownerType === undefined) throw invalidInput("ownerType", "is required with ownerId");
     const owner =
       q.ownerType !== undefined && q.ownerId !== undefined ? ownerText({ ownerType: q.ownerType, ownerId: q.ownerId }) : undefined;
-    const page = await s.list(
-      actorOf(req),
-      {
-        ...(owner === undefined ? {} : { owner }),
-        ...(owner === undefined && q.ownerType !== undefined ? { ownerType: q.ownerType } : {}),
-        ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
-        ...(q.cursor === undefined ? {} : { cursor: Number(q.cursor) }),
-        limit: q.limit === undefined ? 100 : Number(q.limit),
-        includeDeleted: q.deleted === "true",
-      },
-      ctxOf(req),
-    );
+    const page = await s.list(actorOf(req), ctxOf(req), {
+      ...(owner === undefined ? {} : { owner }),
+      ...(owner === undefined && q.ownerType !== undefined ? { ownerType: q.ownerType } : {}),
+      ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
+      ...(q.cursor === undefined ? {} : { cursor: Number(q.cursor) }),
+      limit: q.limit === undefined ? 100 : Number(q.limit),
+      includeDeleted: q.deleted === "true",
+    });
     return { items: page.items, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
   });
 
   app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretView> => {
     const q = parseWith(VersionQuery, req.query, "query");
-    const view = await s.get(
-      actorOf(req),
-      { owner: ownerText(req.params), key: req.params.keyName, ...(q.version === undefined ? {} : { version: Number(q.version) }) },
-      ctxOf(req),
-    );
+    const view = await s.get(actorOf(req), ctxOf(req), {
+      owner: ownerText(req.params),
+      key: req.params.keyName,
+      ...(q.version === undefined ? {} : { version: Number(q.version) }),
+    });
     void reply.header("etag", `"${String(view.version)}"`);
     return view;
   });
 
   app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName/versions", async (req) => ({
-    items: await s.history(actorOf(req), { owner: ownerText(req.params), key: req.params.keyName }, ctxOf(req)),
+    items: await s.history(actorOf(req), ctxOf(req), { owner: ownerText(req.params), key: req.params.keyName }),
   }));
 
   app.put<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretView> => {

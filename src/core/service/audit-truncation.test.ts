@@ -4,8 +4,9 @@ import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { rawExec } from "../../../test/fixtures/raw-db.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
 import { parseAnchor } from "./audit-verify.ts";
+import { internals } from "./internals.ts";
 
 for (const dialect of DIALECTS) {
   describe(`audit log truncation (${dialect})`, () => {
@@ -19,28 +20,28 @@ for (const dialect of DIALECTS) {
       await t.cleanup();
     });
 
-    const events = () => t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 1000 });
+    const events = () => internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 1000 });
 
     it("carries each event's full MAC in the listing, and an intact chain verifies with it as an anchor", async () => {
       const all = await events();
       const head = all.at(-1);
       assert.ok(head !== undefined);
       for (const e of all) assert.match(e.mac, /^[0-9a-f]{64}$/);
-      const v = await t.core.audit.verify(parseAnchor(`${String(head.seq)}:${head.mac}`));
+      const v = await internals(t.core).audit.verify(parseAnchor(`${String(head.seq)}:${head.mac}`));
       assert.deepEqual(v.problems, []);
       assert.equal(v.headMac, head.mac.slice(0, 16));
       // The short form verify prints is an anchor too, and so is an older event.
-      assert.ok((await t.core.audit.verify(parseAnchor(`${String(v.headSeq)}:${v.headMac}`))).ok);
-      assert.ok((await t.core.audit.verify(parseAnchor(`2:${all[1]?.mac ?? ""}`))).ok);
+      assert.ok((await internals(t.core).audit.verify(parseAnchor(`${String(v.headSeq)}:${v.headMac}`))).ok);
+      assert.ok((await internals(t.core).audit.verify(parseAnchor(`2:${all[1]?.mac ?? ""}`))).ok);
     });
 
     it("fails an anchor whose MAC is not the event's, or that is past the end of the chain", async () => {
       const head = (await events()).at(-1);
       assert.ok(head !== undefined);
-      const wrong = await t.core.audit.verify(parseAnchor(`${String(head.seq)}:${"0".repeat(64)}`));
+      const wrong = await internals(t.core).audit.verify(parseAnchor(`${String(head.seq)}:${"0".repeat(64)}`));
       assert.equal(wrong.ok, false);
       assert.match(wrong.problems.map((p) => p.problem).join(), /not the recorded one/);
-      const past = await t.core.audit.verify(parseAnchor(`${String(head.seq + 5)}:${head.mac}`));
+      const past = await internals(t.core).audit.verify(parseAnchor(`${String(head.seq + 5)}:${head.mac}`));
       assert.equal(past.ok, false);
       assert.match(past.problems.map((p) => p.problem).join(), /chain ends at/);
     });
@@ -58,7 +59,7 @@ for (const dialect of DIALECTS) {
       const head = before.at(-1);
       assert.ok(head !== undefined);
       await rawExec(t, [`DELETE FROM audit_events WHERE seq > ${String(head.seq - 2)}`]);
-      const v = await t.core.audit.verify(parseAnchor(`${String(head.seq)}:${head.mac}`));
+      const v = await internals(t.core).audit.verify(parseAnchor(`${String(head.seq)}:${head.mac}`));
       assert.equal(v.ok, false);
       const text = v.problems.map((p) => p.problem).join("\n");
       assert.match(text, /newest events were deleted/);
@@ -67,16 +68,16 @@ for (const dialect of DIALECTS) {
       const after = await events();
       assert.equal(after.at(-1)?.seq, head.seq + 1, "the next event continues after the deleted ones");
       assert.equal(new Set(after.map((e) => e.seq)).size, after.length);
-      assert.equal((await t.core.audit.verify()).ok, false);
+      assert.equal((await internals(t.core).audit.verify()).ok, false);
     });
 
     it("fails a wiped log while secrets exist, with or without the head record", async () => {
       await rawExec(t, ["DELETE FROM audit_events"]);
-      const v = await t.core.audit.verify();
+      const v = await internals(t.core).audit.verify();
       assert.equal(v.ok, false);
       assert.equal(v.events, 0);
       await rawExec(t, ["DELETE FROM integrity_marks WHERE name = 'audit-head'"]);
-      const w = await t.core.audit.verify();
+      const w = await internals(t.core).audit.verify();
       assert.equal(w.ok, false);
       assert.match(w.problems.map((p) => p.problem).join("\n"), /project\/a K0: the secret exists but no event in the log wrote it/);
     });
@@ -87,8 +88,8 @@ for (const dialect of DIALECTS) {
         "DELETE FROM integrity_marks WHERE name = 'state-macs'",
       ]);
       const again = await t.reopen();
-      assert.equal((await again.secrets.get(ACTOR, { owner: "project/a", key: "K1" })).version, 1);
-      const v = await again.audit.verify();
+      assert.equal((await again.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/a", key: "K1" })).version, 1);
+      const v = await internals(again).audit.verify();
       assert.equal(v.ok, false);
       assert.match(v.problems.map((p) => p.problem).join("\n"), /backfilled again/);
     });

@@ -17,7 +17,7 @@ const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code =
 const GUESS = "coffer_CANARYguessCANARYguessCANARYguessCANARYgues";
 
 async function authFailedEvents(core: Core, address: string) {
-  const events = await core.audit.list({ owner: null, action: "auth.failed", afterSeq: 0, limit: 1000 });
+  const events = await internals(core).audit.list({ owner: null, action: "auth.failed", afterSeq: 0, limit: 1000 });
   return events.filter((e) => e.details["address"] === address);
 }
 
@@ -72,7 +72,7 @@ for (const dialect of DIALECTS) {
           ["anonymous", "denied", LIMIT, "yes", "token"],
         ],
       );
-      const all = JSON.stringify(await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 }));
+      const all = JSON.stringify(await internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 }));
       const secretPart = GUESS.slice("coffer_".length);
       for (const trace of [GUESS, secretPart.slice(0, 12), createHash("sha256").update(GUESS).digest("hex").slice(0, 16), good])
         assert.ok(!all.includes(trace), `audit log holds ${trace.slice(0, 4)}…`);
@@ -108,7 +108,7 @@ for (const dialect of DIALECTS) {
       assert.equal(ok.value.revealText(), "v");
       await t.core.tokens.revoke(ACTOR, from("127.0.0.1"), minter.view.id);
       await assert.rejects(t.core.secrets.redeemShare(from("198.51.100.40"), doomed.token.revealText()), code("SHARE_LINK_INVALID"));
-      const denied = (await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 })).filter(
+      const denied = (await internals(t.core).audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 })).filter(
         (e) => e.details["link"] === doomed.id,
       );
       assert.deepEqual(
@@ -120,7 +120,12 @@ for (const dialect of DIALECTS) {
     it("starts a fresh window: the limit lifts once the window has passed", async () => {
       let nowMs = Date.UTC(2030, 0, 1, 0, 0, 30);
       const fx: Effects = { random: (n) => new Uint8Array(n), now: () => new Date(nowMs) };
-      const guard = new AuthGuard({ store: internals(t.core).store, audit: t.core.audit, limit: { count: 2, windowSeconds: 60 }, fx });
+      const guard = new AuthGuard({
+        store: internals(t.core).store,
+        audit: internals(t.core).audit,
+        limit: { count: 2, windowSeconds: 60 },
+        fx,
+      });
       const fail = () => Promise.reject(new CofferError("UNAUTHENTICATED", "authentication failed"));
       const a = from("203.0.113.9");
       await assert.rejects(guard.guard(a, "token", fail), code("UNAUTHENTICATED"));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { runSet, startCoreWorker, type CoreWorker, type SetOutcome, type SetRequest } from "../../../test/fixtures/core-worker.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { internals } from "./internals.ts";
 
@@ -104,12 +104,12 @@ for (const dialect of DIALECTS) {
       const results = await Promise.all(sent);
       assert.deepEqual(versionsOf(results.map((r) => r.outcome)), range(100, 1));
       expectedEvents += 100;
-      const history = await t.core.secrets.history(ACTOR, { owner: "project/hot", key: "HOT" });
+      const history = await t.core.secrets.history(ACTOR, LOCAL_CONTEXT, { owner: "project/hot", key: "HOT" });
       assert.deepEqual(
         history.map((h) => h.version),
         range(100, 1),
       );
-      assert.equal((await t.core.secrets.get(ACTOR, { owner: "project/hot", key: "HOT" })).version, 100);
+      assert.equal((await t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/hot", key: "HOT" })).version, 100);
       const revealed = await revealVersions("project/hot", "HOT", range(100, 1));
       for (const r of results) if (r.outcome.ok) assert.equal(revealed.get(r.outcome.version), r.value);
     });
@@ -148,7 +148,7 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(versionsOf(outcomes).length, WRITERS * 10);
       expectedEvents += WRITERS * 10;
-      const verified = await t.core.audit.verify();
+      const verified = await internals(t.core).audit.verify();
       assert.deepEqual(verified.problems, []);
       assert.ok(verified.ok);
       assert.equal(verified.events, expectedEvents);

@@ -5,7 +5,7 @@ import { dropAuditTriggers, rawDb } from "../../../test/fixtures/raw-db.ts";
 import { ACTOR, DIALECTS, tempCore, type Dialect, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
 import { internals } from "./internals.ts";
 
 /** A canary stored in a corrupted column: it must never appear in an error. */
@@ -77,17 +77,17 @@ for (const dialect of DIALECTS) {
       await set("project/meta", "BROKEN", "the-value");
       const id = await secretId(t, "meta", "BROKEN");
       await tamper(t, dialect, `UPDATE secrets SET meta = '${badMeta}' WHERE id = ${String(id)}`);
-      const g = await corrupt(t.core.secrets.get(ACTOR, { owner: "project/meta", key: "BROKEN" }), "STATE_TAMPERED");
+      const g = await corrupt(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/meta", key: "BROKEN" }), "STATE_TAMPERED");
       assert.match(g.message, /project\/meta BROKEN/);
       await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/meta", key: "BROKEN", reason: "r" }), "STATE_TAMPERED");
-      const e = await corrupt(t.core.secrets.list(ACTOR, {}));
+      const e = await corrupt(t.core.secrets.list(ACTOR, LOCAL_CONTEXT, {}));
       assert.match(e.message, new RegExp(`^stored row secrets ${String(id)} \\(project/meta BROKEN\\) is corrupt: meta `));
       assert.deepEqual(e.details, { table: "secrets", row: String(id), column: "meta" });
-      await corrupt(t.core.secrets.list(ACTOR, { owner: "project/meta" }));
+      await corrupt(t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/meta" }));
       await corrupt(t.core.secrets.exportValues(ACTOR, CTX, { owner: "project/meta", reason: "r" }), "STATE_TAMPERED");
       // Other owners are still served.
       assert.deepEqual(
-        (await t.core.secrets.list(ACTOR, { owner: "project/fine" })).items.map((s) => s.key),
+        (await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/fine" })).items.map((s) => s.key),
         ["OK"],
       );
       await tamper(t, dialect, `UPDATE secrets SET meta = '{}' WHERE id = ${String(id)}`);
@@ -102,7 +102,7 @@ for (const dialect of DIALECTS) {
       const id = await secretId(t, "audited", "K");
       await tamper(t, dialect, `UPDATE secrets SET meta = '${badMeta}' WHERE id = ${String(id)}`);
       await corrupt(t.core.secrets.reveal(ACTOR, CTX, { owner: "project/audited", key: "K", reason: "r" }), "STATE_TAMPERED");
-      const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 100 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 100 });
       assert.deepEqual(
         events.filter((ev) => ev.owner === "project/audited" && ev.outcome === "success"),
         [],
@@ -114,14 +114,14 @@ for (const dialect of DIALECTS) {
       await set("project/owner", "K");
       const id = await secretId(t, "owner", "K");
       await tamper(t, dialect, `UPDATE secrets SET owner_id = '-${CANARY} x' WHERE id = ${String(id)}`);
-      const e = await corrupt(t.core.secrets.list(ACTOR, {}));
+      const e = await corrupt(t.core.secrets.list(ACTOR, LOCAL_CONTEXT, {}));
       assert.equal(
         e.message.startsWith(`stored row secrets ${String(id)} is corrupt: owner_type, owner_id is not a valid owner`),
         true,
         e.message,
       );
       await tamper(t, dialect, `UPDATE secrets SET owner_id = 'owner' WHERE id = ${String(id)}`);
-      assert.ok((await t.core.secrets.list(ACTOR, {})).items.length >= 2);
+      assert.ok((await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, {})).items.length >= 2);
     });
 
     it("reveal refuses a row whose current_version names a version that does not exist (STATE_TAMPERED)", async () => {
@@ -134,13 +134,13 @@ for (const dialect of DIALECTS) {
     });
 
     it("audit list fails with STORE_CORRUPT naming the event when its details do not parse; audit verify reports the event", async () => {
-      const [first] = await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 1 });
+      const [first] = await internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 1 });
       assert.ok(first !== undefined);
       const bad = dialect === "sqlite" ? `{${CANARY}` : `["${CANARY}"]`;
       await tamper(t, dialect, `UPDATE audit_events SET details = '${bad}' WHERE seq = ${String(first.seq)}`);
-      const e = await corrupt(t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 10 }));
+      const e = await corrupt(internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 10 }));
       assert.deepEqual(e.details, { table: "audit_events", row: String(first.seq), column: "details" });
-      const v = await t.core.audit.verify();
+      const v = await internals(t.core).audit.verify();
       assert.equal(v.ok, false);
       assert.ok(v.problems.some((p) => p.seq === first.seq));
     });

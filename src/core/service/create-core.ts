@@ -2,7 +2,8 @@ import type { Config } from "../config/index.ts";
 import { kekNeedsCreation, openKeyring, type Keyring } from "../keys/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
-import { AuditLog } from "./audit-log.ts";
+import { AuditLog, type AuditAnchor, type AuditEventView, type AuditListFilter, type AuditVerification } from "./audit-log.ts";
+import type { Actor, RequestContext } from "./actor.ts";
 import { KeyManager } from "./key-manager.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
@@ -27,6 +28,18 @@ import { rememberInternals } from "./internals.ts";
  * The administrative services. Each checks the `admin` scope itself (a local actor holds it)
  * and audits its refusals, so no adapter has to remember to.
  */
+/** The audit log as an actor may read it (`audit:read`; refusals audited). */
+export type AuditService = {
+  /** One page, oldest first after `filter.afterSeq`; see {@link AuditLog.listAs}. */
+  list(
+    actor: Actor,
+    ctx: RequestContext,
+    filter: AuditListFilter,
+  ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }>;
+  /** Walks the hash chain (from `anchor`, when given); see {@link AuditLog.verify}. */
+  verify(actor: Actor, ctx: RequestContext, input: { readonly anchor?: AuditAnchor | null }): Promise<AuditVerification>;
+};
+
 export type AdminServices = {
   /** `coffer keys rotate|retire`, `POST /v1/admin/encryption/rotate`. */
   readonly rotation: KekRotation;
@@ -65,7 +78,7 @@ export type Core = {
   /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
   readonly templates: TemplateService;
   readonly tokens: TokenService;
-  readonly audit: AuditLog;
+  readonly audit: AuditService;
   readonly admin: AdminServices;
   readonly health: Health;
   close(): Promise<void>;
@@ -136,12 +149,16 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
       },
       activeKid: () => keys.keyring.active.kid,
     };
+    const auditService: AuditService = {
+      list: (actor, ctx, filter) => audit.listAs(actor, ctx, filter),
+      verify: (actor, ctx, input) => audit.verifyAs(actor, ctx, input.anchor ?? null),
+    };
     const core: Core = {
       secrets,
       generator: new SecretGenerator(secrets),
       templates: new TemplateService({ store, audit, secrets }),
       tokens,
-      audit,
+      audit: auditService,
       admin,
       health,
       close: () => {

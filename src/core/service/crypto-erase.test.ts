@@ -6,7 +6,7 @@ import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { rawDb } from "../../../test/fixtures/raw-db.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
 import type { Core } from "./create-core.ts";
 import { CryptoErase, formatRetention, parseRetention } from "./crypto-erase.ts";
 import { internals } from "./internals.ts";
@@ -73,7 +73,7 @@ for (const dialect of DIALECTS) {
     it("refuses without the owner typed as confirmation, and erases nothing", async () => {
       await assert.rejects(eraser().erase(ACTOR, CTX, { owner: "project/doomed", confirm: "project/kept" }), code("CONFIRMATION_REQUIRED"));
       assert.deepEqual(await rowsOf(t.core, "doomed"), { secrets: 3, versions: 4, scopeKeys: 2 });
-      const denied = await t.core.audit.list({ owner: null, action: "owner.erase", afterSeq: 0, limit: 10 });
+      const denied = await internals(t.core).audit.list({ owner: null, action: "owner.erase", afterSeq: 0, limit: 10 });
       assert.deepEqual(
         denied.map((e) => e.outcome),
         ["denied"],
@@ -129,11 +129,11 @@ for (const dialect of DIALECTS) {
     });
 
     it("writes an owner.erase audit event with counts and kids, and the chain still verifies", async () => {
-      const events = await t.core.audit.list({ owner: null, action: "owner.erase", afterSeq: 0, limit: 10 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "owner.erase", afterSeq: 0, limit: 10 });
       const first = events.find((e) => e.outcome === "success");
       assert.equal(first?.owner, "project/doomed");
       assert.deepEqual(first.details, { secrets: 3, versions: 4, scopeKeys: 2, kids: "primary" });
-      const v = await t.core.secrets.verifyAudit(ACTOR);
+      const v = await t.core.audit.verify(ACTOR, CTX, {});
       assert.ok(v.ok, JSON.stringify(v.problems));
     });
 
@@ -145,8 +145,8 @@ for (const dialect of DIALECTS) {
     });
 
     it("leaves nothing readable: get and list find nothing for the erased owner", async () => {
-      await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/doomed", key: "A" }), code("NOT_FOUND"));
-      assert.deepEqual((await t.core.secrets.list(ACTOR, { owner: "project/doomed", includeDeleted: true })).items, []);
+      await assert.rejects(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/doomed", key: "A" }), code("NOT_FOUND"));
+      assert.deepEqual((await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/doomed", includeDeleted: true })).items, []);
     });
 
     it("gives a write after an erase (same process) a new scope key, not the erased one still cached", async () => {

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 const val = (s: string) => Secret.fromString(s);
 const invalid = (field: string) => (e: unknown) => {
@@ -52,7 +53,7 @@ for (const dialect of DIALECTS) {
     });
 
     async function auditReasons(): Promise<string[]> {
-      const events = await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 1000 });
       return events.map((e) => e.reason ?? "");
     }
 
@@ -80,8 +81,14 @@ for (const dialect of DIALECTS) {
           }),
           invalid("meta.note"),
         );
-        await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/txt", key: "M" }), (e: unknown) => e instanceof CofferError);
-        await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/txt", key: "I" }), (e: unknown) => e instanceof CofferError);
+        await assert.rejects(
+          t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/txt", key: "M" }),
+          (e: unknown) => e instanceof CofferError,
+        );
+        await assert.rejects(
+          t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/txt", key: "I" }),
+          (e: unknown) => e instanceof CofferError,
+        );
       });
     }
 

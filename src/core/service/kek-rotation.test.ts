@@ -79,8 +79,8 @@ for (const dialect of DIALECTS) {
       const c3 = await t.reopen({ COFFER_KEYRING_FILE: keyring });
       for (const owner of OWNERS)
         assert.equal((await c3.secrets.reveal(ACTOR, CTX, { owner, key: "K", reason: "r" })).value.revealText(), `v-${owner}`);
-      assert.equal((await c3.audit.verify()).ok, true);
-      const events = await c3.audit.list({ owner: null, action: "admin.encryption.rotate", afterSeq: 0, limit: 10 });
+      assert.equal((await internals(c3).audit.verify()).ok, true);
+      const events = await internals(c3).audit.list({ owner: null, action: "admin.encryption.rotate", afterSeq: 0, limit: 10 });
       assert.deepEqual(
         events.map((e) => e.outcome),
         ["error", "success"],

@@ -45,7 +45,7 @@ async function rowCounts(core: Core): Promise<{ secrets: number; versions: numbe
         .executeTakeFirstOrThrow()
     ).n,
   }));
-  const events = await core.audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 1000 });
+  const events = await internals(core).audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 1000 });
   return { secrets: Number(n.secrets), versions: Number(n.versions), imports: events.filter((e) => e.outcome === "success").length };
 }
 
@@ -91,7 +91,7 @@ for (const dialect of DIALECTS) {
       assert.equal(await reveal("project/acme", "DB_PASSWORD"), 'pw, "quoted"\nand a newline');
       assert.equal(await reveal("project/acme", "API_KEY"), "api-ключ");
       assert.equal(await reveal("user/alice", "TOKEN"), "tok");
-      const events = await t.core.audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 100 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 100 });
       assert.deepEqual(
         events.map((e) => [e.owner, e.key, e.version, e.outcome, e.reason, e.details["legacy"], e.details["kid"] ?? null]),
         [

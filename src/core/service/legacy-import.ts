@@ -3,18 +3,18 @@ import { constantTimeEqual, openPortable, parseKeyBase64, parsePortable, systemE
 import type { AesKey, Effects, Portable } from "../crypto/index.ts";
 import { CofferError, isCofferError } from "../errors/index.ts";
 import { assertPrivateFile, LocalKek, loadKeyring, type Keyring } from "../keys/index.ts";
-import { formatOwner, ownerIdColumn, parseKeyName, parseOwner, type KeyName, type Owner } from "../model/index.ts";
+import { formatOwner, parseKeyName, parseOwner, type KeyName, type Owner } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
-import { secretRepo, type Executor, type OwnerScope, type Store } from "../store/index.ts";
+import type { Executor, OwnerScope, Store } from "../store/index.ts";
 import { actorLabel, type Actor, type RequestContext } from "./actor.ts";
 import type { AuditInput, AuditLog } from "./audit-log.ts";
 import type { KeyManager, ScopeKey } from "./key-manager.ts";
-import { openColumns, sealToColumns, type SealedColumns } from "./sealing.ts";
+import { openColumns, type SealedColumns } from "./sealing.ts";
 import { checkValueSize } from "./secret-inputs.ts";
-import { cols } from "./secret-lookup.ts";
 import { SecretStateMac } from "./secret-state.ts";
 import { badRow, csvRows, jsonRows, withLine, type RawRow } from "./legacy-listing.ts";
 import { AccessGate } from "./gate.ts";
+import { appendVersion, lockOrCreate } from "./secret-write.ts";
 
 export const LEGACY_FORMATS = ["csv", "json"] as const;
 export type LegacyFormat = (typeof LEGACY_FORMATS)[number];
@@ -259,21 +259,16 @@ export class LegacyImport {
     const { row: r, scope } = w;
     try {
       const now = this.#fx.now().toISOString();
-      const owner = cols(r.owner);
-      const times = { created_at: now, updated_at: now, last_rotated_at: null, deleted_at: null };
-      const ids = { owner_type: owner.ownerType, owner_id: ownerIdColumn(r.owner), key_name: r.name };
-      await secretRepo.insertSecretIfAbsent(tx, { ...ids, current_version: 0, meta: "{}", ...times });
-      const row = await secretRepo.lockSecret(tx, owner, r.name);
-      if (row === null) throw new CofferError("INTERNAL", "secret row vanished inside its own transaction");
-      if (row.state_mac !== null || row.current_version > 0) await this.#state.check(tx, row);
-      const place = { owner: r.owner, name: r.name, version: row.current_version + 1, scopeKeyId: scope.id };
-      const sealed = sealToColumns(scope.key, r.value, place, this.#fx);
-      verifyRoundTrip(scope, sealed, place, r.value);
-      await this.#state.write(tx, row, { current_version: place.version, updated_at: now, deleted_at: null });
-      const created = { created_at: now, created_by: w.by, destroyed_at: null };
-      const hmac = await this.#state.valueHmac(tx, r.value);
-      await secretRepo.insertVersion(tx, { secret_id: row.id, version: place.version, ...sealed, ...hmac, ...created });
-      return { row: r, version: place.version, existed: row.current_version > 0 && row.deleted_at === null };
+      const row = await lockOrCreate(tx, r.owner, r.name, now);
+      const existed = row.current_version > 0 && row.deleted_at === null;
+      const written = await appendVersion(tx, row, {
+        ...{ owner: r.owner, name: r.name, value: r.value, meta: null },
+        ...{ scope, by: w.by, now, fx: this.#fx, state: this.#state },
+        verify: (sealed, place) => {
+          verifyRoundTrip(scope, sealed, place, r.value);
+        },
+      });
+      return { row: r, version: written.current_version, existed };
     } catch (e) {
       throw withLine(r.line, e);
     }

@@ -38,12 +38,12 @@ for (const dialect of DIALECTS) {
       const status = await keyStatus(internals(t.core));
       assert.equal(status.keys[0]?.scopeKeys, 2, "one scope key per owner again");
       assert.equal((await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/other", key: "A", reason: "r" })).value.revealText(), "o");
-      const events = await t.core.audit.list({ owner: null, action: "owner.rekey", afterSeq: 0, limit: 10 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "owner.rekey", afterSeq: 0, limit: 10 });
       assert.deepEqual(
         events.map((e) => [e.owner, e.outcome, e.details]),
         [[owner, "success", { rewrapped: 4, retiredScopeKeys: 1 }]],
       );
-      assert.equal((await t.core.audit.verify()).ok, true);
+      assert.equal((await internals(t.core).audit.verify()).ok, true);
     });
 
     it("refuses an owner with nothing stored", async () => {

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
-import { LOCAL_CONTEXT as CTX, type TokenActor } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX, type TokenActor } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code === c;
 const val = (s: string) => Secret.fromString(s);
@@ -29,7 +30,7 @@ for (const dialect of DIALECTS) {
       await t.cleanup();
     });
     const live = async (owner: string): Promise<string[]> =>
-      (await t.core.secrets.list(ACTOR, { owner })).items.map((v) => `${v.key}@${String(v.version)}`);
+      (await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner })).items.map((v) => `${v.key}@${String(v.version)}`);
 
     it("replaces the owner's secrets with exactly the given keys, in one transaction", async () => {
       for (const k of ["KEEP", "DROP"]) await t.core.secrets.set(ACTOR, CTX, { owner: "project/r", key: k, value: val(k) });
@@ -64,7 +65,7 @@ for (const dialect of DIALECTS) {
         /storage fault/,
       );
       assert.deepEqual(await live("project/atomic"), before);
-      const events = await t.core.audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.import", afterSeq: 0, limit: 1000 });
       const forOwner = events.filter((e) => e.owner === "project/atomic");
       assert.deepEqual(
         forOwner.map((e) => e.outcome),

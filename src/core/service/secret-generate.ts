@@ -188,7 +188,7 @@ export class SecretGenerator {
       return { view, created: true, replayed: false };
     } catch (e) {
       if (input.ifMissing !== true || !isCofferError(e) || e.code !== "CONFLICT") throw e;
-      return { view: await this.#secrets.get(actor, ref, ctx), created: false, replayed: false };
+      return { view: await this.#secrets.get(actor, ctx, ref), created: false, replayed: false };
     } finally {
       value.wipe();
     }
@@ -200,7 +200,7 @@ export class SecretGenerator {
    * @throws CofferError INVALID_INPUT when the secret was not generated, NOT_FOUND, CONFLICT.
    */
   async regenerate(actor: Actor, ctx: RequestContext, input: RefInput): Promise<SecretView> {
-    const current = await this.#secrets.get(actor, input, ctx);
+    const current = await this.#secrets.get(actor, ctx, input);
     const policy = policyFromMeta(current.meta);
     if (policy === null)
       throw new CofferError(

@@ -4,13 +4,13 @@ import { ownerIdColumn, type KeyName, type Owner } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { secretRepo, type Executor } from "../store/index.ts";
 import type { ScopeKey } from "./key-manager.ts";
-import { sealToColumns } from "./sealing.ts";
+import { sealToColumns, type SealedColumns } from "./sealing.ts";
 import type { SecretStateMac } from "./secret-state.ts";
 import { cols } from "./secret-lookup.ts";
 
 /**
  * The secret's row, created (at version 0) when absent, and locked for this transaction: the
- * first step of every write of a new version (`set`, `importMany`).
+ * first step of every write of a new version (`set`, `importMany`, the legacy import).
  */
 export async function lockOrCreate(tx: Executor, owner: Owner, name: KeyName, now: string): Promise<secretRepo.SecretRow> {
   await secretRepo.insertSecretIfAbsent(tx, {
@@ -41,6 +41,8 @@ export type NewVersion = {
   readonly fx: Effects;
   /** MACs the row's new state and the plaintext. */
   readonly state: SecretStateMac;
+  /** Checks the sealed columns before anything is written (a legacy import opens them again). @throws to write nothing. */
+  readonly verify?: (sealed: SealedColumns, place: { readonly owner: Owner; readonly name: KeyName; readonly version: number }) => void;
 };
 
 /**
@@ -53,6 +55,7 @@ export async function appendVersion(tx: Executor, row: secretRepo.SecretRow, w: 
   if (row.state_mac !== null || row.current_version > 0) await w.state.check(tx, row);
   const version = row.current_version + 1;
   const sealed = sealToColumns(w.scope.key, w.value, { owner: w.owner, name: w.name, version, scopeKeyId: w.scope.id }, w.fx);
+  w.verify?.(sealed, { owner: w.owner, name: w.name, version });
   const meta = w.meta === null ? row.meta : JSON.stringify(w.meta);
   const written = await w.state.write(tx, row, { current_version: version, meta, updated_at: w.now, deleted_at: null });
   await secretRepo.insertVersion(tx, {

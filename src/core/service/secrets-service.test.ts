@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { CofferError } from "../errors/index.ts";
 import { MASK, Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof CofferError && e.code === c;
 const val = (s: string) => Secret.fromString(s);
@@ -28,7 +29,7 @@ for (const dialect of DIALECTS) {
       assert.equal(set.value, MASK);
       assert.equal(set.version, 1);
       assert.deepEqual(set.meta, { provider: "pg" });
-      const got = await t.core.secrets.get(ACTOR, { owner: "project/acme", key: "DB_PASSWORD" });
+      const got = await t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/acme", key: "DB_PASSWORD" });
       assert.equal(got.value, MASK);
       assert.ok(!JSON.stringify(got).includes("pw-1"));
       const r = await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD", reason: "debugging" });
@@ -43,7 +44,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(v2.meta, { team: "x" });
       const v1 = await t.core.secrets.reveal(ACTOR, CTX, { owner: "project/v", key: "K", version: 1, reason: "old" });
       assert.equal(v1.value.revealText(), "a");
-      const hist = await t.core.secrets.history(ACTOR, { owner: "project/v", key: "K" });
+      const hist = await t.core.secrets.history(ACTOR, LOCAL_CONTEXT, { owner: "project/v", key: "K" });
       assert.deepEqual(
         hist.map((h) => [h.version, h.current]),
         [
@@ -61,18 +62,18 @@ for (const dialect of DIALECTS) {
       );
       const ok = await t.core.secrets.set(ACTOR, CTX, { owner: "project/cas", key: "K", value: val("c"), expectedVersion: 1 });
       assert.equal(ok.version, 2);
-      const events = await t.core.audit.list({ owner: null, action: "secret.set", afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.set", afterSeq: 0, limit: 1000 });
       assert.ok(events.some((e) => e.key === "K" && e.outcome === "conflict"));
     });
 
     it("hides an unset secret, keeps its history, and continues its version numbers when set again", async () => {
       await t.core.secrets.set(ACTOR, CTX, { owner: "user/alice", key: "TOKEN", value: val("t1") });
       await t.core.secrets.unset(ACTOR, CTX, { owner: "user/alice", key: "TOKEN" });
-      await assert.rejects(t.core.secrets.get(ACTOR, { owner: "user/alice", key: "TOKEN" }), code("NOT_FOUND"));
-      const listed = await t.core.secrets.list(ACTOR, { owner: "user/alice" });
+      await assert.rejects(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "user/alice", key: "TOKEN" }), code("NOT_FOUND"));
+      const listed = await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "user/alice" });
       assert.equal(listed.items.length, 0);
-      assert.equal((await t.core.secrets.list(ACTOR, { owner: "user/alice", includeDeleted: true })).items.length, 1);
-      assert.equal((await t.core.secrets.history(ACTOR, { owner: "user/alice", key: "TOKEN" })).length, 1);
+      assert.equal((await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "user/alice", includeDeleted: true })).items.length, 1);
+      assert.equal((await t.core.secrets.history(ACTOR, LOCAL_CONTEXT, { owner: "user/alice", key: "TOKEN" })).length, 1);
       const again = await t.core.secrets.set(ACTOR, CTX, { owner: "user/alice", key: "TOKEN", value: val("t2") });
       assert.equal(again.version, 2);
     });
@@ -80,16 +81,16 @@ for (const dialect of DIALECTS) {
     it("filters a list by a literal prefix ('_' is not a wildcard)", async () => {
       for (const k of ["DB_HOST", "DB_PASS", "DBX", "API_KEY"])
         await t.core.secrets.set(ACTOR, CTX, { owner: "project/pfx", key: k, value: val(k) });
-      const r = await t.core.secrets.list(ACTOR, { owner: "project/pfx", prefix: "DB_" });
+      const r = await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/pfx", prefix: "DB_" });
       assert.deepEqual(r.items.map((i) => i.key).sort(), ["DB_HOST", "DB_PASS"]);
     });
 
     it("pages a list with a cursor", async () => {
       for (let i = 0; i < 5; i++) await t.core.secrets.set(ACTOR, CTX, { owner: "project/page", key: `K${String(i)}`, value: val("x") });
-      const p1 = await t.core.secrets.list(ACTOR, { owner: "project/page", limit: 3 });
+      const p1 = await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/page", limit: 3 });
       assert.equal(p1.items.length, 3);
       assert.notEqual(p1.nextCursor, null);
-      const p2 = await t.core.secrets.list(ACTOR, { owner: "project/page", limit: 3, cursor: p1.nextCursor ?? 0 });
+      const p2 = await t.core.secrets.list(ACTOR, LOCAL_CONTEXT, { owner: "project/page", limit: 3, cursor: p1.nextCursor ?? 0 });
       assert.deepEqual(
         [...p1.items, ...p2.items].map((i) => i.key),
         ["K0", "K1", "K2", "K3", "K4"],
@@ -128,7 +129,7 @@ for (const dialect of DIALECTS) {
         assert.match(e.message, /^reason: /);
         return true;
       });
-      const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
       assert.ok(events.some((e) => e.owner === "project/rsn" && e.outcome === "denied"));
     });
 
@@ -144,7 +145,7 @@ for (const dialect of DIALECTS) {
           ["APP_B", "b"],
         ],
       );
-      const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
       assert.equal(events.filter((e) => e.owner === "project/run" && e.reason === "run").length, 2);
     });
 
@@ -170,7 +171,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("keeps the audit chain verifiable after all of the above", async () => {
-      const v = await t.core.audit.verify();
+      const v = await internals(t.core).audit.verify();
       assert.equal(v.ok, true, JSON.stringify(v.problems));
       assert.ok(v.events > 10);
     });

@@ -4,7 +4,8 @@ import { CofferError } from "../errors/index.ts";
 import { Secret } from "../secret/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { rawExec, rawQuery } from "../../../test/fixtures/raw-db.ts";
-import { LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 const tampered = (e: unknown): boolean => {
   assert.ok(e instanceof CofferError, String(e));
@@ -35,7 +36,7 @@ for (const dialect of DIALECTS) {
     const reveal = (key: string) => t.core.secrets.reveal(ACTOR, CTX, { owner: "project/a", key, reason: "tamper test" });
     const runAll = () => t.core.secrets.revealAll(ACTOR, CTX, { owner: "project/a", reason: "run" });
     const expectVerifyNames = async (what: RegExp) => {
-      const v = await t.core.audit.verify();
+      const v = await internals(t.core).audit.verify();
       assert.equal(v.ok, false);
       assert.match(v.problems.map((p) => p.problem).join("\n"), what);
     };
@@ -43,9 +44,9 @@ for (const dialect of DIALECTS) {
     it("refuses a secret whose current version was rolled back, in get, reveal, run and history", async () => {
       await rawExec(t, [`UPDATE secrets SET current_version = 1 WHERE ${K}`]);
       await assert.rejects(reveal("K"), tampered);
-      await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/a", key: "K" }), tampered);
+      await assert.rejects(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/a", key: "K" }), tampered);
       await assert.rejects(runAll(), tampered);
-      await assert.rejects(t.core.secrets.history(ACTOR, { owner: "project/a", key: "K" }), tampered);
+      await assert.rejects(t.core.secrets.history(ACTOR, LOCAL_CONTEXT, { owner: "project/a", key: "K" }), tampered);
       await expectVerifyNames(/project\/a K: .*(does not verify|rolled back)/);
     });
 
@@ -62,7 +63,7 @@ for (const dialect of DIALECTS) {
     it("refuses an undeleted secret (deleted_at cleared)", async () => {
       await rawExec(t, ["UPDATE secrets SET deleted_at = NULL WHERE key_name = 'GONE'"]);
       await assert.rejects(reveal("GONE"), tampered);
-      await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/a", key: "GONE" }), tampered);
+      await assert.rejects(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/a", key: "GONE" }), tampered);
       await assert.rejects(runAll(), tampered);
       await expectVerifyNames(/project\/a GONE: /);
     });
@@ -76,7 +77,7 @@ for (const dialect of DIALECTS) {
         const [before] = await rawQuery<{ meta: unknown; state_mac: Uint8Array }>(t, `SELECT meta, state_mac FROM secrets WHERE ${K}`);
         assert.ok(before !== undefined);
         await rawExec(t, [attack]);
-        await assert.rejects(t.core.secrets.get(ACTOR, { owner: "project/a", key: "K" }), tampered, attack);
+        await assert.rejects(t.core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: "project/a", key: "K" }), tampered, attack);
         await assert.rejects(reveal("K"), tampered, attack);
         await expectVerifyNames(/project\/a K: /);
         // Put the row back as it was: it verifies again (the MAC is over the state, nothing else).

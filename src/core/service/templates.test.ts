@@ -4,6 +4,7 @@ import { parse as parseToml } from "smol-toml";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { Secret } from "../secret/index.ts";
 import { LOCAL_CONTEXT as CTX, type TokenActor } from "./actor.ts";
+import { internals } from "./internals.ts";
 
 const host: TokenActor = {
   kind: "token",
@@ -44,7 +45,7 @@ for (const dialect of DIALECTS) {
     it("renders for a host token scoped to its project, each reference an audited reveal", async () => {
       const r = await t.core.templates.render(host, CTX, { owner: "project/acme", name: "backup.toml" });
       assert.deepEqual({ ...parseToml(Buffer.from(r.bytes).toString("utf8")) }, { password: PASSWORD, region: "eu" });
-      const events = await t.core.audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
       const mine = events.filter((e) => e.actor === "token:t_host");
       assert.deepEqual(
         mine.map((e) => [e.key, e.reason, e.outcome]),
@@ -53,9 +54,9 @@ for (const dialect of DIALECTS) {
     });
 
     it("refuses a template that reaches another owner: SCOPE_DENIED, nothing revealed, the denial audited", async () => {
-      const before = (await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 })).length;
+      const before = (await internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 })).length;
       await assert.rejects(t.core.templates.render(host, CTX, { owner: "project/acme", name: "steal.toml" }), { code: "SCOPE_DENIED" });
-      const after = (await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 })).slice(before);
+      const after = (await internals(t.core).audit.list({ owner: null, action: null, afterSeq: 0, limit: 10_000 })).slice(before);
       assert.deepEqual(
         after.map((e) => [e.action, e.outcome]),
         [["template.render", "denied"]],

@@ -6,7 +6,7 @@ import { Secret } from "../secret/index.ts";
 import { secretRepo } from "../store/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { keepVisible, visibleOwners } from "./access.ts";
-import { LOCAL_CONTEXT as CTX, type Actor, type TokenActor } from "./actor.ts";
+import { LOCAL_CONTEXT, LOCAL_CONTEXT as CTX, type Actor, type TokenActor } from "./actor.ts";
 import { keyStatus } from "./key-status.ts";
 import { SecretsService, type ListInput } from "./secrets-service.ts";
 import { internals } from "./internals.ts";
@@ -56,7 +56,7 @@ for (const dialect of DIALECTS) {
       const out: Item[] = [];
       let cursor: number | undefined;
       for (;;) {
-        const page = await svc.list(actor, { ...input, limit, ...(cursor === undefined ? {} : { cursor }) });
+        const page = await svc.list(actor, LOCAL_CONTEXT, { ...input, limit, ...(cursor === undefined ? {} : { cursor }) });
         out.push(...page.items);
         if (page.nextCursor === null) return out;
         cursor = page.nextCursor;
@@ -129,9 +129,9 @@ for (const dialect of DIALECTS) {
 
     it("naming a foreign owner in a list is SCOPE_DENIED, and the refusal is audited", async () => {
       for (const owner of ["project/other", "project/acme2", "user/alice", "system"]) {
-        await assert.rejects(t.core.secrets.list(acme, { owner }), code("SCOPE_DENIED"), owner);
+        await assert.rejects(t.core.secrets.list(acme, LOCAL_CONTEXT, { owner }), code("SCOPE_DENIED"), owner);
       }
-      const denied = (await t.core.audit.list({ owner: null, action: "secret.list", afterSeq: 0, limit: 1000 })).filter(
+      const denied = (await internals(t.core).audit.list({ owner: null, action: "secret.list", afterSeq: 0, limit: 1000 })).filter(
         (e) => e.outcome === "denied" && e.actor === `token:${acme.tokenId}`,
       );
       assert.equal(denied.length, 4);
@@ -154,20 +154,20 @@ for (const dialect of DIALECTS) {
       );
       for (const row of ids) {
         for (const includeDeleted of [false, true]) {
-          const page = await t.core.secrets.list(acme, { cursor: row.id - 1, includeDeleted, limit: 5 });
+          const page = await t.core.secrets.list(acme, LOCAL_CONTEXT, { cursor: row.id - 1, includeDeleted, limit: 5 });
           assert.deepEqual(foreignIn(page.items), [], `cursor ${String(row.id - 1)}`);
         }
       }
-      const far = await t.core.secrets.list(acme, { cursor: Number.MAX_SAFE_INTEGER });
+      const far = await t.core.secrets.list(acme, LOCAL_CONTEXT, { cursor: Number.MAX_SAFE_INTEGER });
       assert.deepEqual([far.items.length, far.nextCursor], [0, null]);
       for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, Number.NaN]) {
-        await assert.rejects(t.core.secrets.list(acme, { cursor: bad }), code("INVALID_INPUT"), String(bad));
+        await assert.rejects(t.core.secrets.list(acme, LOCAL_CONTEXT, { cursor: bad }), code("INVALID_INPUT"), String(bad));
       }
     });
 
     it("history, a version, reveal, export, run and share: own owner allowed, foreign owner SCOPE_DENIED", async () => {
-      assert.equal((await t.core.secrets.history(acme, { owner: OWN, key: "A_ONE" })).length, 1);
-      assert.equal((await t.core.secrets.get(acme, { owner: OWN, key: "A_ONE", version: 1 })).key, "A_ONE");
+      assert.equal((await t.core.secrets.history(acme, LOCAL_CONTEXT, { owner: OWN, key: "A_ONE" })).length, 1);
+      assert.equal((await t.core.secrets.get(acme, LOCAL_CONTEXT, { owner: OWN, key: "A_ONE", version: 1 })).key, "A_ONE");
       const own = await t.core.secrets.exportValues(acme, CTX, { owner: OWN, reason: "isolation" });
       assert.deepEqual(own.map((e) => e.key).sort(), ["A_ONE", "A_TWO", "SHARED_NAME"]);
       for (const e of own) e.value.wipe();
@@ -175,15 +175,15 @@ for (const dialect of DIALECTS) {
       link.token.wipe();
       for (const owner of ["project/other", "project/acme2", "user/alice", "system"]) {
         const key = SEED[owner]?.[0] ?? "";
-        await assert.rejects(t.core.secrets.history(acme, { owner, key }), code("SCOPE_DENIED"), `history ${owner}`);
-        await assert.rejects(t.core.secrets.get(acme, { owner, key, version: 1 }), code("SCOPE_DENIED"), `version ${owner}`);
+        await assert.rejects(t.core.secrets.history(acme, LOCAL_CONTEXT, { owner, key }), code("SCOPE_DENIED"), `history ${owner}`);
+        await assert.rejects(t.core.secrets.get(acme, LOCAL_CONTEXT, { owner, key, version: 1 }), code("SCOPE_DENIED"), `version ${owner}`);
         await assert.rejects(t.core.secrets.reveal(acme, CTX, { owner, key, reason: "x" }), code("SCOPE_DENIED"), `reveal ${owner}`);
         await assert.rejects(t.core.secrets.exportValues(acme, CTX, { owner, reason: "x" }), code("SCOPE_DENIED"), `export ${owner}`);
         await assert.rejects(t.core.secrets.revealAll(acme, CTX, { owner, reason: "x" }), code("SCOPE_DENIED"), `run ${owner}`);
         await assert.rejects(t.core.secrets.share(acme, CTX, { owner, key, reason: "x" }), code("SCOPE_DENIED"), `share ${owner}`);
       }
       // History of a deleted foreign secret too (history includes deleted secrets).
-      await assert.rejects(t.core.secrets.history(acme, { owner: "project/other", key: "O_GONE" }), code("SCOPE_DENIED"));
+      await assert.rejects(t.core.secrets.history(acme, LOCAL_CONTEXT, { owner: "project/other", key: "O_GONE" }), code("SCOPE_DENIED"));
     });
 
     it("import: a foreign owner is SCOPE_DENIED with nothing written; replace on the own owner leaves other owners alone", async () => {
@@ -206,7 +206,7 @@ for (const dialect of DIALECTS) {
         let afterSeq = 0;
         const seen: { owner: string | null; seq: number }[] = [];
         for (;;) {
-          const page = await t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq, limit });
+          const page = await t.core.audit.list(acme, CTX, { owner: null, action: null, afterSeq, limit });
           seen.push(...page.events);
           if (page.nextCursor === null) break;
           // The cursor is the last event this caller may see, not a foreign one's position.
@@ -220,34 +220,34 @@ for (const dialect of DIALECTS) {
           `limit ${String(limit)}`,
         );
       }
-      const mine = await t.core.audit.listAs(acme, CTX, { owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
+      const mine = await t.core.audit.list(acme, CTX, { owner: null, action: "secret.reveal", afterSeq: 0, limit: 1000 });
       assert.ok(mine.events.some((e) => e.key === "A_ONE"));
       assert.ok(!JSON.stringify(mine).includes("O_ONE"));
       await assert.rejects(
-        t.core.audit.listAs(acme, CTX, { owner: parseOwner("project/other"), action: null, afterSeq: 0, limit: 10 }),
+        t.core.audit.list(acme, CTX, { owner: parseOwner("project/other"), action: null, afterSeq: 0, limit: 10 }),
         code("SCOPE_DENIED"),
       );
-      const projectEvents = await t.core.audit.listAs(projects, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
+      const projectEvents = await t.core.audit.list(projects, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
       assert.ok(projectEvents.events.some((e) => e.owner === "project/other"));
       assert.deepEqual(
         projectEvents.events.filter((e) => e.owner === null || !e.owner.startsWith("project/")),
         [],
       );
-      const sysEvents = await t.core.audit.listAs(sys, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
+      const sysEvents = await t.core.audit.list(sys, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
       assert.deepEqual(
         sysEvents.events.filter((e) => e.owner !== "system"),
         [],
       );
       // Admin: every owner and the ownerless events (token.create, the "all" listings).
-      const adminEvents = await t.core.audit.listAs(admin, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
+      const adminEvents = await t.core.audit.list(admin, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000 });
       assert.ok(adminEvents.events.some((e) => e.owner === null && e.action === "token.create"));
       assert.ok(adminEvents.events.some((e) => e.owner === "project/other"));
-      await assert.rejects(t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq: -1, limit: 10 }), code("INVALID_INPUT"));
+      await assert.rejects(t.core.audit.list(acme, CTX, { owner: null, action: null, afterSeq: -1, limit: 10 }), code("INVALID_INPUT"));
     });
 
     it("listing across owners is the audited admin path; key status (admin only) names no owner", async () => {
-      await t.core.secrets.list(admin, {});
-      const events = await t.core.audit.list({ owner: null, action: "secret.list", afterSeq: 0, limit: 1000 });
+      await t.core.secrets.list(admin, LOCAL_CONTEXT, {});
+      const events = await internals(t.core).audit.list({ owner: null, action: "secret.list", afterSeq: 0, limit: 1000 });
       assert.ok(events.some((e) => e.actor === `token:${admin.tokenId}` && e.details.scope === "all" && e.outcome === "success"));
       // A scoped token's listing is not the "all" path: no such event for it.
       assert.ok(!events.some((e) => e.actor === `token:${acme.tokenId}` && e.details.scope === "all"));
@@ -269,7 +269,7 @@ for (const dialect of DIALECTS) {
       const mutated = new SecretsService({
         store: internals(t.core).store,
         keys: internals(t.core).keys,
-        audit: t.core.audit,
+        audit: internals(t.core).audit,
         logger: t.logger,
         visibleOwners: () => null,
       });

@@ -166,7 +166,7 @@ for (const dialect of DIALECTS) {
       const core = await createCore(t.config, { migrate: true });
       try {
         assert.equal(await count(t, "integrity_marks"), 2);
-        const chainAfter = await core.audit.verify();
+        const chainAfter = await core.audit.verify(ACTOR, CTX, {});
         assert.deepEqual(chainAfter.problems, []);
         assert.equal(chainAfter.events, chainBefore.events + 1, "plus the one integrity.backfill event");
         const reveal = async (owner: string, key: string, version: number) =>
@@ -175,12 +175,12 @@ for (const dialect of DIALECTS) {
         assert.equal(await reveal("project/acme", "DB_PASSWORD", 2), "pw-2 ünïcødé ✓");
         assert.equal(await reveal("user/alice", "TOKEN", 1), "alice's token");
         assert.equal(await reveal("system", "SHARED", 1), "system value");
-        assert.deepEqual((await core.secrets.get(ACTOR, { owner: "project/acme", key: "DB_PASSWORD" })).meta, { team: "core" });
-        await assert.rejects(core.secrets.get(ACTOR, { owner: "project/acme", key: "GONE" }), code("NOT_FOUND"));
-        assert.equal((await core.secrets.history(ACTOR, { owner: "project/acme", key: "GONE" })).length, 1);
+        assert.deepEqual((await core.secrets.get(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD" })).meta, { team: "core" });
+        await assert.rejects(core.secrets.get(ACTOR, CTX, { owner: "project/acme", key: "GONE" }), code("NOT_FOUND"));
+        assert.equal((await core.secrets.history(ACTOR, CTX, { owner: "project/acme", key: "GONE" })).length, 1);
         const next = await core.secrets.set(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD", value: Secret.fromString("pw-3") });
         assert.equal(next.version, 3);
-        assert.ok((await core.audit.verify()).ok);
+        assert.ok((await core.audit.verify(ACTOR, CTX, {})).ok);
       } finally {
         await core.close();
       }
