@@ -1,5 +1,4 @@
 // Coffer's side: the real core (SecretsService over the real store), built as the CLI builds it.
-import { join } from "node:path";
 import { loadConfig } from "../src/core/config/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
 import { LOCAL_CONTEXT, createCore, type Actor, type Core } from "../src/core/service/index.ts";

@@ -1,7 +1,7 @@
 import type { Store } from "../store/index.ts";
-import type { AuditLog } from "./audit-log.ts";
-import type { KeyManager } from "./key-manager.ts";
-import type { StatusPolicy } from "./key-status.ts";
+import type { AuditLog } from "./audit/audit-log.ts";
+import type { KeyManager } from "./scope-keys/key-manager.ts";
+import type { StatusPolicy } from "./admin/status/key-status.ts";
 
 /** What a core is built from; never handed to an adapter (not exported by the service index). */
 export type CoreInternals = {
