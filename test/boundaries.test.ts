@@ -21,8 +21,9 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   contract: ["core/model", "core/errors"],
   sdk: ["contract", "core/model", "core/errors"],
   files: [...LEAVES, "core/crypto"],
-  server: [...LEAVES, "core/service", "core/config", "core/template", "contract", "files"],
-  cli: [...LEAVES, "core/service", "core/config", "core/template", "sdk", "contract", "files", "server"],
+  transfer: [...LEAVES, "core/service", "files"],
+  server: [...LEAVES, "core/service", "core/config", "core/template", "contract", "files", "transfer"],
+  cli: [...LEAVES, "core/service", "core/config", "core/template", "sdk", "contract", "files", "server", "transfer"],
 };
 
 function capabilityOf(file: string): string {

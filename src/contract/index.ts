@@ -189,3 +189,6 @@ export function templatePath(owner: string, name: string): string {
   const { ownerType, ownerId } = ownerSegments(owner);
   return `/v1/templates/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}/${encodeURIComponent(name)}`;
 }
+
+/** The value encoding rule (text or base64), defined once: see value-encoding.ts. */
+export { decodeValue, encodeValue, parseValueInput, type EncodedValue } from "./value-encoding.ts";

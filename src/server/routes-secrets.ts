@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import * as z from "zod/mini";
-import type { GenerateResultDto, RevealAllDto, RevealedDto, SecretPage, ShareDto } from "../contract/index.ts";
+import {
+  encodeValue,
+  parseValueInput,
+  type GenerateResultDto,
+  type RevealAllDto,
+  type RevealedDto,
+  type SecretPage,
+  type ShareDto,
+} from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
 import { parseWith } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
@@ -81,19 +89,13 @@ function ifMatch(req: FastifyRequest): number | undefined {
 }
 
 function valueOf(b: z.infer<typeof PutBody>): Secret {
-  if ((b.value === undefined) === (b.valueBase64 === undefined)) throw invalidInput("body.value", "give exactly one of value, valueBase64");
-  if (b.value !== undefined) return Secret.fromString(b.value);
-  const text = b.valueBase64 ?? "";
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw invalidInput("body.valueBase64", "must be base64");
-  return Secret.adopt(Buffer.from(text, "base64"));
+  return Secret.adopt(parseValueInput(b, "body"));
 }
 
 export function revealedDto(r: RevealedSecret): RevealedDto {
   const bytes = r.value.reveal();
   try {
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-    const utf8 = Buffer.from(text, "utf8").equals(bytes);
-    return { ...r.view, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) };
+    return { ...r.view, ...encodeValue(bytes) };
   } finally {
     bytes.fill(0);
     r.value.wipe();
