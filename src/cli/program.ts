@@ -201,11 +201,16 @@ function build(io: Io, status: { code: number }): Command {
   const audit = program.command("audit").description("read and verify the audit log");
   audit
     .command("list")
-    .description("list audit events")
+    .description("list audit events, newest first")
     .option("--owner <owner>", "only events for this owner")
     .option("--action <action>", "only this action, e.g. secret.reveal")
+    .option("--actor <actor>", "only events by this actor, as listed, e.g. local:alice or token:<id>")
+    .option("--since <time>", "only events at or after this time: ISO 8601 (2026-12-01, 2026-12-01T09:00:00Z) or ago (30m, 1h, 7d)")
+    .option("--until <time>", "only events before this time (same forms as --since)")
     .option("--after <seq>", "only events after this sequence number", int("after"))
-    .addOption(new Option("--limit <n>", "at most n events").argParser(int("limit")).default(100))
+    .option("--limit <n>", "at most n events (default: 100)", int("limit"))
+    .option("--tail <n>", "the newest n events, printed oldest first (like tail -n)", int("tail"))
+    .option("--oldest-first", "from the start of the log (page on with --after <last seq>)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/audit-list.ts")));
   audit

@@ -6,7 +6,7 @@ import { invalidInput } from "../core/errors/index.ts";
  * `value` is null and `valueBase64` holds standard, padded base64. Used by the server, the SDK,
  * the CLI's remote backend and `secrets get --json`. Browser-safe (no Buffer).
  */
-export type EncodedValue = { readonly value: string | null; readonly valueBase64?: string };
+export type EncodedValue = { readonly value: string | null; readonly valueBase64?: string | undefined };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const CHUNK = 0x8000;
@@ -27,17 +27,18 @@ export function decodeValue(v: EncodedValue): Uint8Array {
 
 /**
  * The bytes of a value a request gives: exactly one of `value` (text) and `valueBase64`.
- * @throws CofferError INVALID_INPUT naming `<prefix>.value` or `<prefix>.valueBase64`.
+ * @throws CofferError INVALID_INPUT naming `value` or `valueBase64` (under `prefix.`, when given).
  */
 export function parseValueInput(
   b: { readonly value?: string | undefined; readonly valueBase64?: string | undefined },
-  prefix = "body",
+  prefix?: string,
 ): Uint8Array {
+  const field = (name: string): string => (prefix === undefined ? name : `${prefix}.${name}`);
   if ((b.value === undefined) === (b.valueBase64 === undefined))
-    throw invalidInput(`${prefix}.value`, "give exactly one of value, valueBase64");
+    throw invalidInput(field("value"), "give exactly one of value, valueBase64");
   if (b.value !== undefined) return new TextEncoder().encode(b.value);
   const text = b.valueBase64 ?? "";
-  if (!BASE64.test(text) || text.length % 4 !== 0) throw invalidInput(`${prefix}.valueBase64`, "must be base64");
+  if (!BASE64.test(text) || text.length % 4 !== 0) throw invalidInput(field("valueBase64"), "must be base64");
   return fromBase64(text);
 }
 

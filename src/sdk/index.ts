@@ -9,29 +9,37 @@
  * const { value } = await coffer.revealSecret("project/acme", "DB_PASSWORD", { reason: "deploy" });
  * ```
  */
-import {
-  EXPORT_PATH,
-  IMPORT_PATH,
-  ownerPath,
-  secretPath,
-  templatePath,
-  type AuditPage,
-  type AuditVerificationDto,
-  type CreatedTokenDto,
-  type GenerateRequestDto,
-  type GenerateResultDto,
-  type TemplateDto,
-  type TemplateTextDto,
-  type ImportRequestDto,
-  type ImportSummaryDto,
-  type Problem,
-  type RevealAllDto,
-  type RevealedDto,
-  type SecretDto,
-  type SecretPage,
-  type ShareDto,
-  type TokenDto,
-  type VersionDto,
+// Values from paths.ts only (plain functions, no zod); everything else from the contract is a
+// type, inferred from the schemas the server validates with, and erased from the build.
+import { EXPORT_PATH, IMPORT_PATH, ownerPath, ownerSegments, secretPath, templatePath } from "../contract/paths.ts";
+import type {
+  AuditPage,
+  AuditVerificationDto,
+  CreatedTokenDto,
+  CreateTokenBody,
+  GenerateRequestDto,
+  GenerateResultDto,
+  ImportRequestDto,
+  ImportSummaryDto,
+  KeyStatusDto,
+  Problem,
+  PutSecretBody,
+  ReadonlyDeep,
+  RevealAllDto,
+  RevealBody,
+  RevealedDto,
+  RevealOwnerBody,
+  RotateEncryptionBody,
+  RotateSecretBody,
+  RotationStartedDto,
+  SecretDto,
+  SecretPage,
+  ShareBody,
+  ShareDto,
+  TemplateDto,
+  TemplateTextDto,
+  TokenDto,
+  VersionDto,
 } from "../contract/index.ts";
 
 export type * from "../contract/index.ts";
@@ -78,9 +86,8 @@ export type ListSecretsQuery = {
   readonly deleted?: boolean;
 };
 
-export type PutSecret = ({ readonly value: string } | { readonly valueBase64: string }) & {
-  readonly meta?: Readonly<Record<string, string>>;
-};
+/** {@link PutSecretBody} with exactly one of `value` and `valueBase64`. */
+export type PutSecret = ({ readonly value: string } | { readonly valueBase64: string }) & ReadonlyDeep<Pick<PutSecretBody, "meta">>;
 
 export type PutOptions = {
   /** Check-and-set: write only if the current version is this one (0: must not exist). */
@@ -118,13 +125,14 @@ export class CofferClient {
   // Secrets
 
   listSecrets(q: ListSecretsQuery = {}): Promise<SecretPage> {
-    const owner = q.owner === undefined ? null : q.owner === "system" ? ["system", "_"] : q.owner.split("/");
+    // An owner goes whole (`acme` as ownerType=acme&ownerId=): the server checks it with the owner rule.
+    const owner = q.owner === undefined ? null : ownerSegments(q.owner);
     return this.#json({
       method: "GET",
       path: "/v1/secrets",
       query: {
-        ownerType: owner?.[0] ?? q.ownerType,
-        ownerId: owner?.[1] ?? q.ownerId,
+        ownerType: owner?.ownerType ?? q.ownerType,
+        ownerId: owner?.ownerId ?? q.ownerId,
         prefix: q.prefix,
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),
@@ -152,7 +160,7 @@ export class CofferClient {
   }
 
   /** The plaintext, once; audited with `reason` on the server. */
-  revealSecret(owner: string, key: string, opts: { readonly reason: string; readonly version?: number }): Promise<RevealedDto> {
+  revealSecret(owner: string, key: string, opts: ReadonlyDeep<RevealBody>): Promise<RevealedDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:reveal`, body: opts });
   }
 
@@ -181,7 +189,7 @@ export class CofferClient {
    * New data keys for every version, values re-encrypted; with `regenerate`, a fresh random
    * value instead, made with the policy kept by {@link generateSecret}.
    */
-  rotateSecret(owner: string, key: string, opts: { readonly regenerate?: boolean } = {}): Promise<SecretDto> {
+  rotateSecret(owner: string, key: string, opts: ReadonlyDeep<RotateSecretBody> = {}): Promise<SecretDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: opts });
   }
 
@@ -189,7 +197,7 @@ export class CofferClient {
   async generateSecret(
     owner: string,
     key: string,
-    body: GenerateRequestDto = {},
+    body: ReadonlyDeep<GenerateRequestDto> = {},
     opts: { readonly idempotencyKey?: string } = {},
   ): Promise<GenerateResultDto & { readonly replayed: boolean }> {
     const headers: Record<string, string> = opts.idempotencyKey === undefined ? {} : { "idempotency-key": opts.idempotencyKey };
@@ -230,11 +238,7 @@ export class CofferClient {
   }
 
   /** A one-time reveal link (default TTL 15m, at most 7d). */
-  shareSecret(
-    owner: string,
-    key: string,
-    opts: { readonly reason: string; readonly ttl?: string; readonly version?: number },
-  ): Promise<ShareDto> {
+  shareSecret(owner: string, key: string, opts: ReadonlyDeep<ShareBody>): Promise<ShareDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:share`, body: opts });
   }
 
@@ -244,7 +248,7 @@ export class CofferClient {
   }
 
   /** Every live secret of an owner in plaintext (what `coffer run` injects); audited per secret. */
-  revealOwner(owner: string, opts: { readonly reason: string; readonly prefix?: string }): Promise<RevealAllDto> {
+  revealOwner(owner: string, opts: ReadonlyDeep<RevealOwnerBody>): Promise<RevealAllDto> {
     return this.#json({ method: "POST", path: `${ownerPath(owner)}:reveal`, body: opts });
   }
 
@@ -252,7 +256,7 @@ export class CofferClient {
    * Imports a file (dotenv/JSON/YAML need `allowPlaintext`; a SOPS file or bundle is opened on
    * the server with `identities` or `passphrase`) in one transaction. Needs `secrets:write`.
    */
-  importSecrets(body: ImportRequestDto): Promise<ImportSummaryDto> {
+  importSecrets(body: ReadonlyDeep<ImportRequestDto>): Promise<ImportSummaryDto> {
     return this.#json({ method: "POST", path: IMPORT_PATH, body });
   }
 
@@ -276,15 +280,37 @@ export class CofferClient {
 
   // Audit
 
+  /**
+   * A page of the audit log the token may read. `order: "desc"` lists newest first (the
+   * default is oldest first); `cursor` is a previous page's `nextCursor` (in the same order),
+   * `after` a sequence number to start after, `since`/`until` ISO 8601 instants (a `Date`, or
+   * text such as `2026-12-01T09:00:00Z` or `7d` ago), `actor` as recorded (`token:<id>`).
+   */
   listAudit(
-    q: { readonly owner?: string; readonly action?: string; readonly cursor?: string | null; readonly limit?: number } = {},
+    q: {
+      readonly owner?: string;
+      readonly action?: string;
+      readonly actor?: string;
+      readonly since?: string | Date;
+      readonly until?: string | Date;
+      readonly order?: "asc" | "desc";
+      readonly after?: number;
+      readonly cursor?: string | null;
+      readonly limit?: number;
+    } = {},
   ): Promise<AuditPage> {
+    const time = (t: string | Date | undefined): string | undefined => (t instanceof Date ? t.toISOString() : t);
     return this.#json({
       method: "GET",
       path: "/v1/audit",
       query: {
         owner: q.owner,
         action: q.action,
+        actor: q.actor,
+        since: time(q.since),
+        until: time(q.until),
+        order: q.order,
+        after: q.after === undefined ? undefined : String(q.after),
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),
       },
@@ -298,13 +324,7 @@ export class CofferClient {
 
   // Tokens (admin)
 
-  createToken(t: {
-    readonly name: string;
-    readonly scopes: readonly string[];
-    readonly owners: readonly string[];
-    readonly ttl?: string;
-    readonly interactive?: boolean;
-  }): Promise<CreatedTokenDto> {
+  createToken(t: ReadonlyDeep<CreateTokenBody>): Promise<CreatedTokenDto> {
     return this.#json({ method: "POST", path: "/v1/tokens", body: t });
   }
 
@@ -318,7 +338,7 @@ export class CofferClient {
 
   // Encryption (admin)
 
-  encryptionStatus(): Promise<Readonly<Record<string, unknown>>> {
+  encryptionStatus(): Promise<KeyStatusDto> {
     return this.#json({ method: "GET", path: "/v1/admin/encryption" });
   }
 
@@ -327,18 +347,7 @@ export class CofferClient {
    * active and rewraps every scope key under it in the background; finishes an interrupted
    * rotation first.
    */
-  rotateEncryption(
-    opts: { readonly batchSize?: number; readonly kid?: string; readonly toKid?: string; readonly resume?: boolean } = {},
-  ): Promise<{
-    jobId: string;
-    fromKid: string | null;
-    toKid: string;
-    minted: boolean;
-    done: number;
-    total: number;
-    state: string;
-    oldKidSafeToRetireAt: string | null;
-  }> {
+  rotateEncryption(opts: ReadonlyDeep<RotateEncryptionBody> = {}): Promise<RotationStartedDto> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
   }
 

@@ -15,6 +15,6 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     }),
   );
   if (flag(args, "json")) printJson(io, items);
-  else printSecretTable(io, items, flag(args, "meta"));
+  else printSecretTable(io, items, flag(args, "meta"), flag(args, "deleted"));
   return 0;
 }

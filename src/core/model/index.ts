@@ -16,10 +16,18 @@ export {
   KID_RULE,
   KEY_NAME_RULE,
   Meta,
+  MetaKey,
+  META_KEY_RULE,
+  META_TYPE_RULE,
+  META_VALUE_TYPE_RULE,
   KeyPrefix,
+  Version,
+  REASON_REQUIRED_RULE,
+  ExpectedVersion,
   MAX_VALUE_BYTES,
   MAX_META_ENTRIES,
   parseKeyName,
   parseKid,
   parseWith,
 } from "./names.ts";
+export { parseTimePoint, TIME_RULE } from "./time.ts";
