@@ -250,15 +250,7 @@ export class TokenService {
     return { token, view: toView(row) };
   }
 
-  /**
-   * Refuses (audited, as `action` with outcome denied) an actor without the `admin` scope; for
-   * the administrative endpoints outside token management too.
-   * @throws CofferError SCOPE_DENIED.
-   */
-  authorizeAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
-    return this.#allowAdmin(actor, ctx, action);
-  }
-
+  /** Refuses (audited, as `action` with outcome denied) an actor without the `admin` scope. @throws CofferError SCOPE_DENIED. */
   #allowAdmin(actor: Actor, ctx: RequestContext, action: string): Promise<void> {
     return this.#gate.admin(actor, ctx, action);
   }
