@@ -20,6 +20,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "core/service": [...LEAVES, "core/crypto", "core/keys", "core/store", "core/config", "core/template"],
   contract: ["core/model", "core/errors"],
   sdk: ["contract", "core/model", "core/errors"],
+  console: ["sdk"],
   files: [...LEAVES, "core/crypto"],
   transfer: [...LEAVES, "core/service", "files"],
   server: [...LEAVES, "core/service", "core/config", "core/template", "contract", "files", "transfer"],
@@ -59,6 +60,13 @@ const BENCH_FLOORS = new Set([
  * Test fixtures `bench/` still borrows: the wire-protocol KMS fakes and the embedded PostgreSQL
  * starter (shared with the test suite; to move to a folder of their own, not a service's inside).
  */
+/**
+ * The one micro-benchmark of a service internal (the state MAC check, issue 10), which needs the
+ * store, the keys and the checker itself; everything else in bench/ uses the public doors.
+ */
+const BENCH_INTERNALS: Readonly<Record<string, readonly string[]>> = {
+  "bench/state-mac.ts": ["src/core/service/internals.ts", "src/core/service/secrets/secret-state.ts", "src/core/store/index.ts"],
+};
 const BENCH_FIXTURES = new Set([
   "test/global-setup.ts",
   "test/fixtures/fake-aws-kms.ts",
@@ -119,7 +127,9 @@ describe("bench/ uses public entry points only", () => {
       for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
         const path = resolve(dirname(file), m[1] ?? "");
         const rel = relative(ROOT, path);
-        if (rel.startsWith("src/") && !path.endsWith("/index.ts")) breaches.push(`${relative(ROOT, file)} → ${rel}`);
+        const allowed = BENCH_INTERNALS[relative(ROOT, file)] ?? [];
+        if (rel.startsWith("src/") && !path.endsWith("/index.ts") && !allowed.includes(rel))
+          breaches.push(`${relative(ROOT, file)} → ${rel}`);
         if (rel.startsWith("test/") && !BENCH_FIXTURES.has(rel)) breaches.push(`${relative(ROOT, file)} → ${rel}`);
       }
     }

@@ -42,6 +42,8 @@ import type {
   VersionDto,
 } from "../contract/index.ts";
 
+import type { OwnerList, RetiredKeyDto } from "../contract/console.ts";
+
 export type * from "../contract/index.ts";
 
 export type ClientOptions = {
@@ -349,6 +351,18 @@ export class CofferClient {
    */
   rotateEncryption(opts: ReadonlyDeep<RotateEncryptionBody> = {}): Promise<RotationStartedDto> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
+  }
+
+  /** Marks a kid retired once nothing depends on it (`coffer keys retire`). Needs `admin`. */
+  retireKey(kid: string): Promise<RetiredKeyDto> {
+    return this.#json({ method: "POST", path: "/v1/admin/encryption/retire", body: { kid } });
+  }
+
+  // Owners
+
+  /** The owners this token can see that hold live secrets, with how many. Needs `secrets:read`. */
+  async listOwners(): Promise<OwnerList["items"]> {
+    return (await this.#json<OwnerList>({ method: "GET", path: "/v1/owners" })).items;
   }
 
   // Operations

@@ -23,6 +23,8 @@ import { LegacyImport } from "./admin/legacy-import/index.ts";
 import { KeyStatusService } from "./admin/status/index.ts";
 import { ValueCheck } from "./admin/check/index.ts";
 import { rememberInternals } from "./internals.ts";
+import { ConsoleSessions } from "./sessions/index.ts";
+import { OwnerListing } from "./owners/index.ts";
 
 /**
  * The administrative services. Each checks the `admin` scope itself (a local actor holds it)
@@ -78,6 +80,10 @@ export type Core = {
   /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
   readonly templates: TemplateService;
   readonly tokens: TokenService;
+  /** Admin-console sessions (cookie sign-in, docs/console.md). */
+  readonly sessions: ConsoleSessions;
+  /** The owners a caller can see (`GET /v1/owners`). */
+  readonly owners: OwnerListing;
   readonly audit: AuditService;
   readonly admin: AdminServices;
   readonly health: Health;
@@ -158,6 +164,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
       generator: new SecretGenerator(secrets),
       templates: new TemplateService({ store, audit, secrets }),
       tokens,
+      sessions: new ConsoleSessions({ store, tokens, audit, policy: config.consoleSession }),
+      owners: new OwnerListing({ store, audit }),
       audit: auditService,
       admin,
       health,
