@@ -1,9 +1,8 @@
 // Coffer's side: the real core (SecretsService over the real store), built as the CLI builds it.
-import { join } from "node:path";
-import SqliteDatabase from "better-sqlite3";
 import { loadConfig } from "../src/core/config/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
 import { LOCAL_CONTEXT, createCore, type Actor, type Core } from "../src/core/service/index.ts";
+import { readSqliteSchema } from "./floors.ts";
 import { measureStateMac, type StateMacCost } from "./state-mac.ts";
 import { ACTOR_USER, OWNER, keyName, type BenchDb, type Dialect, type RangeFn, type Workload } from "./common.ts";
 
@@ -24,20 +23,6 @@ export interface CofferOps {
    */
   schema(): readonly string[];
   close(): Promise<void>;
-}
-
-function readSqliteSchema(home: string): readonly string[] {
-  const db = new SqliteDatabase(join(home, "coffer.db"), { readonly: true });
-  try {
-    return db
-      .prepare<[], string>(
-        `SELECT sql FROM sqlite_master WHERE tbl_name IN ('secrets', 'secret_versions') AND sql IS NOT NULL ORDER BY rowid`,
-      )
-      .pluck()
-      .all();
-  } finally {
-    db.close();
-  }
 }
 
 /**
@@ -82,7 +67,7 @@ export async function openCofferOps(db: BenchDb, home: string, w: Workload): Pro
       for (let i = from; i < to; i++) await set1(OWNER, i);
     },
     get: async (from, to) => {
-      for (let j = from; j < to; j++) await s.get(ACTOR, { owner: OWNER, key: w.keys[w.order[j]!]! });
+      for (let j = from; j < to; j++) await s.get(ACTOR, LOCAL_CONTEXT, { owner: OWNER, key: w.keys[w.order[j]!]! });
     },
     reveal: async (from, to) => {
       for (let j = from; j < to; j++) await reveal1(OWNER, w.order[j]!);
@@ -90,7 +75,7 @@ export async function openCofferOps(db: BenchDb, home: string, w: Workload): Pro
     warmUp: async (n) => {
       for (let i = 0; i < n; i++) await set1(warmOwner, i);
       for (let i = 0; i < n; i++) {
-        await s.get(ACTOR, { owner: warmOwner, key: w.keys[i]! });
+        await s.get(ACTOR, LOCAL_CONTEXT, { owner: warmOwner, key: w.keys[i]! });
         await reveal1(warmOwner, i);
       }
     },

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/core/config/index.ts";
-import { createCore, CryptoErase, LOCAL_CONTEXT } from "../src/core/service/index.ts";
+import { createCore, LOCAL_CONTEXT } from "../src/core/service/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
 const n = Number(process.argv[2] ?? "10000");
 const home = mkdtempSync(join(tmpdir(), "coffer-erase-cost-"));
@@ -20,7 +20,8 @@ try {
         value: Secret.fromString("y".repeat(64)),
       });
     const t0 = performance.now();
-    const r = await new CryptoErase(core, { backupRetentionMs: null }).erase(actor, LOCAL_CONTEXT, {
+    const r = await core.admin.erase.erase(actor, LOCAL_CONTEXT, {
+      backupRetentionMs: null,
       owner: `project/gone${round}`,
       confirm: `project/gone${round}`,
     });

@@ -84,3 +84,18 @@ function openSqliteFloor(opts: FloorOptions): Floor {
     },
   };
 }
+
+/** Coffer's own DDL for the tables the SQLite floor writes, read from a Coffer database (so both use the same schema). */
+export function readSqliteSchema(home: string): readonly string[] {
+  const db = new SqliteDatabase(join(home, "coffer.db"), { readonly: true });
+  try {
+    return db
+      .prepare<[], string>(
+        `SELECT sql FROM sqlite_master WHERE tbl_name IN ('secrets', 'secret_versions') AND sql IS NOT NULL ORDER BY rowid`,
+      )
+      .pluck()
+      .all();
+  } finally {
+    db.close();
+  }
+}

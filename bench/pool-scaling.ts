@@ -13,6 +13,7 @@ import {
   type Workload,
 } from "./common.ts";
 import { openFloorReaders } from "./floor-postgres.ts";
+import { LOCAL_CONTEXT } from "../src/core/service/index.ts";
 
 /** The target: throughput with the larger pool over throughput with one connection. */
 export const POOL_TARGET_RATIO = 1;
@@ -62,7 +63,9 @@ export async function measurePoolScaling(
       const core = await openCofferCore(db, home, size);
       closers.push(() => core.close());
       sides.push((from, to) =>
-        runConcurrent(from, to, c.workers, (j) => core.secrets.get(ACTOR, { owner: OWNER, key: w.keys[w.order[j % w.order.length]!]! })),
+        runConcurrent(from, to, c.workers, (j) =>
+          core.secrets.get(ACTOR, LOCAL_CONTEXT, { owner: OWNER, key: w.keys[w.order[j % w.order.length]!]! }),
+        ),
       );
     }
     for (const size of c.sizes) {

@@ -72,7 +72,7 @@ async function ifMissing(home: string): Promise<RenderReport["ifMissing"]> {
   const ms = performance.now() - started;
   const core = await createCore(loadConfig({ env: { COFFER_HOME: home, COFFER_KEK_PROVIDER: "file" } }));
   try {
-    const versions = (await core.secrets.history(ACTOR, { owner: OWNER, key: "GENERATED" })).length;
+    const versions = (await core.secrets.history(ACTOR, LOCAL_CONTEXT, { owner: OWNER, key: "GENERATED" })).length;
     const created = runs.filter((r) => r.code === 0 && (JSON.parse(r.out) as { created: boolean }).created).length;
     return { callers, versions, errors: runs.filter((r) => r.code !== 0).length, created, ms };
   } finally {

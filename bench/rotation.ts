@@ -8,12 +8,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import SqliteDatabase from "better-sqlite3";
 import { loadConfig } from "../src/core/config/index.ts";
-import { systemEffects } from "../src/core/crypto/index.ts";
-import { parseOwner, type Owner } from "../src/core/model/index.ts";
+import { ownerIdColumn, parseOwner } from "../src/core/model/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
-import { KekRotation, LOCAL_CONTEXT, OwnerRekey, actorLabel, createCore, type Core } from "../src/core/service/index.ts";
-import { cols } from "../src/core/service/secret-lookup.ts";
-import { sealToColumns } from "../src/core/service/sealing.ts";
+import { LOCAL_CONTEXT, createCore, type Core } from "../src/core/service/index.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { ACTOR } from "./coffer-ops.ts";
 import { CHILD_RSS_PREFIX, makeWorkload, median, opsPerSec, progress, yieldToEventLoop } from "./common.ts";
@@ -168,67 +165,31 @@ async function verifySample(env: Env, c: RotationCounts, when: string): Promise<
 }
 
 /**
- * Creates the database with Coffer's own migrations and each owner's scope key through Coffer,
- * then writes the `secrets` and `secret_versions` rows directly, sealed by Coffer's own
- * `sealToColumns` under the owner's scope key (so everything stays decryptable).
+ * Seeds through Coffer's public service (untimed): each owner's secrets by `secrets.importMany`
+ * (merge), at most `seedTxRows` per call, so scope keys, sealing, state MACs and audit events
+ * are exactly what a user's writes make.
  */
 async function seed(env: Env, c: RotationCounts): Promise<void> {
-  const owners: Owner[] = [];
-  const scope: { id: string; key: Parameters<typeof sealToColumns>[0] }[] = [];
+  const secrets = VALUES.map((v) => Secret.fromString(v));
+  let written = 0;
   await withCore(env, async (core) => {
     for (let o = 0; o < c.owners; o++) {
-      const owner = parseOwner(ownerName(o));
-      owners.push(owner);
-      scope.push(await core.keys.activeScopeKey(owner));
-      if (o % 1000 === 999) await yieldToEventLoop();
+      const n = secretsOf(c, o);
+      for (let from = 0; from < n; from += c.seedTxRows) {
+        const entries = [];
+        for (let j = from; j < Math.min(n, from + c.seedTxRows); j++) entries.push({ key: keyName(j), value: secrets[valueIndex(o, j)]! });
+        await core.secrets.importMany(ACTOR, LOCAL_CONTEXT, { owner: ownerName(o), mode: "merge", entries });
+        const before = written;
+        written += entries.length;
+        if (Math.floor(written / 200_000) > Math.floor(before / 200_000))
+          progress(`seed: ${written.toLocaleString("en-US")} secrets written`);
+      }
+      if (o % 100 === 99) await yieldToEventLoop();
     }
   });
-  progress(`seed: ${c.owners.toLocaleString("en-US")} scope keys created through Coffer`);
+  if (written !== c.secrets) throw new Error(`seed: ${String(written)} secrets written, expected ${String(c.secrets)}`);
   const db = new SqliteDatabase(join(env.home, "coffer.db"));
   try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    const now = new Date().toISOString();
-    const createdBy = actorLabel(ACTOR);
-    const insSecret = db.prepare<[string, string, string, string, string]>(
-      `INSERT INTO secrets (owner_type, owner_id, key_name, current_version, meta, created_at, updated_at) VALUES (?, ?, ?, 1, '{}', ?, ?)`,
-    );
-    const insVersion = db.prepare<[number | bigint, string, Uint8Array, Uint8Array, Uint8Array, string, string, string]>(
-      `INSERT INTO secret_versions (secret_id, version, alg, nonce, ciphertext, wrapped_dek, scope_key_id, hmac, created_at, created_by, destroyed_at)
-       VALUES (?, 1, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)`,
-    );
-    const secrets = VALUES.map((v) => Secret.fromString(v));
-    const insertRange = db.transaction((items: readonly (readonly [number, number])[]) => {
-      for (const [o, j] of items) {
-        const owner = owners[o]!;
-        const sk = scope[o]!;
-        const name = keyName(j);
-        const col = cols(owner);
-        const s = sealToColumns(sk.key, secrets[valueIndex(o, j)]!, { owner, name, version: 1, scopeKeyId: sk.id }, systemEffects);
-        const id = insSecret.run(col.ownerType, col.ownerId, name, now, now).lastInsertRowid;
-        insVersion.run(id, s.alg, s.nonce, s.ciphertext, s.wrapped_dek, s.scope_key_id, now, createdBy);
-      }
-    });
-    let batch: (readonly [number, number])[] = [];
-    let written = 0;
-    for (let o = 0; o < c.owners; o++) {
-      const n = secretsOf(c, o);
-      for (let j = 0; j < n; j++) {
-        batch.push([o, j]);
-        if (batch.length === c.seedTxRows) {
-          insertRange.immediate(batch);
-          written += batch.length;
-          batch = [];
-          if (written % 200_000 === 0) progress(`seed: ${written.toLocaleString("en-US")} secrets written`);
-          await yieldToEventLoop();
-        }
-      }
-    }
-    insertRange.immediate(batch);
-    written += batch.length;
-    const [count] = db.prepare<[], number>(`SELECT count(*) FROM secret_versions`).pluck().all();
-    if (count !== c.secrets) throw new Error(`seed: ${String(count)} version rows, expected ${String(c.secrets)}`);
     db.pragma("wal_checkpoint(TRUNCATE)");
   } finally {
     db.close();
@@ -296,7 +257,8 @@ function openFloorDb(dir: string, cofferDb: string, c: RotationCounts): FloorDb 
   const scopeAad = (id: string, kid: string): Buffer => Buffer.from(`scope-key|${id}|${kid}`);
   const dekAad = (secretId: number, version: number, scopeKeyId: string): Buffer =>
     Buffer.from(`dek|${String(secretId)}|${String(version)}|${scopeKeyId}`);
-  const rekeyOwner = cols(parseOwner(ownerName(0)));
+  const first = parseOwner(ownerName(0));
+  const rekeyOwner = { ownerType: first.kind, ownerId: ownerIdColumn(first) };
   // The rekey owner's floor scope key takes the id of its copied row (replaced by each rekey).
   let scopeId = db
     .prepare<[string, string], string>(`SELECT id FROM scope_keys WHERE owner_type = ? AND owner_id = ? AND state = 'active'`)
@@ -403,7 +365,7 @@ async function getLoop(
   let n = 0;
   for (;;) {
     for (let k = 0; k < 64; k++) {
-      await core.secrets.get(ACTOR, refs[(start + n) % refs.length]!);
+      await core.secrets.get(ACTOR, LOCAL_CONTEXT, refs[(start + n) % refs.length]!);
       n++;
     }
     await yieldToEventLoop();
@@ -576,7 +538,7 @@ export async function measureRotation(opts: {
       writeKeyring(env, to, KIDS);
       const report = await withCore(env, async (core) => {
         const t0 = performance.now();
-        const rep = await new KekRotation(core).rotate(ACTOR, LOCAL_CONTEXT, { batchSize: BATCH });
+        const rep = await core.admin.rotation.rotate(ACTOR, LOCAL_CONTEXT, { batchSize: BATCH });
         aCoffer.push(performance.now() - t0);
         return rep;
       });
@@ -600,7 +562,7 @@ export async function measureRotation(opts: {
       bFloor.push(performance.now() - t);
       const rep = await withCore(env, async (core) => {
         const t0 = performance.now();
-        const x = await new OwnerRekey(core).rekey(ACTOR, LOCAL_CONTEXT, { owner: ownerName(0) });
+        const x = await core.admin.rekey.rekey(ACTOR, LOCAL_CONTEXT, { owner: ownerName(0) });
         bCoffer.push(performance.now() - t0);
         return x;
       });

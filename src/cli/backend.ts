@@ -99,20 +99,23 @@ export async function withBackend<T>(
       fn({
         mode: "local",
         set: (i) => core.secrets.set(actor, LOCAL_CONTEXT, i),
-        get: (r) => core.secrets.get(actor, r),
+        get: (r) => core.secrets.get(actor, LOCAL_CONTEXT, r),
         reveal: (r) => core.secrets.reveal(actor, LOCAL_CONTEXT, r),
         unset: (r) => core.secrets.unset(actor, LOCAL_CONTEXT, r),
         listAll: async (q) => {
           const all: SecretView[] = [];
           let cursor: number | null = 0;
           while (cursor !== null) {
-            const page: { items: readonly SecretView[]; nextCursor: number | null } = await core.secrets.list(actor, { ...q, cursor });
+            const page: { items: readonly SecretView[]; nextCursor: number | null } = await core.secrets.list(actor, LOCAL_CONTEXT, {
+              ...q,
+              cursor,
+            });
             all.push(...page.items);
             cursor = page.nextCursor;
           }
           return all;
         },
-        history: (r) => core.secrets.history(actor, r),
+        history: (r) => core.secrets.history(actor, LOCAL_CONTEXT, r),
         rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
         generate: (i) => core.generator.generate(actor, LOCAL_CONTEXT, i),
         regenerate: (r) => core.generator.regenerate(actor, LOCAL_CONTEXT, r),
@@ -124,8 +127,9 @@ export async function withBackend<T>(
           render: async (t) => (await core.templates.render(actor, LOCAL_CONTEXT, t)).bytes,
         },
         revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
-        auditList: (f) => core.audit.list({ ...f, owner: f.owner === null ? null : parseOwner(f.owner) }),
-        auditVerify: (anchor) => core.secrets.verifyAudit(actor, LOCAL_CONTEXT, anchor === null ? null : parseAnchor(anchor)),
+        auditList: async (f) =>
+          (await core.audit.list(actor, LOCAL_CONTEXT, { ...f, owner: f.owner === null ? null : parseOwner(f.owner) })).events,
+        auditVerify: (anchor) => core.audit.verify(actor, LOCAL_CONTEXT, { anchor: anchor === null ? null : parseAnchor(anchor) }),
         // Lazy: only these two need the age and YAML code.
         importSecrets: async (r) => (await import("./transfer.ts")).importLocal(core, actor, r),
         exportBundle: async (r) => (await import("./transfer.ts")).exportLocal(core, actor, r),

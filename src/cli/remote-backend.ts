@@ -1,11 +1,11 @@
 import { Secret } from "../core/secret/index.ts";
 import type { SecretView, TemplateText, TemplateView } from "../core/service/index.ts";
-import type { RevealedDto } from "../contract/index.ts";
+import { decodeValue, encodeValue, type RevealedDto } from "../contract/index.ts";
 import { CofferClient } from "../sdk/index.ts";
 import { fromApiError, type Backend } from "./backend.ts";
 
 function secretOf(dto: RevealedDto): Secret {
-  return dto.value !== null ? Secret.fromString(dto.value) : Secret.adopt(Buffer.from(dto.valueBase64 ?? "", "base64"));
+  return Secret.adopt(decodeValue(dto));
 }
 
 function viewOf(dto: RevealedDto): SecretView {
@@ -31,13 +31,9 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
       call(async () => {
         const bytes = i.value.reveal();
         try {
-          const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-          let body: { value: string } | { valueBase64: string };
-          try {
-            body = { value: text.decode(bytes) };
-          } catch {
-            body = { valueBase64: Buffer.from(bytes).toString("base64") };
-          }
+          const enc = encodeValue(bytes);
+          const body: { value: string } | { valueBase64: string } =
+            enc.value !== null ? { value: enc.value } : { valueBase64: enc.valueBase64 ?? "" };
           const put: Record<string, unknown> & SecretView = await c.putSecret(
             i.owner,
             i.key,

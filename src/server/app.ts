@@ -152,10 +152,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get("/healthz", health, () => Promise.resolve({ status: "ok" }));
   app.get("/readyz", health, async (_req, reply) => {
     try {
-      await opts.core.store.read({ kind: "owners", patterns: [] }, async (db) =>
-        db.selectFrom("keyring_keys").select("kid").limit(1).execute(),
-      );
-      return { status: "ready", kid: opts.core.keys.keyring.active.kid };
+      const { kid } = await opts.core.health.ready();
+      return { status: "ready", kid };
     } catch (e) {
       return sendProblem(_req, reply, new CofferError("STORE_UNAVAILABLE", `not ready: ${toCofferError(e).code}`));
     }

@@ -12,9 +12,9 @@ import {
   TokenDto,
   TokenList,
 } from "../contract/index.ts";
-import { invalidInput } from "../core/errors/index.ts";
+import { invalidInput, isCofferError } from "../core/errors/index.ts";
 import { parseOwner, parseTimePoint } from "../core/model/index.ts";
-import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
+import { parseAnchor, type Actor, type Core, type RequestContext, type RotateOptions, type RotationReport } from "../core/service/index.ts";
 import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
@@ -46,7 +46,7 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const cursor = q.cursor === undefined ? null : Number(q.cursor);
     const after = q.after === undefined ? 0 : Number(q.after);
     const now = new Date();
-    const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
+    const page = await core.audit.list(actorOf(req), ctxOf(req), {
       owner: q.owner === undefined ? null : parseOwner(q.owner, "owner"),
       action: q.action ?? null,
       afterSeq: desc ? after : Math.max(after, cursor ?? 0),
@@ -64,13 +64,12 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const q = input(AuditVerifyQuery, req.query, "query");
     return output(
       AuditVerificationDto,
-      await core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor)),
+      await core.audit.verify(actorOf(req), ctxOf(req), { anchor: q.anchor === undefined ? null : parseAnchor(q.anchor) }),
     );
   });
 
   app.get("/v1/admin/encryption", async (req) => {
-    await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "admin.encryption.status");
-    return output(KeyStatusDto, await keyStatus(core, { ...core.policy, now: new Date() }));
+    return output(KeyStatusDto, await core.admin.status.get(actorOf(req), ctxOf(req)));
   });
 
   // Starts a background job that rewraps every scope key under the active kid; progress in
@@ -78,7 +77,6 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
   app.post("/v1/admin/encryption/rotate", async (req, reply) => {
     const actor = actorOf(req);
     const ctx = ctxOf(req);
-    await core.tokens.authorizeAdmin(actor, ctx, "admin.encryption.rotate");
     const b = body(RotateEncryptionBody, req);
     const batchSize = b.batchSize ?? 500;
     if (batchSize < 1 || batchSize > 10_000) throw invalidInput("batchSize", "must be from 1 to 10000");
@@ -113,9 +111,9 @@ export function startRotation(
   core: Core,
   metrics: Metrics,
   background: Set<Promise<unknown>>,
-  actor: Parameters<KekRotation["rotate"]>[0],
-  ctx: Parameters<KekRotation["rotate"]>[1],
-  opts: Omit<RotateOptions, "onProgress" | "backupRetentionMs">,
+  actor: Actor,
+  ctx: RequestContext,
+  opts: Omit<RotateOptions, "onProgress">,
 ): { readonly started: Promise<StartedRotation>; readonly finished: Promise<RotationReport | null> } {
   let resolveStarted: (p: StartedRotation) => void = () => undefined;
   let rejectStarted: (e: unknown) => void = () => undefined;
@@ -123,11 +121,10 @@ export function startRotation(
     resolveStarted = res;
     rejectStarted = rej;
   });
-  const initial = core.keys.keyring.active.kid;
-  const run = new KekRotation(core)
+  const initial = core.health.activeKid();
+  const run = core.admin.rotation
     .rotate(actor, ctx, {
       ...opts,
-      backupRetentionMs: core.policy.backupRetentionMs,
       onProgress: (p) => {
         metrics.rotationDone.set(p.done);
         metrics.rotationTotal.set(p.total);
@@ -150,7 +147,8 @@ export function startRotation(
       return r;
     })
     .catch((e: unknown) => {
-      metrics.rotationFailures.inc({ auto: opts.auto === true ? "true" : "false" });
+      // A refusal (no `admin` scope) is not a failed rotation.
+      if (!isCofferError(e) || e.code !== "SCOPE_DENIED") metrics.rotationFailures.inc({ auto: opts.auto === true ? "true" : "false" });
       rejectStarted(e);
       return null;
     });

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ConsoleSessionDto, ConsoleSignInBody, OwnerList, RetiredKeyDto, RetireKeyBody } from "../contract/index.ts";
 import { CofferError } from "../core/errors/index.ts";
-import { KekRotation, type Core, type TokenActor } from "../core/service/index.ts";
+import type { Core, TokenActor } from "../core/service/index.ts";
 import { body, output } from "./contract-io.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
@@ -182,9 +182,7 @@ export function consoleRoutes(app: FastifyInstance, core: Core): void {
   app.get("/v1/owners", async (req) => output(OwnerList, { items: await core.owners.list(actorOf(req), ctxOf(req)) }));
 
   app.post("/v1/admin/encryption/retire", async (req) => {
-    const actor = actorOf(req);
-    await core.tokens.authorizeAdmin(actor, ctxOf(req), "keys.retire");
     const b = body(RetireKeyBody, req);
-    return output(RetiredKeyDto, await new KekRotation(core).retire(actor, ctxOf(req), { kid: b.kid }));
+    return output(RetiredKeyDto, await core.admin.rotation.retire(actorOf(req), ctxOf(req), { kid: b.kid }));
   });
 }

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
+  encodeValue,
+  parseValueInput,
   GenerateBody,
   GenerateResultDto,
   ListSecretsQuery,
@@ -71,23 +73,13 @@ function ifMatch(req: FastifyRequest): number | undefined {
 }
 
 function valueOf(b: PutSecretBody): Secret {
-  if ((b.value === undefined) === (b.valueBase64 === undefined)) throw invalidInput("value", "give exactly one of value, valueBase64");
-  if (b.value !== undefined) return Secret.fromString(b.value);
-  const text = b.valueBase64 ?? "";
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw invalidInput("valueBase64", "must be base64");
-  return Secret.adopt(Buffer.from(text, "base64"));
+  return Secret.adopt(parseValueInput(b));
 }
 
 export function revealedDto(r: RevealedSecret): RevealedDto {
   const bytes = r.value.reveal();
   try {
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-    const utf8 = Buffer.from(text, "utf8").equals(bytes);
-    return output(RevealedDto, {
-      ...r.view,
-      value: utf8 ? text : null,
-      ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }),
-    });
+    return output(RevealedDto, { ...r.view, ...encodeValue(bytes) });
   } finally {
     bytes.fill(0);
     r.value.wipe();
@@ -102,34 +94,30 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
     if (q.ownerId !== undefined && q.ownerType === undefined) throw invalidInput("ownerType", "is required with ownerId");
     const owner =
       q.ownerType !== undefined && q.ownerId !== undefined ? ownerText({ ownerType: q.ownerType, ownerId: q.ownerId }) : undefined;
-    const page = await s.list(
-      actorOf(req),
-      {
-        ...(owner === undefined ? {} : { owner }),
-        ...(owner === undefined && q.ownerType !== undefined ? { ownerType: q.ownerType } : {}),
-        ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
-        ...(q.cursor === undefined ? {} : { cursor: Number(q.cursor) }),
-        limit: q.limit === undefined ? 100 : Number(q.limit),
-        includeDeleted: q.deleted === "true",
-      },
-      ctxOf(req),
-    );
+    const page = await s.list(actorOf(req), ctxOf(req), {
+      ...(owner === undefined ? {} : { owner }),
+      ...(owner === undefined && q.ownerType !== undefined ? { ownerType: q.ownerType } : {}),
+      ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
+      ...(q.cursor === undefined ? {} : { cursor: Number(q.cursor) }),
+      limit: q.limit === undefined ? 100 : Number(q.limit),
+      includeDeleted: q.deleted === "true",
+    });
     return output(SecretPage, { items: page.items, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) });
   });
 
   app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretDto> => {
     const q = input(VersionQuery, req.query, "query");
-    const view = await s.get(
-      actorOf(req),
-      { owner: ownerText(req.params), key: req.params.keyName, ...(q.version === undefined ? {} : { version: Number(q.version) }) },
-      ctxOf(req),
-    );
+    const view = await s.get(actorOf(req), ctxOf(req), {
+      owner: ownerText(req.params),
+      key: req.params.keyName,
+      ...(q.version === undefined ? {} : { version: Number(q.version) }),
+    });
     void reply.header("etag", `"${String(view.version)}"`);
     return output(SecretDto, view);
   });
 
   app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName/versions", async (req) =>
-    output(VersionList, { items: await s.history(actorOf(req), { owner: ownerText(req.params), key: req.params.keyName }, ctxOf(req)) }),
+    output(VersionList, { items: await s.history(actorOf(req), ctxOf(req), { owner: ownerText(req.params), key: req.params.keyName }) }),
   );
 
   app.put<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretDto> => {

@@ -3,7 +3,8 @@ import { EXPORT_PATH, ExportQuery, IMPORT_PATH, ImportBody, ImportSummaryDto } f
 import { CofferError, invalidInput } from "../core/errors/index.ts";
 import { Secret } from "../core/secret/index.ts";
 import type { Core } from "../core/service/index.ts";
-import { checkRecipient, readImportSource, sealBundle, type BundleSeal } from "../files/index.ts";
+import { checkRecipient, type BundleSeal } from "../files/index.ts";
+import { exportBundle, importFile, type ExportedBundle } from "../transfer/index.ts";
 import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
@@ -43,23 +44,18 @@ function sealOf(req: FastifyRequest, recipient: string | readonly string[] | und
 export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metrics): void {
   app.post(IMPORT_PATH.replace(":", "::"), { bodyLimit: IMPORT_BODY_LIMIT }, async (req): Promise<ImportSummaryDto> => {
     const b = body(ImportBody, req);
-    await core.secrets.authorizeImport(actorOf(req), ctxOf(req), b.owner ?? null);
     const passphrase = b.passphrase === undefined ? null : Secret.fromString(b.passphrase);
-    const opts = { allowPlaintext: b.allowPlaintext ?? false, identities: b.identities ?? [], passphrase, path: null };
-    const src = await readImportSource(Buffer.from(b.content, "base64"), b.format, opts).finally(() => passphrase?.wipe());
     try {
-      const owner = b.owner ?? src.manifest?.owner;
-      if (owner === undefined) throw invalidInput("owner", "is required (only a bundle names its own owner)");
-      const entries = src.entries;
-      const summary = await core.secrets.importMany(actorOf(req), ctxOf(req), {
-        owner,
+      const summary = await importFile(core, actorOf(req), ctxOf(req), {
+        owner: b.owner ?? null,
         mode: b.mode ?? "merge",
-        entries,
-        source: src.format,
+        format: b.format,
+        content: Buffer.from(b.content, "base64"),
+        ...{ allowPlaintext: b.allowPlaintext ?? false, identities: b.identities ?? [], passphrase, path: null },
       });
       return output(ImportSummaryDto, summary);
     } finally {
-      for (const e of src.entries) e.value.wipe();
+      passphrase?.wipe();
     }
   });
 
@@ -69,20 +65,20 @@ export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metric
     if (reason === undefined)
       throw new CofferError("INVALID_INPUT", "reason: is required (X-Coffer-Reason header or reason query)", { field: "reason" });
     const seal = sealOf(req, q.recipient);
-    const what = { owner: q.owner, reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) };
-    const entries = await core.secrets.exportValues(actorOf(req), ctxOf(req), what);
-    let bundle: string;
+    const what = { owner: q.owner, reason, seal, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) };
+    let out: ExportedBundle;
     try {
-      metrics.reveals.inc({ via: "export" }, entries.length);
-      bundle = await sealBundle({ owner: q.owner, createdAt: new Date().toISOString(), prefix: q.prefix ?? null, entries }, seal);
+      out = await exportBundle(core, actorOf(req), ctxOf(req), what, (n) => {
+        metrics.reveals.inc({ via: "export" }, n);
+      });
     } finally {
-      for (const e of entries) e.value.wipe();
       if (seal.kind === "passphrase") seal.passphrase.wipe();
     }
+    const { bundle, count } = out;
     return reply
       .header("content-type", "text/plain; charset=utf-8")
       .header("content-disposition", 'attachment; filename="coffer-bundle.age"')
-      .header("x-coffer-bundle-count", String(entries.length))
+      .header("x-coffer-bundle-count", String(count))
       .send(bundle);
   });
 }

@@ -2,7 +2,7 @@ import pino, { type Logger as PinoLogger } from "pino";
 import type { Server as TlsServer } from "node:tls";
 import type { Config } from "../core/config/index.ts";
 import { CofferError } from "../core/errors/index.ts";
-import { AutoRotation, createCore, keyStatus, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
+import { createCore, LOCAL_CONTEXT, type Actor, type Core, type ReauthHook } from "../core/service/index.ts";
 import { buildServer, redactUrl } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import { startRotation } from "./routes-admin.ts";
@@ -114,7 +114,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     bootstrapToken = new TextDecoder().decode(created.token.reveal());
     created.token.wipe();
   }
-  const status = await keyStatus(core, { ...core.policy, now: new Date() });
+  const status = await core.admin.status.get(SERVER_ACTOR, LOCAL_CONTEXT);
   const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
   if (interrupted !== null) {
     logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
@@ -195,7 +195,7 @@ function listenError(e: unknown, host: string, port: number): unknown {
  * (see `AutoRotation`). Outcomes are counted in `coffer_kek_auto_rotation_checks_total`.
  */
 function autoRotate(core: Core, metrics: Metrics, background: Set<Promise<unknown>>, logger: PinoLogger, checkMs: number): NodeJS.Timeout {
-  const auto = new AutoRotation(core);
+  const auto = core.admin.autoRotation;
   let checking = false;
   let saidCannotMint = false;
   const tick = (): void => {
@@ -209,11 +209,11 @@ function autoRotate(core: Core, metrics: Metrics, background: Set<Promise<unknow
       })
       .then((outcome) => {
         metrics.autoRotationChecks.inc({ outcome });
-        if (outcome === "rotated") logger.info({ kid: core.keys.keyring.active.kid }, "rotated the master key automatically (due)");
+        if (outcome === "rotated") logger.info({ kid: core.health.activeKid() }, "rotated the master key automatically (due)");
         if (outcome === "cannot_mint" && !saidCannotMint) {
           saidCannotMint = true;
           logger.warn(
-            { kid: core.keys.keyring.active.kid },
+            { kid: core.health.activeKid() },
             "the master key is due for rotation, but this key provider cannot mint one; rotate by hand",
           );
         }

@@ -286,7 +286,7 @@ describe("HTTP authorization matrix (real server)", () => {
 /**
  * Tenant isolation over HTTP on the default store (SQLite, where no row-level security exists):
  * what a token scoped to `project/acme` gets back from every listing, whatever it asks for.
- * The same guarantees on both dialects at the service level: src/core/service/tenant-isolation.test.ts.
+ * The same guarantees on both dialects at the service level: src/core/service/secrets/tenant-isolation.test.ts.
  */
 describe("tenant isolation over HTTP and the remote CLI (SQLite)", () => {
   const CANARY = "FOREIGN-META-canary-91be";

@@ -214,22 +214,22 @@ describe("the contract over real HTTP: the document served, and one message per 
     ],
     [
       "a listing of an owner without a type",
-      () => s().list(ACTOR, { owner: "acme", limit: 10, includeDeleted: false }, LOCAL_CONTEXT),
+      () => s().list(ACTOR, LOCAL_CONTEXT, { owner: "acme", limit: 10, includeDeleted: false }),
       () => sdk.listSecrets({ owner: "acme" }),
     ],
     [
       "a listing of an owner id with a slash",
-      () => s().list(ACTOR, { owner: "user/a/b", limit: 10, includeDeleted: false }, LOCAL_CONTEXT),
+      () => s().list(ACTOR, LOCAL_CONTEXT, { owner: "user/a/b", limit: 10, includeDeleted: false }),
       () => sdk.listSecrets({ owner: "user/a/b" }),
     ],
     [
       "a system owner with an id",
-      () => s().get(ACTOR, { owner: "system/x", key: "K" }, LOCAL_CONTEXT),
+      () => s().get(ACTOR, LOCAL_CONTEXT, { owner: "system/x", key: "K" }),
       () => sdk.getSecret("system/x", "K"),
     ],
     [
       "an owner id breaking the rule",
-      () => s().get(ACTOR, { owner: "project/-bad", key: "K" }, LOCAL_CONTEXT),
+      () => s().get(ACTOR, LOCAL_CONTEXT, { owner: "project/-bad", key: "K" }),
       () => sdk.getSecret("project/-bad", "K"),
     ],
     [
@@ -259,7 +259,7 @@ describe("the contract over real HTTP: the document served, and one message per 
     ],
     [
       "a get of version 0",
-      () => s().get(ACTOR, { owner: "project/p", key: "K", version: 0 }, LOCAL_CONTEXT),
+      () => s().get(ACTOR, LOCAL_CONTEXT, { owner: "project/p", key: "K", version: 0 }),
       () => sdk.getSecret("project/p", "K", { version: 0 }),
     ],
     [

@@ -1,6 +1,6 @@
 import { loadConfig } from "../../core/config/index.ts";
 import { CofferError } from "../../core/errors/index.ts";
-import { CryptoErase, LOCAL_CONTEXT, parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { LOCAL_CONTEXT, parseRetention, type EraseReport } from "../../core/service/index.ts";
 import { isInteractive, writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
@@ -54,7 +54,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     given === undefined ? loadConfig({ env: io.env, flags: opts }).backupRetentionMs : parseRetention(given, "--backup-retention");
   const confirm = await confirmation(args, io, owner);
   const report = await withCore(io, opts, (core, actor) =>
-    new CryptoErase(core, { backupRetentionMs }).erase(actor, LOCAL_CONTEXT, { owner, confirm }),
+    core.admin.erase.erase(actor, LOCAL_CONTEXT, { owner, confirm, backupRetentionMs }),
   );
   if (flag(args, "json")) printJson(io, report);
   else printReport(io, report);

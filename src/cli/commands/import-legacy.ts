@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { CofferError } from "../../core/errors/index.ts";
-import { LEGACY_FORMATS, LegacyImport, LOCAL_CONTEXT, type LegacyFormat, type LegacyImportSummary } from "../../core/service/index.ts";
+import { LEGACY_FORMATS, LOCAL_CONTEXT, type LegacyFormat, type LegacyImportSummary } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
@@ -52,7 +52,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const format = formatOf(path, str(args, "format"));
   const text = readListing(path);
   const summary = await withCore(io, globalOptions(args), (core, actor) =>
-    new LegacyImport(core).run(actor, LOCAL_CONTEXT, { text, format, keyFile, keyringFile, dryRun: flag(args, "dryRun") }),
+    core.admin.legacyImport.run(actor, LOCAL_CONTEXT, { text, format, keyFile, keyringFile, dryRun: flag(args, "dryRun") }),
   );
   if (flag(args, "json")) printJson(io, summary);
   else printSummary(io, summary);

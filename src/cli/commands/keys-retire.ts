@@ -1,4 +1,4 @@
-import { KekRotation, LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
@@ -7,7 +7,7 @@ import { flag, globalOptions, pos, required } from "./args.ts";
 /** `coffer keys retire <kid>`: refused while anything depends on the kid. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const kid = required(pos(args, 0), "<kid>");
-  const report = await withCore(io, globalOptions(args), (core, actor) => new KekRotation(core).retire(actor, LOCAL_CONTEXT, { kid }));
+  const report = await withCore(io, globalOptions(args), (core, actor) => core.admin.rotation.retire(actor, LOCAL_CONTEXT, { kid }));
   if (flag(args, "json")) printJson(io, report);
   else
     io.stdout.write(

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../core/config/index.ts";
-import { KekRotation, LOCAL_CONTEXT, parseRetention, type RotationReport } from "../../core/service/index.ts";
+import { LOCAL_CONTEXT, parseRetention, type RotationReport } from "../../core/service/index.ts";
 import type { Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
@@ -22,7 +22,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const kid = str(args, "kid");
   const toKid = str(args, "toKid");
   const report = await withCore(io, opts, (core, actor) =>
-    new KekRotation(core).rotate(actor, LOCAL_CONTEXT, {
+    core.admin.rotation.rotate(actor, LOCAL_CONTEXT, {
       batchSize,
       backupRetentionMs,
       ...(flag(args, "resume") ? { resume: true } : {}),

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:f
 import { join, resolve } from "node:path";
 import { CofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
-import { KeyEscrow, LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
@@ -65,7 +65,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   if (outDir !== null) checkOutDir(outDir);
   const kid = str(args, "kid");
   const set = await withCore(io, globalOptions(args), (core, actor) =>
-    new KeyEscrow(core).split(actor, LOCAL_CONTEXT, { shares: total, threshold, kid }),
+    core.admin.escrow.split(actor, LOCAL_CONTEXT, { shares: total, threshold, kid }),
   );
   try {
     const summary = { kid: set.kid, fingerprint: set.fingerprint, splitId: set.splitId, threshold: set.threshold, total: set.total };

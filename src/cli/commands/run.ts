@@ -132,7 +132,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       const names: string[] = [];
       let cursor: number | null = 0;
       while (cursor !== null) {
-        const page: Awaited<ReturnType<typeof core.secrets.list>> = await core.secrets.list(actor, { ...query, cursor });
+        const page: Awaited<ReturnType<typeof core.secrets.list>> = await core.secrets.list(actor, LOCAL_CONTEXT, { ...query, cursor });
         names.push(...page.items.map((s) => s.key));
         cursor = page.nextCursor;
       }

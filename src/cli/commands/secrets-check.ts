@@ -1,4 +1,4 @@
-import { LOCAL_CONTEXT, ValueCheck, type CheckReport } from "../../core/service/index.ts";
+import { LOCAL_CONTEXT, type CheckReport } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
@@ -23,7 +23,7 @@ function printReport(io: Io, r: CheckReport): void {
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = pos(args, 0);
   const report = await withCore(io, globalOptions(args), (core, actor) =>
-    new ValueCheck(core).check(actor, LOCAL_CONTEXT, owner === undefined ? {} : { owner }),
+    core.admin.valueCheck.check(actor, LOCAL_CONTEXT, owner === undefined ? {} : { owner }),
   );
   if (flag(args, "json")) printJson(io, report);
   else printReport(io, report);

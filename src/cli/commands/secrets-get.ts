@@ -1,3 +1,4 @@
+import { encodeValue } from "../../contract/index.ts";
 import { CofferError } from "../../core/errors/index.ts";
 import { isInteractive, type Io } from "../io.ts";
 import { withBackend, type Backend, type Ref } from "../backend.ts";
@@ -49,9 +50,7 @@ export async function revealTo(
   try {
     if (flag(args, "json")) {
       const bytes = value.reveal();
-      const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-      const utf8 = Buffer.from(text, "utf8").equals(bytes);
-      printJson(io, { ...revealed, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) });
+      printJson(io, { ...revealed, ...encodeValue(bytes) });
       bytes.fill(0);
     } else {
       io.stdout.write(value.reveal());

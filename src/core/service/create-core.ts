@@ -2,20 +2,77 @@ import type { Config } from "../config/index.ts";
 import { kekNeedsCreation, openKeyring, type Keyring } from "../keys/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
-import { AuditLog } from "./audit-log.ts";
-import { KeyManager } from "./key-manager.ts";
+import { AuditLog, type AuditAnchor, type AuditEventView, type AuditListFilter, type AuditVerification } from "./audit/index.ts";
+import type { Actor, RequestContext } from "./access/index.ts";
+import { KeyManager } from "./scope-keys/index.ts";
 import { silentLogger, type Logger } from "./logger.ts";
-import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets-service.ts";
-import { RateLimiter, recentAuthentication, type ReauthHook } from "./guard.ts";
-import { TokenService } from "./tokens.ts";
-import { AuthGuard } from "./auth-guard.ts";
-import { backfillStateMacs } from "./integrity-marks.ts";
-import { SecretStateMac } from "./secret-state.ts";
-import { SecretGenerator } from "./secret-generate.ts";
-import { TemplateService } from "./templates.ts";
-import { ConsoleSessions } from "./console-sessions.ts";
-import { OwnerListing } from "./owner-listing.ts";
+import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets/index.ts";
+import { RateLimiter, recentAuthentication, type ReauthHook } from "./access/index.ts";
+import { TokenService } from "./tokens/index.ts";
+import { AuthGuard } from "./access/index.ts";
+import { backfillStateMacs } from "./secrets/index.ts";
+import { SecretStateMac } from "./secrets/index.ts";
+import { SecretGenerator } from "./secrets/index.ts";
+import { TemplateService } from "./templates/index.ts";
+import { KekRotation } from "./admin/rotation/index.ts";
+import { AutoRotation } from "./admin/rotation/index.ts";
+import { OwnerRekey } from "./admin/rekey/index.ts";
+import { CryptoErase } from "./admin/erase/index.ts";
+import { KeyEscrow } from "./admin/escrow/index.ts";
+import { LegacyImport } from "./admin/legacy-import/index.ts";
+import { KeyStatusService } from "./admin/status/index.ts";
+import { ValueCheck } from "./admin/check/index.ts";
+import { rememberInternals } from "./internals.ts";
+import { ConsoleSessions } from "./sessions/index.ts";
+import { OwnerListing } from "./owners/index.ts";
 
+/**
+ * The administrative services. Each checks the `admin` scope itself (a local actor holds it)
+ * and audits its refusals, so no adapter has to remember to.
+ */
+/** The audit log as an actor may read it (`audit:read`; refusals audited). */
+export type AuditService = {
+  /** One page, oldest first after `filter.afterSeq`; see {@link AuditLog.listAs}. */
+  list(
+    actor: Actor,
+    ctx: RequestContext,
+    filter: AuditListFilter,
+  ): Promise<{ readonly events: AuditEventView[]; readonly nextCursor: number | null }>;
+  /** Walks the hash chain (from `anchor`, when given); see {@link AuditLog.verify}. */
+  verify(actor: Actor, ctx: RequestContext, input: { readonly anchor?: AuditAnchor | null }): Promise<AuditVerification>;
+};
+
+export type AdminServices = {
+  /** `coffer keys rotate|retire`, `POST /v1/admin/encryption/rotate`. */
+  readonly rotation: KekRotation;
+  /** The server's automatic rotation policy (`COFFER_AUTO_ROTATE`). */
+  readonly autoRotation: AutoRotation;
+  /** `coffer keys rekey`. */
+  readonly rekey: OwnerRekey;
+  /** `coffer erase`. */
+  readonly erase: CryptoErase;
+  /** `coffer keys split`. */
+  readonly escrow: KeyEscrow;
+  /** `coffer import --legacy`. */
+  readonly legacyImport: LegacyImport;
+  /** `coffer keys status`, `GET /v1/admin/encryption`. */
+  readonly status: KeyStatusService;
+  /** `coffer secrets check`. */
+  readonly valueCheck: ValueCheck;
+};
+
+/** Readiness: the database answers and the master key is loaded. */
+export type Health = {
+  /** @throws CofferError (the store's) when the database does not answer. */
+  ready(): Promise<{ readonly kid: string }>;
+  /** The active master key's kid (never key material). */
+  activeKid(): string;
+};
+
+/**
+ * What the core offers its adapters (CLI local mode, HTTP server): services only. The store and
+ * the keys stay inside; tests reach them through `internals.ts`.
+ */
 export type Core = {
   readonly secrets: SecretsService;
   /** Generated secrets (`coffer secrets generate`, `rotate --regenerate`). */
@@ -27,11 +84,9 @@ export type Core = {
   readonly sessions: ConsoleSessions;
   /** The owners a caller can see (`GET /v1/owners`). */
   readonly owners: OwnerListing;
-  /** The configured rotation policy and backup retention, for key status. */
-  readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
-  readonly audit: AuditLog;
-  readonly keys: KeyManager;
-  readonly store: Store;
+  readonly audit: AuditService;
+  readonly admin: AdminServices;
+  readonly health: Health;
   close(): Promise<void>;
 };
 
@@ -82,22 +137,45 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     const tokens = new TokenService({ store, audit, guard: authGuard });
     const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs };
     const ring = keyring;
-    return {
+    const deps = { store, keys, audit };
+    const admin: AdminServices = {
+      rotation: new KekRotation(deps, { backupRetentionMs: policy.backupRetentionMs }),
+      autoRotation: new AutoRotation({ ...deps, policy }),
+      rekey: new OwnerRekey(deps),
+      erase: new CryptoErase(deps, { backupRetentionMs: policy.backupRetentionMs }),
+      escrow: new KeyEscrow(deps),
+      legacyImport: new LegacyImport(deps),
+      status: new KeyStatusService(deps, policy),
+      valueCheck: new ValueCheck(deps),
+    };
+    const health: Health = {
+      ready: async () => {
+        await store.read(NO_OWNERS, (db) => keyRepo.probe(db));
+        return { kid: keys.keyring.active.kid };
+      },
+      activeKid: () => keys.keyring.active.kid,
+    };
+    const auditService: AuditService = {
+      list: (actor, ctx, filter) => audit.listAs(actor, ctx, filter),
+      verify: (actor, ctx, input) => audit.verifyAs(actor, ctx, input.anchor ?? null),
+    };
+    const core: Core = {
       secrets,
       generator: new SecretGenerator(secrets),
       templates: new TemplateService({ store, audit, secrets }),
       tokens,
       sessions: new ConsoleSessions({ store, tokens, audit, policy: config.consoleSession }),
       owners: new OwnerListing({ store, audit }),
-      policy,
-      audit,
-      keys,
-      store,
+      audit: auditService,
+      admin,
+      health,
       close: () => {
         ring.close();
         return store.close();
       },
     };
+    rememberInternals(core, { store, keys, audit, policy });
+    return core;
   } catch (e) {
     keyring?.close();
     await store.close();

@@ -1,54 +1,36 @@
+/**
+ * The service layer's public door: `createCore` and the facade it returns, and the types its
+ * adapters (CLI, server) name. Each capability keeps its own index (access/, audit/, secrets/,
+ * sharing/, templates/, tokens/, admin/*); what only the core uses stays inside.
+ */
 export { createCore, migrateDatabase } from "./create-core.ts";
-export type { Core, CoreOptions, MigrationReport } from "./create-core.ts";
-export { SecretsService, IDEMPOTENCY_TTL_MS } from "./secrets-service.ts";
+export type { AdminServices, AuditService, Core, CoreOptions, Health, MigrationReport } from "./create-core.ts";
+export { LOCAL_CONTEXT, PERMISSIONS } from "./access/index.ts";
+export type { Actor, ReauthHook, RequestContext, TokenActor } from "./access/index.ts";
+export { IMPORT_MODES } from "./secrets/index.ts";
 export type {
-  SetInput,
-  RevealInput,
-  ListInput,
+  GenerateResult,
+  GeneratorOptions,
+  ImportMode,
+  ImportSummary,
   RevealedSecret,
-  SharedLink,
-  Idempotency,
-  IdempotentResult,
-  ExportedSecret,
-} from "./secrets-service.ts";
-export { IMPORT_MODES } from "./secret-bulk.ts";
-export { GENERATOR_CHARSETS, GENERATOR_ENCODINGS, GENERATOR_META_KEY, SecretGenerator } from "./secret-generate.ts";
-export type { GenerateInput, GenerateResult, GeneratorOptions } from "./secret-generate.ts";
-export { TemplateService, TEMPLATE_NAME_RULE } from "./templates.ts";
-export type { TemplateView, TemplateText, RenderedTemplate } from "./templates.ts";
-export type { ImportMode, ImportEntry, ImportInput, ImportSummary, ImportedKey } from "./secret-bulk.ts";
-export { TokenService, parseTtl } from "./tokens.ts";
-export { ConsoleSessions } from "./console-sessions.ts";
-export { OwnerListing } from "./owner-listing.ts";
-export type { OwnerSummary } from "./owner-listing.ts";
-export type { ConsoleSessionPolicy, StartedSession, ResolvedSession } from "./console-sessions.ts";
-export type { TokenView, CreateTokenInput, CreatedToken } from "./tokens.ts";
-export { recentAuthentication } from "./guard.ts";
-export type { ReauthHook, ReauthDecision } from "./guard.ts";
-export { PERMISSIONS } from "./actor.ts";
-export type { Permission, TokenActor, LocalActor } from "./actor.ts";
-export { ownerMatches, parseOwnerPattern } from "./access.ts";
-export type { SecretView, VersionView } from "./secret-views.ts";
-export { AuditLog } from "./audit-log.ts";
-export { parseAnchor } from "./audit-verify.ts";
-export type { AuditEventView, AuditVerification } from "./audit-log.ts";
-export { LOCAL_CONTEXT, actorLabel } from "./actor.ts";
-export type { Actor, RequestContext } from "./actor.ts";
+  SecretView,
+  VersionView,
+} from "./secrets/index.ts";
+export { parseAnchor } from "./audit/index.ts";
+export type { AuditEventView, AuditVerification } from "./audit/index.ts";
+export type { TemplateText, TemplateView } from "./templates/index.ts";
+export { parseRetention } from "./admin/erase/index.ts";
+export type { EraseReport } from "./admin/erase/index.ts";
+export type { RotateOptions, RotationReport } from "./admin/rotation/index.ts";
+export { recoverMasterKey } from "./admin/escrow/index.ts";
+export type { RecoveredKey, ShareInput } from "./admin/escrow/index.ts";
+export { LEGACY_FORMATS } from "./admin/legacy-import/index.ts";
+export type { LegacyFormat, LegacyImportSummary } from "./admin/legacy-import/index.ts";
+export type { CheckReport } from "./admin/check/index.ts";
+export { ConsoleSessions } from "./sessions/index.ts";
+export type { ConsoleSessionPolicy, ResolvedSession, StartedSession } from "./sessions/index.ts";
+export { OwnerListing } from "./owners/index.ts";
+export type { OwnerSummary } from "./owners/index.ts";
 export type { Logger } from "./logger.ts";
 export { silentLogger } from "./logger.ts";
-export { KeyEscrow, recoverMasterKey } from "./key-escrow.ts";
-export type { RecoveredKey, ShareInput } from "./key-escrow.ts";
-export { keyStatus, NONCE_BUDGET_PER_KEY } from "./key-status.ts";
-export type { KeyStatus, KidStatus, StatusPolicy } from "./key-status.ts";
-export { LegacyImport, LEGACY_FORMATS } from "./legacy-import.ts";
-export type { ImportedSecret, LegacyFormat, LegacyImportInput, LegacyImportSummary } from "./legacy-import.ts";
-export { CryptoErase, parseRetention } from "./crypto-erase.ts";
-export { ValueCheck } from "./value-check.ts";
-export type { CheckReport } from "./value-check.ts";
-export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts";
-export { OwnerRekey } from "./owner-rekey.ts";
-export type { RekeyReport } from "./owner-rekey.ts";
-export { KekRotation } from "./kek-rotation.ts";
-export type { RotationReport, RotationProgress, RetireReport, RotateOptions } from "./kek-rotation.ts";
-export { AutoRotation, ROTATION_LEASE } from "./auto-rotation.ts";
-export type { AutoRotationOutcome } from "./auto-rotation.ts";

@@ -89,6 +89,11 @@ export async function listKeyringKeys(db: Executor): Promise<KeyringKeyRow[]> {
   return db.selectFrom("keyring_keys").selectAll().orderBy("created_at").execute();
 }
 
+/** The readiness probe (`/readyz`): one cheap read that fails when the database does not answer. */
+export async function probe(db: Executor): Promise<void> {
+  await db.selectFrom("keyring_keys").select("kid").limit(1).execute();
+}
+
 export async function insertKeyringKey(db: Executor, row: Insertable<KeyringKeysTable>): Promise<void> {
   await db
     .insertInto("keyring_keys")

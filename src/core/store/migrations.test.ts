@@ -11,8 +11,10 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { openKeyring } from "../keys/index.ts";
 import { Secret } from "../secret/index.ts";
-import { AuditLog, createCore, LOCAL_CONTEXT as CTX, migrateDatabase, SecretsService, silentLogger } from "../service/index.ts";
-import { KeyManager } from "../service/key-manager.ts";
+import { createCore, LOCAL_CONTEXT as CTX, migrateDatabase, silentLogger } from "../service/index.ts";
+import { AuditLog } from "../service/audit/index.ts";
+import { SecretsService } from "../service/secrets/index.ts";
+import { KeyManager } from "../service/scope-keys/index.ts";
 import { ACTOR, DIALECTS, type Dialect } from "../../../test/fixtures/temp-core.ts";
 import { freshDatabase } from "../../../test/fixtures/postgres.ts";
 import { postgresShape, sqliteShape } from "../../../test/fixtures/logical-schema.ts";
@@ -166,7 +168,7 @@ for (const dialect of DIALECTS) {
       const core = await createCore(t.config, { migrate: true });
       try {
         assert.equal(await count(t, "integrity_marks"), 2);
-        const chainAfter = await core.audit.verify();
+        const chainAfter = await core.audit.verify(ACTOR, CTX, {});
         assert.deepEqual(chainAfter.problems, []);
         assert.equal(chainAfter.events, chainBefore.events + 1, "plus the one integrity.backfill event");
         const reveal = async (owner: string, key: string, version: number) =>
@@ -175,12 +177,12 @@ for (const dialect of DIALECTS) {
         assert.equal(await reveal("project/acme", "DB_PASSWORD", 2), "pw-2 ünïcødé ✓");
         assert.equal(await reveal("user/alice", "TOKEN", 1), "alice's token");
         assert.equal(await reveal("system", "SHARED", 1), "system value");
-        assert.deepEqual((await core.secrets.get(ACTOR, { owner: "project/acme", key: "DB_PASSWORD" })).meta, { team: "core" });
-        await assert.rejects(core.secrets.get(ACTOR, { owner: "project/acme", key: "GONE" }), code("NOT_FOUND"));
-        assert.equal((await core.secrets.history(ACTOR, { owner: "project/acme", key: "GONE" })).length, 1);
+        assert.deepEqual((await core.secrets.get(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD" })).meta, { team: "core" });
+        await assert.rejects(core.secrets.get(ACTOR, CTX, { owner: "project/acme", key: "GONE" }), code("NOT_FOUND"));
+        assert.equal((await core.secrets.history(ACTOR, CTX, { owner: "project/acme", key: "GONE" })).length, 1);
         const next = await core.secrets.set(ACTOR, CTX, { owner: "project/acme", key: "DB_PASSWORD", value: Secret.fromString("pw-3") });
         assert.equal(next.version, 3);
-        assert.ok((await core.audit.verify()).ok);
+        assert.ok((await core.audit.verify(ACTOR, CTX, {})).ok);
       } finally {
         await core.close();
       }

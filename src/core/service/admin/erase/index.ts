@@ -1,0 +1,3 @@
+/** Crypto-erase of an owner (`coffer erase`). */
+export { CryptoErase, parseRetention } from "./crypto-erase.ts";
+export type { BackupExposure, EraseInput, EraseReport } from "./crypto-erase.ts";

@@ -1,0 +1,185 @@
+import { constantTimeEqual, hmacSha256, hmacSha256Fields, type AesKey } from "../../crypto/index.ts";
+import { CofferError } from "../../errors/index.ts";
+import { formatOwner, ownerFromColumns } from "../../model/index.ts";
+import type { Secret } from "../../secret/index.ts";
+import { secretRepo, type Executor } from "../../store/index.ts";
+import { canonicalJson } from "../audit/canonical-json.ts";
+import type { KeyManager } from "../scope-keys/key-manager.ts";
+
+/** The internal key that MACs each secret's state (identity, current version, deleted marker, metadata, times). */
+export const STATE_MAC_PURPOSE = "state-mac";
+/** The internal key that computes each version's plaintext HMAC (`coffer secrets check`). */
+export const VALUE_HMAC_PURPOSE = "value-hmac";
+const STATE_FORMAT = 1;
+/** How many verified (MAC → state) pairs are remembered per process. */
+const VERIFIED_CACHE_MAX = 10_000;
+const VALUE_FORMAT = "coffer/value-hmac/v1";
+
+/** The columns a state MAC covers: every column of the row but its id and the MAC itself. */
+export type SecretState = Omit<secretRepo.SecretRow, "id" | "state_mac">;
+/** What a write may change. */
+export type StatePatch = Partial<Pick<SecretState, "current_version" | "meta" | "updated_at" | "last_rotated_at" | "deleted_at">>;
+
+/**
+ * The metadata as the MAC covers it: canonical JSON (PostgreSQL's jsonb reorders keys). Text that
+ * is not JSON (changed outside Coffer) is covered as it is: it cannot equal any canonical JSON,
+ * so the row fails its check as STATE_TAMPERED instead of throwing a parse error.
+ */
+function metaForMac(text: string): string {
+  if (text === "{}") return text; // most secrets have no metadata: no parse
+  try {
+    return canonicalJson(JSON.parse(text));
+  } catch {
+    return `\u0000${text}`;
+  }
+}
+
+const optional = (v: string | null): string => (v === null ? "-" : `=${v}`);
+
+/** The fields the MAC covers, in order, each length-prefixed by `encodeFields` (format 1: never change the bytes). */
+function stateFields(r: SecretState): (string | number)[] {
+  return [
+    "coffer/secret-state",
+    STATE_FORMAT,
+    r.owner_type,
+    r.owner_id,
+    r.key_name,
+    r.current_version,
+    metaForMac(r.meta),
+    r.created_at,
+    r.updated_at,
+    optional(r.last_rotated_at),
+    optional(r.deleted_at),
+  ];
+}
+
+/** The state MAC of a row: HMAC-SHA-256 over its encoded state fields. */
+function stateMac(key: AesKey, r: SecretState): Uint8Array {
+  return hmacSha256Fields(key, stateFields(r));
+}
+
+/** A row as it was verified: every column the MAC covers, the MAC, and the key that checked it. */
+type Verified = SecretState & { readonly keyId: string; readonly mac: Uint8Array };
+
+/** Whether `row` is, column for column, a row the HMAC already accepted under the same key. */
+function sameAsVerified(v: Verified, keyId: string, r: secretRepo.SecretRow, mac: Uint8Array): boolean {
+  return (
+    v.keyId === keyId &&
+    v.owner_type === r.owner_type &&
+    v.owner_id === r.owner_id &&
+    v.key_name === r.key_name &&
+    v.current_version === r.current_version &&
+    v.meta === r.meta &&
+    v.created_at === r.created_at &&
+    v.updated_at === r.updated_at &&
+    v.last_rotated_at === r.last_rotated_at &&
+    v.deleted_at === r.deleted_at &&
+    Buffer.from(v.mac.buffer, v.mac.byteOffset, v.mac.byteLength).equals(mac)
+  );
+}
+
+/** Names the secret of a row: `project/acme DB_URL`. */
+export function secretLabel(r: Pick<SecretState, "owner_type" | "owner_id" | "key_name">): string {
+  let owner: string;
+  try {
+    owner = formatOwner(ownerFromColumns(r.owner_type, r.owner_id));
+  } catch {
+    owner = `${r.owner_type}/${r.owner_id}`;
+  }
+  return `${owner} ${r.key_name}`;
+}
+
+export function stateTampered(r: SecretState, why: string): CofferError {
+  return new CofferError(
+    "STATE_TAMPERED",
+    `the stored state of ${secretLabel(r)} does not verify (${why}): it was changed outside Coffer; refusing to use it (see coffer audit verify)`,
+    { owner: `${r.owner_type}/${r.owner_id}`, key: r.key_name },
+  );
+}
+
+/**
+ * Authenticates each secret's mutable state with HMAC-SHA-256 under an internal key wrapped by
+ * the KEK (DESIGN §3 "Integrity of mutable state"). Ciphertext AAD binds a value to its place;
+ * this binds which version is current, whether the secret is deleted, and its metadata, so a
+ * writer of the database file (without the key) cannot roll a secret back, undelete it, edit
+ * its metadata, or copy another row's MAC. Every write of a secret row goes through
+ * {@link write}; every read that serves a secret calls {@link check}.
+ */
+export class SecretStateMac {
+  readonly #keys: KeyManager;
+  /**
+   * Rows already verified, by row id, with every column the MAC covers, the MAC and the key id.
+   * A read whose row equals its entry column for column is accepted without a new HMAC: it is
+   * exactly a row the HMAC accepted, under the same key. Any changed column, or a MAC copied
+   * from another row, misses and is MAC'd. Compared field by field (no string is built), so a
+   * first read pays only the HMAC and a repeated read almost nothing (docs/benchmarks.md).
+   */
+  readonly #verified = new Map<number, Verified>();
+
+  constructor(keys: KeyManager) {
+    this.#keys = keys;
+  }
+
+  async mac(db: Executor, r: SecretState): Promise<Uint8Array> {
+    const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
+    return stateMac(k.key, r);
+  }
+
+  /** Applies `patch` to the row with its new state MAC, in the caller's transaction. @returns the row as it now is. */
+  async write(tx: Executor, row: secretRepo.SecretRow, patch: StatePatch): Promise<secretRepo.SecretRow> {
+    const next = { ...row, ...patch };
+    const state_mac = await this.mac(tx, next);
+    await secretRepo.updateSecret(tx, row.id, { ...patch, state_mac });
+    return { ...next, state_mac };
+  }
+
+  /**
+   * Refuses a row whose state does not verify (a NULL MAC included: every row was MAC'd at the
+   * first open with the key). @throws CofferError STATE_TAMPERED naming the secret.
+   */
+  async check(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+    if (row.state_mac === null) throw stateTampered(row, "its state MAC was removed");
+    const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
+    const seen = this.#verified.get(row.id);
+    if (seen !== undefined && sameAsVerified(seen, k.id, row, row.state_mac)) return;
+    if (!constantTimeEqual(stateMac(k.key, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
+    this.#verified.set(row.id, {
+      owner_type: row.owner_type,
+      owner_id: row.owner_id,
+      key_name: row.key_name,
+      current_version: row.current_version,
+      meta: row.meta,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      last_rotated_at: row.last_rotated_at,
+      deleted_at: row.deleted_at,
+      keyId: k.id,
+      mac: Uint8Array.from(row.state_mac),
+    });
+  }
+
+  /**
+   * {@link check}, plus: the current version's row must exist. Versions are never deleted on
+   * their own (an erase deletes the secret too), so a missing one was removed outside Coffer.
+   */
+  async checkCurrent(db: Executor, row: secretRepo.SecretRow, current: secretRepo.VersionRow | null): Promise<void> {
+    await this.check(db, row);
+    if (row.current_version > 0 && (current === null || current.version !== row.current_version))
+      throw stateTampered(row, `its current version v${String(row.current_version)} was deleted`);
+  }
+
+  /** The plaintext's HMAC under the current value-HMAC key, for the version's `hmac` column. */
+  async valueHmac(db: Executor, value: Secret): Promise<{ readonly hmac: Uint8Array; readonly hmac_key_id: string }> {
+    const k = await this.#keys.internalKey(db, VALUE_HMAC_PURPOSE);
+    const head = new TextEncoder().encode(VALUE_FORMAT);
+    const bytes = value.reveal();
+    const all = new Uint8Array(head.byteLength + bytes.byteLength);
+    all.set(head);
+    all.set(bytes, head.byteLength);
+    bytes.fill(0);
+    const hmac = hmacSha256(k.key, all);
+    all.fill(0);
+    return { hmac, hmac_key_id: k.id };
+  }
+}
