@@ -140,7 +140,7 @@ function build(io: Io, status: { code: number }): Command {
     .option("--reason <text>", "why the values are exported (recorded in the audit log; default for --bundle: coffer secrets export)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/secrets-export.ts")));
-  const runCommand = program
+  program
     .command("run")
     .description("run a command with an owner's secrets as environment variables")
     .option("--owner <owner>", "whose secrets: user/<id>, project/<id> or system")
@@ -231,8 +231,6 @@ function build(io: Io, status: { code: number }): Command {
     .option("--backup-retention <duration>", "how long database backups are kept, e.g. 30d, 12h, 90m (default: $COFFER_BACKUP_RETENTION)")
     .option("--json", "machine-readable output")
     .action(act(() => import("./commands/erase.ts")));
-  const REMOTE_HELP = "work against a Coffer server (default: $COFFER_ADDR; the token from $COFFER_TOKEN)";
-  for (const c of [...secrets.commands, ...audit.commands, runCommand]) c.option("--remote <url>", REMOTE_HELP);
   program
     .command("serve")
     .description("run the HTTP API server (prints the first admin token once, on a fresh database)")
@@ -246,7 +244,9 @@ function build(io: Io, status: { code: number }): Command {
       "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed (default: $COFFER_TRUST_PROXY; none)",
     )
     .action(act(() => import("./commands/serve.ts")));
-  const token = program.command("token").description("API tokens for the server (local mode: needs the database and master key)");
+  const token = program
+    .command("token")
+    .description("API tokens for the server (locally, or on a server with --remote or $COFFER_ADDR and an admin token)");
   token
     .command("create")
     .description("create a token and print it once")
@@ -411,6 +411,10 @@ function build(io: Io, status: { code: number }): Command {
   policyCmd("apply", "run updatekeys on every secret file whose computed recipients changed", () => import("./commands/policy-apply.ts"))
     .option("--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)", collect, [])
     .option("--dry-run", "only report what would change");
+  // Every command that touches stored data takes --remote; the local-only ones refuse it clearly.
+  const REMOTE_HELP = "work against a Coffer server (default: $COFFER_ADDR; the token from $COFFER_TOKEN)";
+  const leaves = (c: Command): Command[] => (c.commands.length === 0 ? [c] : c.commands.flatMap(leaves));
+  for (const c of program.commands.filter((c) => c !== file && c !== policy).flatMap(leaves)) c.option("--remote <url>", REMOTE_HELP);
   return program;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The HTTP API's wire types (v1), shared by the server and the SDK so the two cannot drift.
- * Types only and tiny helpers: this module runs in browsers too.
+ * Types, tiny helpers and (owner-admin.ts) zod request schemas: this module runs in browsers too.
  */
 
 /** A secret as every non-reveal endpoint returns it: metadata and a mask, never the value. */
@@ -189,3 +189,23 @@ export function templatePath(owner: string, name: string): string {
   const { ownerType, ownerId } = ownerSegments(owner);
   return `/v1/templates/${encodeURIComponent(ownerType)}/${encodeURIComponent(ownerId)}/${encodeURIComponent(name)}`;
 }
+
+export {
+  ERASE_PATH,
+  EraseOwnerBody,
+  REKEY_PATH,
+  RETIRE_PATH,
+  RekeyOwnerBody,
+  RetireKidBody,
+  VALUE_CHECK_PATH,
+  ValueCheckQuery,
+} from "./owner-admin.ts";
+export type {
+  EraseOwnerRequestDto,
+  EraseReportDto,
+  RekeyOwnerDto,
+  RekeyOwnerRequestDto,
+  RetireKidDto,
+  RetireKidRequestDto,
+  ValueCheckDto,
+} from "./owner-admin.ts";

@@ -10,14 +10,23 @@
  * ```
  */
 import {
+  ERASE_PATH,
   EXPORT_PATH,
   IMPORT_PATH,
+  REKEY_PATH,
+  RETIRE_PATH,
+  VALUE_CHECK_PATH,
   ownerPath,
   secretPath,
   templatePath,
   type AuditPage,
   type AuditVerificationDto,
   type CreatedTokenDto,
+  type EraseOwnerRequestDto,
+  type EraseReportDto,
+  type RekeyOwnerDto,
+  type RetireKidDto,
+  type ValueCheckDto,
   type GenerateRequestDto,
   type GenerateResultDto,
   type TemplateDto,
@@ -340,6 +349,29 @@ export class CofferClient {
     oldKidSafeToRetireAt: string | null;
   }> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
+  }
+
+  /** Marks a kid retired; refused (CONFLICT) while any key is still wrapped by it, or while it is active. */
+  retireKid(kid: string): Promise<RetireKidDto> {
+    return this.#json({ method: "POST", path: RETIRE_PATH, body: { kid } });
+  }
+
+  /** Gives `owner` a new scope key and rewraps every data key under it (online, audited). */
+  rekeyOwner(owner: string): Promise<RekeyOwnerDto> {
+    return this.#json({ method: "POST", path: REKEY_PATH, body: { owner } });
+  }
+
+  /**
+   * Crypto-erases `owner` for good: its secrets, versions and scope keys (audited); `confirm`
+   * must repeat the owner. The report says from when the data is unrecoverable, backups included.
+   */
+  eraseOwner(body: EraseOwnerRequestDto): Promise<EraseReportDto> {
+    return this.#json({ method: "POST", path: ERASE_PATH, body });
+  }
+
+  /** Compares stored value HMACs without decrypting: reused values, drift, unchecked versions. */
+  checkValues(q: { readonly owner?: string } = {}): Promise<ValueCheckDto> {
+    return this.#json({ method: "GET", path: VALUE_CHECK_PATH, query: { owner: q.owner } });
   }
 
   // Operations

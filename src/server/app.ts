@@ -7,6 +7,7 @@ import type { ReauthHook } from "../core/service/index.ts";
 import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
+import { ownerAdminRoutes } from "./routes-owner-admin.ts";
 import { ctxOf, secretRoutes } from "./routes-secrets.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
 import { templateRoutes } from "./routes-templates.ts";
@@ -140,6 +141,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   transferRoutes(app, opts.core, metrics);
   templateRoutes(app, opts.core, metrics);
   adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
+  ownerAdminRoutes(app, opts.core);
   metrics.kekConfigured.set(1);
   return app;
 }

@@ -1,12 +1,12 @@
 import type { Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, num, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const ownerText = str(args, "owner");
-  const events = await withBackend(io, args, globalOptions(args), (b) =>
+  const events = await withBackend(io, globalOptions(args), (b) =>
     b.auditList({
       owner: ownerText ?? null,
       action: str(args, "action") ?? null,

@@ -1,6 +1,6 @@
 import { EXIT_STATUS } from "../exit.ts";
 import type { Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson } from "../output.ts";
 import { flag, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
@@ -11,7 +11,7 @@ import { globalOptions } from "./args.ts";
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const anchor = str(args, "anchor") ?? null;
-  const result = await withBackend(io, args, globalOptions(args), (b) => b.auditVerify(anchor));
+  const result = await withBackend(io, globalOptions(args), (b) => b.auditVerify(anchor));
   if (flag(args, "json")) printJson(io, result);
   else if (result.ok)
     io.stdout.write(

@@ -1,8 +1,7 @@
-import { loadConfig } from "../../core/config/index.ts";
 import { CofferError } from "../../core/errors/index.ts";
-import { CryptoErase, LOCAL_CONTEXT, parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import { isInteractive, writeLine, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { promptLine } from "../prompt.ts";
 import { flag, globalOptions, pos, required, str } from "./args.ts";
@@ -49,12 +48,11 @@ function printReport(io: Io, r: EraseReport): void {
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
   const given = str(args, "backupRetention");
-  const opts = globalOptions(args);
-  const backupRetentionMs =
-    given === undefined ? loadConfig({ env: io.env, flags: opts }).backupRetentionMs : parseRetention(given, "--backup-retention");
+  // Checked here, so the mistake reads the same whichever backend would have taken it.
+  if (given !== undefined) parseRetention(given, "--backup-retention");
   const confirm = await confirmation(args, io, owner);
-  const report = await withCore(io, opts, (core, actor) =>
-    new CryptoErase(core, { backupRetentionMs }).erase(actor, LOCAL_CONTEXT, { owner, confirm }),
+  const report = await withBackend(io, globalOptions(args), (b) =>
+    b.erase({ owner, confirm, ...(given === undefined ? {} : { backupRetention: given }) }),
   );
   if (flag(args, "json")) printJson(io, report);
   else printReport(io, report);

@@ -6,6 +6,7 @@ import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, globalOptions, required, str } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
 
 /** `--format`, or the file's extension (`.csv`, `.json`); nothing is guessed from the content. */
 function formatOf(path: string, given: string | undefined): LegacyFormat {
@@ -40,6 +41,7 @@ function printSummary(io: Io, s: LegacyImportSummary): void {
  * verified by a round trip. Prints owners, key names, versions and counts; never a value.
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "import --legacy");
   const path = required(str(args, "legacy"), "--legacy <file>");
   const keyFile = str(args, "legacyKeyFile");
   const keyringFile = str(args, "legacyKeyring");

@@ -6,6 +6,7 @@ import { recoverMasterKey, type RecoveredKey, type ShareInput } from "../../core
 import { readAll, writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, list, str } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
 
 /** Each non-blank line of `text` is one share, named by where it came from. */
 function sharesIn(text: string, origin: string): ShareInput[] {
@@ -82,6 +83,7 @@ function report(io: Io, r: RecoveredKey, how: Delivery): void {
  * the key only to a new 0600 file (`--out`) or, when asked explicitly, to stdout (`--stdout-key`).
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "keys combine");
   const outText = str(args, "out");
   const how: Delivery = {
     out: outText === undefined ? null : resolve(outText),

@@ -1,13 +1,12 @@
-import { LOCAL_CONTEXT, OwnerRekey } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, pos, required } from "./args.ts";
 
 /** `coffer keys rekey <owner>`: a new scope key for the owner, every data key rewrapped under it. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
-  const report = await withCore(io, globalOptions(args), (core, actor) => new OwnerRekey(core).rekey(actor, LOCAL_CONTEXT, { owner }));
+  const report = await withBackend(io, globalOptions(args), (b) => b.keys.rekey(owner));
   if (flag(args, "json")) printJson(io, report);
   else
     io.stdout.write(

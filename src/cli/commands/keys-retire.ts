@@ -1,13 +1,12 @@
-import { KekRotation, LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, pos, required } from "./args.ts";
 
 /** `coffer keys retire <kid>`: refused while anything depends on the kid. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const kid = required(pos(args, 0), "<kid>");
-  const report = await withCore(io, globalOptions(args), (core, actor) => new KekRotation(core).retire(actor, LOCAL_CONTEXT, { kid }));
+  const report = await withBackend(io, globalOptions(args), (b) => b.keys.retire(kid));
   if (flag(args, "json")) printJson(io, report);
   else
     io.stdout.write(

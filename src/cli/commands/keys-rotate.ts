@@ -1,7 +1,7 @@
-import { loadConfig } from "../../core/config/index.ts";
-import { KekRotation, LOCAL_CONTEXT, parseRetention, type RotationReport } from "../../core/service/index.ts";
+import { parseRetention } from "../../core/service/index.ts";
+import type { KeysRotated } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, num, str } from "./args.ts";
 
@@ -15,17 +15,14 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const batchSize = num(args, "batch") ?? 500;
   const opts = globalOptions(args);
   const given = str(args, "backupRetention");
-  const backupRetentionMs =
-    given === undefined
-      ? loadConfig({ env: io.env, flags: opts, role: "cli" }).backupRetentionMs
-      : parseRetention(given, "--backup-retention");
+  const backupRetentionMs = given === undefined ? undefined : parseRetention(given, "--backup-retention");
   const kid = str(args, "kid");
   const toKid = str(args, "toKid");
-  const report = await withCore(io, opts, (core, actor) =>
-    new KekRotation(core).rotate(actor, LOCAL_CONTEXT, {
+  const report = await withBackend(io, opts, (b) =>
+    b.keys.rotate({
       batchSize,
-      backupRetentionMs,
-      ...(flag(args, "resume") ? { resume: true } : {}),
+      ...(backupRetentionMs === undefined ? {} : { backupRetentionMs }),
+      resume: flag(args, "resume"),
       ...(kid === undefined ? {} : { kid }),
       ...(toKid === undefined ? {} : { toKid }),
       onProgress: (p) => {
@@ -43,10 +40,14 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   return 0;
 }
 
-function printReport(io: Io, r: RotationReport): void {
+function printReport(io: Io, r: KeysRotated): void {
   const from = r.fromKid !== null && r.fromKid !== r.toKid ? ` from ${r.fromKid}` : "";
+  const counts =
+    r.rewrappedScopeKeys === null || r.rewrappedInternalKeys === null
+      ? `${String(r.done)} keys rewrapped`
+      : `${String(r.rewrappedScopeKeys)} scope keys and ${String(r.rewrappedInternalKeys)} internal keys rewrapped`;
   io.stdout.write(
-    `${r.resumed ? "resumed and finished" : "finished"} rotation ${r.jobId}${from} to ${r.toKid}${r.minted ? " (new key)" : ""}: ${String(r.rewrappedScopeKeys)} scope keys and ${String(r.rewrappedInternalKeys)} internal keys rewrapped\n`,
+    `${r.resumed ? "resumed and finished" : "finished"} rotation ${r.jobId}${from} to ${r.toKid}${r.minted ? " (new key)" : ""}: ${counts}\n`,
   );
   if (r.fromKid === null || r.fromKid === r.toKid) return;
   if (r.oldKidSafeToRetireAt !== null) {

@@ -7,6 +7,7 @@ import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, num, str } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
 
 const SHARE_FILE = /^share-[0-9]+-of-[0-9]+\.txt$/;
 
@@ -57,6 +58,7 @@ function writeShares(dir: string, shares: readonly Secret[]): string[] {
  * them to files with mode 0600), any K of which rebuild it. Audited as `keys.split`.
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "keys split");
   const total = num(args, "shares");
   const threshold = num(args, "threshold");
   if (total === undefined || threshold === undefined) throw new CofferError("USAGE", "give --shares <N> and --threshold <K>");

@@ -1,15 +1,11 @@
-import { loadConfig } from "../../core/config/index.ts";
-import { keyStatus } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, globalOptions } from "./args.ts";
 
 /** `coffer keys status`: the active kid and, for every kid, what depends on it. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const config = loadConfig({ env: io.env, flags: globalOptions(args), role: "cli" });
-  const policy = { ...config.rotation, backupRetentionMs: config.backupRetentionMs, now: new Date() };
-  const status = await withCore(io, globalOptions(args), (core) => keyStatus(core, policy));
+  const status = await withBackend(io, globalOptions(args), (b) => b.keys.status());
   if (flag(args, "json")) {
     printJson(io, status);
     return 0;

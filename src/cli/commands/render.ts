@@ -11,7 +11,8 @@ import {
   templateReferences,
   type SecretReference,
 } from "../../core/template/index.ts";
-import { withBackend, type Backend } from "../backend.ts";
+import type { Backend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
 import { writeLine } from "../io.ts";
 import { globalOptions, required, str } from "./args.ts";
@@ -117,7 +118,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     const mode = parseMode(str(args, "mode"));
     const reason = str(args, "reason");
     const format = str(args, "format");
-    return withBackend(io, args, globalOptions(args), async (b) => {
+    return withBackend(io, globalOptions(args), async (b) => {
       const bytes = await b.templates.render({
         ...ref,
         ...(reason === undefined ? {} : { reason }),
@@ -146,7 +147,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const template = parseTemplate(text);
   const refs = resolveOwners(templateReferences(template), str(args, "owner"));
   const reason = str(args, "reason") ?? `render ${basename(path)}`;
-  return withBackend(io, args, globalOptions(args), async (b) => {
+  return withBackend(io, globalOptions(args), async (b) => {
     const values = await fetchValues(b, refs, reason);
     const byRef = new Map(refs.map((r) => [r.ref, r]));
     let rendered: Uint8Array | null = null;

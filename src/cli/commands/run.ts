@@ -3,10 +3,8 @@ import { basename } from "node:path";
 import { constants } from "node:os";
 import { CofferError, isCofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
-import { localActor, openLocalCore } from "../local-core.ts";
-import { remoteAddress, withBackend } from "../backend.ts";
+import { openBackend } from "../choose-backend.ts";
 import { describeSkip, envValueOf, planChildEnv, resolveCommand, skipReason, type EnvValue, type Skip } from "../run-env.ts";
 import { flag, list, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
@@ -116,38 +114,20 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const allowEmpty = flag(args, "allowEmpty");
   const query = { owner, ...(prefix === undefined ? {} : { prefix }) };
   const reveal = { ...query, reason: `coffer run ${basename(file)}` };
-  if (remoteAddress(io, args) !== null) {
-    const values = await withBackend(io, args, globalOptions(args), async (b) => {
-      await preCheck(async () => (await b.listAll({ ...query, includeDeleted: false })).map((s) => s.key), rules);
-      return toEnvValues(await b.revealAll(reveal));
-    });
-    refuseEmpty(values.size, owner, prefix, allowEmpty);
-    return start(childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules));
-  }
-  const core = await openLocalCore(io, globalOptions(args));
+  // Both modes: the child starts first; closing the local database (a WAL checkpoint) overlaps with its start-up.
+  const { backend: b, close } = await openBackend(io, globalOptions(args));
   let env: Record<string, string>;
   try {
-    const actor = localActor(io);
-    await preCheck(async () => {
-      const names: string[] = [];
-      let cursor: number | null = 0;
-      while (cursor !== null) {
-        const page: Awaited<ReturnType<typeof core.secrets.list>> = await core.secrets.list(actor, { ...query, cursor });
-        names.push(...page.items.map((s) => s.key));
-        cursor = page.nextCursor;
-      }
-      return names;
-    }, rules);
-    const values = toEnvValues(await core.secrets.revealAll(actor, LOCAL_CONTEXT, reveal));
+    await preCheck(async () => (await b.listAll({ ...query, includeDeleted: false })).map((s) => s.key), rules);
+    const values = toEnvValues(await b.revealAll(reveal));
     refuseEmpty(values.size, owner, prefix, allowEmpty);
     env = childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules);
   } catch (e) {
-    await core.close();
+    await close();
     throw e;
   }
-  // The child starts first; closing the database (a WAL checkpoint) overlaps with its start-up.
   const exited = start(env);
-  await core.close();
+  await close();
   return exited;
 }
 

@@ -1,6 +1,6 @@
-import { LOCAL_CONTEXT, ValueCheck, type CheckReport } from "../../core/service/index.ts";
+import type { CheckReport } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import { writeLine, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, pos } from "./args.ts";
 
@@ -17,14 +17,12 @@ function printReport(io: Io, r: CheckReport): void {
 }
 
 /**
- * `coffer secrets check [owner] [--json]`: a report, exit 0 whatever it finds (local mode only:
- * it compares values across owners, which a scoped token must not learn).
+ * `coffer secrets check [owner] [--json]`: a report, exit 0 whatever it finds (admin only, locally
+ * or on the server: it compares values across owners, which a scoped token must not learn).
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = pos(args, 0);
-  const report = await withCore(io, globalOptions(args), (core, actor) =>
-    new ValueCheck(core).check(actor, LOCAL_CONTEXT, owner === undefined ? {} : { owner }),
-  );
+  const report = await withBackend(io, globalOptions(args), (b) => b.checkValues(owner === undefined ? {} : { owner }));
   if (flag(args, "json")) printJson(io, report);
   else printReport(io, report);
   return 0;

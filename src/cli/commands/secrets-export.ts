@@ -5,7 +5,7 @@ import { CofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
 import { escapeValue } from "../../core/template/index.ts";
 import { checkRecipient, type BundleSeal } from "../../files/index.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson, printSecretTable } from "../output.ts";
 import { flag, globalOptions, list, pos, required, str } from "./args.ts";
@@ -54,7 +54,7 @@ async function exportPlaintext(args: Record<string, unknown>, io: Io, owner: str
   const reason = str(args, "reason");
   if (reason === undefined)
     throw new CofferError("INVALID_INPUT", "reason: is required to export values; pass --reason <text>", { field: "reason" });
-  const values = await withBackend(io, args, globalOptions(args), (b) =>
+  const values = await withBackend(io, globalOptions(args), (b) =>
     b.revealAll({ owner, reason, ...(prefix === undefined ? {} : { prefix }) }),
   );
   let doc: Buffer | null = null;
@@ -112,7 +112,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   if (!flag(args, "bundle")) {
     if (list(args, "recipient").length > 0 || flag(args, "passphrase") || str(args, "output") !== undefined)
       throw new CofferError("USAGE", "--recipient, --passphrase and --output need --bundle");
-    const items = await withBackend(io, args, globalOptions(args), (b) =>
+    const items = await withBackend(io, globalOptions(args), (b) =>
       b.listAll({ owner, includeDeleted: false, ...(prefix === undefined ? {} : { prefix }) }),
     );
     if (flag(args, "json")) printJson(io, { owner, count: items.length, secrets: items });
@@ -125,7 +125,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const seal = await sealOf(args, io);
   const reason = str(args, "reason") ?? DEFAULT_EXPORT_REASON;
   try {
-    const out = await withBackend(io, args, globalOptions(args), (b) =>
+    const out = await withBackend(io, globalOptions(args), (b) =>
       b.exportBundle({ owner, reason, seal, ...(prefix === undefined ? {} : { prefix }) }),
     );
     const file = str(args, "output");

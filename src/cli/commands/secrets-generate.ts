@@ -1,4 +1,4 @@
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
 import { printJson, printSecret } from "../output.ts";
 import { flag, globalOptions, num, parseMetaFlags, list, pos, required, str } from "./args.ts";
@@ -10,7 +10,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const key = required(pos(args, 1), "<key>");
   const opt = <T>(name: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [name]: v });
   const meta = list(args, "meta");
-  return withBackend(io, args, globalOptions(args), async (b) => {
+  return withBackend(io, globalOptions(args), async (b) => {
     const r = await b.generate({
       owner,
       key,

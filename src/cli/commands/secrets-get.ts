@@ -1,6 +1,7 @@
 import { CofferError } from "../../core/errors/index.ts";
 import { isInteractive, type Io } from "../io.ts";
-import { withBackend, type Backend, type Ref } from "../backend.ts";
+import type { Backend, Ref } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { confirm, promptLine } from "../prompt.ts";
 import { flag, num, pos, required, str } from "./args.ts";
@@ -18,7 +19,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const key = required(pos(args, 1), "<key>");
   const version = num(args, "version");
   const ref = { owner, key, ...(version === undefined ? {} : { version }) };
-  return withBackend(io, args, globalOptions(args), async (b) => {
+  return withBackend(io, globalOptions(args), async (b) => {
     if (!flag(args, "reveal")) {
       const view = await b.get(ref);
       if (flag(args, "json")) printJson(io, view);

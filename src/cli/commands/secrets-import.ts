@@ -2,7 +2,7 @@ import { CofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
 import type { ImportMode, ImportSummary } from "../../core/service/index.ts";
 import { detectImportFormat, IMPORT_FORMATS, needsPassphrase, type ImportFormat } from "../../files/index.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, globalOptions, required, str } from "./args.ts";
@@ -49,7 +49,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const identities = format === "sops" || (format === "bundle" && !wantsPassphrase) ? await identitiesOf(args, io) : [];
   const passphrase: Secret | null = wantsPassphrase ? await bundlePassphrase(io, false) : null;
   try {
-    const summary = await withBackend(io, args, globalOptions(args), (b) =>
+    const summary = await withBackend(io, globalOptions(args), (b) =>
       b.importSecrets({
         owner: str(args, "owner") ?? null,
         mode,

@@ -1,5 +1,5 @@
 import type { Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printSecretTable } from "../output.ts";
 import { flag, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
@@ -7,7 +7,7 @@ import { globalOptions } from "./args.ts";
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = pos(args, 0);
   const prefix = str(args, "prefix");
-  const items = await withBackend(io, args, globalOptions(args), (b) =>
+  const items = await withBackend(io, globalOptions(args), (b) =>
     b.listAll({
       ...(owner === undefined ? {} : { owner }),
       ...(prefix === undefined ? {} : { prefix }),

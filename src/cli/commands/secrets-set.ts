@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { CofferError } from "../../core/errors/index.ts";
 import { Secret } from "../../core/secret/index.ts";
 import { isInteractive, readAll, type Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { promptLine } from "../prompt.ts";
 import { flag, list, num, parseMetaFlags, pos, required, str } from "./args.ts";
@@ -49,7 +49,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const expectedVersion = num(args, "expectVersion");
   const value = await readValue(args, io);
   try {
-    const view = await withBackend(io, args, globalOptions(args), (b) =>
+    const view = await withBackend(io, globalOptions(args), (b) =>
       b.set({
         owner,
         key,

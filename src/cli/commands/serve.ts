@@ -1,6 +1,7 @@
 import { loadConfig } from "../../core/config/index.ts";
 import type { Io } from "../io.ts";
 import { globalOptions, num, str } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
 
 /**
  * `coffer serve`: the HTTP API. Boots fail-closed (a bad key or pending migrations: exit
@@ -10,6 +11,7 @@ import { globalOptions, num, str } from "./args.ts";
  * (a bad new pair is logged and the old one kept).
  */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "serve");
   const config = loadConfig({
     env: io.env,
     flags: { ...globalOptions(args), tlsCert: str(args, "tlsCert"), tlsKey: str(args, "tlsKey"), trustProxy: str(args, "trustProxy") },

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { CofferError } from "../../core/errors/index.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { readAll, writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, pos, required, str } from "./args.ts";
@@ -21,7 +21,7 @@ export async function put(args: Record<string, unknown>, io: Io): Promise<number
       field: "file",
     });
   }
-  const view = await withBackend(io, args, globalOptions(args), (b) => b.templates.put({ ...r, text }));
+  const view = await withBackend(io, globalOptions(args), (b) => b.templates.put({ ...r, text }));
   if (flag(args, "json")) printJson(io, view);
   else
     writeLine(
@@ -32,7 +32,7 @@ export async function put(args: Record<string, unknown>, io: Io): Promise<number
 }
 
 export async function get(args: Record<string, unknown>, io: Io): Promise<number> {
-  const t = await withBackend(io, args, globalOptions(args), (b) => b.templates.get(ref(args)));
+  const t = await withBackend(io, globalOptions(args), (b) => b.templates.get(ref(args)));
   if (flag(args, "json")) printJson(io, t);
   else io.stdout.write(t.text);
   return 0;
@@ -40,7 +40,7 @@ export async function get(args: Record<string, unknown>, io: Io): Promise<number
 
 export async function list(args: Record<string, unknown>, io: Io): Promise<number> {
   const owner = required(pos(args, 0), "<owner>");
-  const items = await withBackend(io, args, globalOptions(args), (b) => b.templates.list(owner));
+  const items = await withBackend(io, globalOptions(args), (b) => b.templates.list(owner));
   if (flag(args, "json")) printJson(io, items);
   else for (const t of items) writeLine(io.stdout, `${t.owner} ${t.name} ${t.format ?? "-"} updated ${t.updatedAt} by ${t.updatedBy}`);
   return 0;
@@ -48,7 +48,7 @@ export async function list(args: Record<string, unknown>, io: Io): Promise<numbe
 
 export async function remove(args: Record<string, unknown>, io: Io): Promise<number> {
   const r = ref(args);
-  await withBackend(io, args, globalOptions(args), (b) => b.templates.delete(r));
+  await withBackend(io, globalOptions(args), (b) => b.templates.delete(r));
   if (flag(args, "json")) printJson(io, { deleted: true, ...r });
   else writeLine(io.stdout, `deleted template ${r.owner} ${r.name}`);
   return 0;

@@ -1,6 +1,5 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { flag, globalOptions, required, str } from "./args.ts";
 
@@ -10,10 +9,10 @@ const split = (text: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== "");
 
-/** `coffer token create`: local mode (the operator holds the master key); prints the token once. */
+/** `coffer token create`: locally (the operator holds the master key) or on the server (an admin token); prints the token once. */
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const created = await withCore(io, globalOptions(args), (core, actor) =>
-    core.tokens.create(actor, LOCAL_CONTEXT, {
+  const created = await withBackend(io, globalOptions(args), (b) =>
+    b.tokens.create({
       name: required(str(args, "name"), "--name"),
       scopes: split(required(str(args, "scopes"), "--scopes")),
       owners: split(required(str(args, "owners"), "--owners")),

@@ -1,11 +1,10 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
 import { flag, globalOptions } from "./args.ts";
 
 export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const tokens = await withCore(io, globalOptions(args), (core, actor) => core.tokens.list(actor, LOCAL_CONTEXT));
+  const tokens = await withBackend(io, globalOptions(args), (b) => b.tokens.list());
   if (flag(args, "json")) {
     printJson(io, tokens);
     return 0;
