@@ -133,7 +133,8 @@ export class CofferClient {
       path: "/v1/secrets",
       query: {
         ownerType: owner?.[0] ?? q.ownerType,
-        ownerId: owner?.[1] ?? q.ownerId,
+        // An owner without an id (a mistake) still goes as an owner, so the server names the owner rule.
+        ownerId: owner === null ? q.ownerId : (owner[1] ?? ""),
         prefix: q.prefix,
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),

@@ -50,7 +50,7 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw invalidInput("query.limit", "must be a whole number from 1 to 1000");
     const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
-      owner: q.owner === undefined ? null : parseOwner(q.owner, "query.owner"),
+      owner: q.owner === undefined ? null : parseOwner(q.owner, "owner"),
       action: q.action ?? null,
       afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
       limit,

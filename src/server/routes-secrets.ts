@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import * as z from "zod/mini";
 import type { GenerateResultDto, RevealAllDto, RevealedDto, SecretPage, ShareDto } from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
-import { parseWith } from "../core/model/index.ts";
+import { parseOwner, parseWith } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
 import type { Actor, Core, RequestContext, RevealedSecret, SecretView } from "../core/service/index.ts";
 import type { Metrics } from "./metrics.ts";
@@ -47,7 +47,11 @@ export function actorOf(req: FastifyRequest): Actor {
 
 /** `user/alice`, `project/acme` or `system` from the two path segments (`system/_`). */
 export function ownerText(p: OwnerParams): string {
-  if (!(OWNER_TYPES as readonly string[]).includes(p.ownerType)) throw invalidInput("ownerType", "must be one of user, project, system");
+  if (!(OWNER_TYPES as readonly string[]).includes(p.ownerType)) {
+    // The core's owner rule, so the mistake reads as it does in the CLI.
+    parseOwner(p.ownerId === "" ? p.ownerType : `${p.ownerType}/${p.ownerId}`);
+    throw invalidInput("ownerType", "must be one of user, project, system");
+  }
   if (p.ownerType === "system") {
     if (p.ownerId !== "_") throw invalidInput("ownerId", "must be '_' for the system owner");
     return "system";
@@ -231,6 +235,8 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
 
   // `OWNER_ID:reveal`: every live secret of an owner (under a prefix), for `coffer run`.
   app.post<{ Params: { ownerType: string; tail: string } }>("/v1/secrets/:ownerType/:tail", async (req): Promise<RevealAllDto> => {
+    // `bogus/:reveal` (an owner without an id): the owner rule, as the CLI states it locally.
+    if (req.params.tail.startsWith(":")) ownerText({ ownerType: req.params.ownerType, ownerId: "" });
     const { name, action } = splitAction(req.params.tail, "ownerId");
     if (action !== "reveal") throw new CofferError("NOT_FOUND", `no action '${action}' on an owner; use :reveal`);
     const owner = ownerText({ ownerType: req.params.ownerType, ownerId: name });

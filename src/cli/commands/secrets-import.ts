@@ -45,6 +45,9 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const mode = modeOf(args);
   const content = await readInput(path);
   const format = formatOf(args, path, content);
+  // Checked here, so a missing owner reads the same locally and against a server.
+  if (str(args, "owner") === undefined && format !== "bundle")
+    throw new CofferError("USAGE", "missing --owner <owner> (only a bundle names its own owner)");
   const wantsPassphrase = format === "bundle" && (flag(args, "passphrase") || needsPassphrase(content));
   const identities = format === "sops" || (format === "bundle" && !wantsPassphrase) ? await identitiesOf(args, io) : [];
   const passphrase: Secret | null = wantsPassphrase ? await bundlePassphrase(io, false) : null;
