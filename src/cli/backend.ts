@@ -18,8 +18,11 @@ import type {
   TemplateView,
   VersionView,
 } from "../core/service/index.ts";
-import type { TokenDto } from "../contract/index.ts";
+import type { ReadonlyDeep, TokenDto as TokenWire } from "../contract/index.ts";
 import type { ExportedBundle, ExportRequest, ImportRequest } from "./transfer.ts";
+
+/** A token as the commands print it (never its secret). */
+export type TokenDto = ReadonlyDeep<TokenWire>;
 
 export type Ref = { readonly owner: string; readonly key: string };
 export type TemplateRef = { readonly owner: string; readonly name: string };

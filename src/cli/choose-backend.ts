@@ -35,7 +35,10 @@ export function refuseRemote(io: Io, opts: BackendOptions, command: string): voi
 }
 
 /** A backend to use and close: the one the arguments and environment choose. */
-export async function openBackend(io: Io, opts: BackendOptions): Promise<{ readonly backend: Backend; readonly close: () => Promise<void> }> {
+export async function openBackend(
+  io: Io,
+  opts: BackendOptions,
+): Promise<{ readonly backend: Backend; readonly close: () => Promise<void> }> {
   const addr = remoteAddress(io, opts);
   if (addr === null) {
     const core = await openLocalCore(io, opts);

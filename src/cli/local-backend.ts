@@ -1,3 +1,4 @@
+import { KeyStatusDto } from "../contract/index.ts";
 import { parseOwner } from "../core/model/index.ts";
 import {
   CryptoErase,
@@ -60,7 +61,8 @@ export function localBackend(core: Core, actor: Actor): Backend {
       revoke: (id) => core.tokens.revoke(actor, ctx, id),
     },
     keys: {
-      status: () => keyStatus(core, { ...core.policy, now: new Date() }),
+      // In the API's shape (its field order too), so --json prints the same in both modes.
+      status: async () => KeyStatusDto.parse(await keyStatus(core, { ...core.policy, now: new Date() })),
       rotate: ({ resume, backupRetentionMs, ...r }) =>
         new KekRotation(core).rotate(actor, ctx, {
           ...r,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CODES, CofferError, type ErrorCode } from "../core/errors/index.ts";
 import { Secret } from "../core/secret/index.ts";
-import type { KeyStatus, SecretView, TemplateText, TemplateView } from "../core/service/index.ts";
+import type { SecretView, TemplateText, TemplateView } from "../core/service/index.ts";
 import type { RevealedDto } from "../contract/index.ts";
 import { CofferClient } from "../sdk/index.ts";
 import type { Backend, KeysRotated, KeysRotateRequest } from "./backend.ts";
@@ -43,7 +43,7 @@ async function rotateRemote(c: CofferClient, r: KeysRotateRequest): Promise<Keys
     ...(r.resume ? { resume: true } : {}),
   });
   let { done, total } = started;
-  let state = started.state;
+  let state: string = started.state;
   for (let idle = 0; state !== "done";) {
     r.onProgress({ jobId: started.jobId, toKid: started.toKid, done, total });
     if (idle >= POLLS_WITHOUT_PROGRESS)
@@ -52,7 +52,7 @@ async function rotateRemote(c: CofferClient, r: KeysRotateRequest): Promise<Keys
         `rotation ${started.jobId} to ${started.toKid} is still running on the server (${String(done)}/${String(total)} keys); follow it with: coffer keys status`,
       );
     await sleep(POLL_MS);
-    const job = ((await c.encryptionStatus()) as unknown as KeyStatus).rotationJobs.find((j) => j.id === started.jobId);
+    const job = (await c.encryptionStatus()).rotationJobs.find((j) => j.id === started.jobId);
     if (job === undefined) break;
     idle = job.done === done ? idle + 1 : 0;
     ({ done, total, state } = job);
@@ -201,7 +201,7 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
       revoke: (id) => call(() => c.revokeToken(id)),
     },
     keys: {
-      status: () => call(async () => (await c.encryptionStatus()) as unknown as KeyStatus),
+      status: () => call(() => c.encryptionStatus()),
       rotate: (r) => call(() => rotateRemote(c, r)),
       rekey: (owner) => call(() => c.rekeyOwner(owner)),
       retire: (kid) => call(() => c.retireKid(kid)),

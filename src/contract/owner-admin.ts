@@ -1,66 +1,82 @@
 /**
- * Request and response schemas of the administrative endpoints the CLI's remote mode added
- * (`coffer keys rekey|retire`, `coffer erase`, `coffer secrets check`): all need the `admin`
- * scope, and each is audited, its refusals too.
+ * The administrative endpoints behind the CLI's remote `coffer keys rekey|retire`, `coffer
+ * erase` and `coffer secrets check`: all need the `admin` scope, and each is audited, its
+ * refusals too. Owners and kids are checked by the core's rules (the same messages as the CLI).
  */
 import * as z from "zod/mini";
+import { doc, NullableTimestamp, text, Timestamp } from "./common.ts";
 
-const TEXT = "must be text";
-
-/** `POST /v1/admin/encryption/retire`: marks a kid retired; refused while anything depends on it. */
-export const RetireKidBody = z.object({ kid: z.string(TEXT) });
+export const RetireKidBody = doc(
+  z.object({ kid: doc(text(), "The kid to retire; refused while it is active or anything is still wrapped by it.") }),
+  "Retire a master key id.",
+  "RetireKidRequest",
+);
 export type RetireKidRequestDto = z.infer<typeof RetireKidBody>;
-export type RetireKidDto = { readonly kid: string; readonly retiredAt: string };
 
-/** `POST /v1/admin/encryption/rekey`: a new scope key for `owner`, every data key rewrapped under it. */
-export const RekeyOwnerBody = z.object({ owner: z.string(TEXT) });
+export const RetireKidDto = doc(z.object({ kid: z.string(), retiredAt: Timestamp }), "A retired kid.", "RetiredKid");
+export type RetireKidDto = z.infer<typeof RetireKidDto>;
+
+export const RekeyOwnerBody = doc(
+  z.object({ owner: doc(text(), "`user/<id>`, `project/<id>` or `system`.") }),
+  "Give an owner a new scope key.",
+  "RekeyOwnerRequest",
+);
 export type RekeyOwnerRequestDto = z.infer<typeof RekeyOwnerBody>;
-export type RekeyOwnerDto = {
-  readonly owner: string;
-  readonly scopeKeyId: string;
-  readonly rewrapped: number;
-  readonly retiredScopeKeys: number;
-};
 
-/**
- * `POST /v1/admin/erase`: crypto-erase of `owner`; `confirm` must repeat the owner exactly.
- * `backupRetention` (`30d`, `12h`, `90m`): how long database backups are kept, for the report
- * (default: the server's `COFFER_BACKUP_RETENTION`).
- */
-export const EraseOwnerBody = z.object({
-  owner: z.string(TEXT),
-  confirm: z.string(TEXT),
-  backupRetention: z.optional(z.string(TEXT)),
-});
+export const RekeyOwnerDto = doc(
+  z.object({ owner: z.string(), scopeKeyId: z.string(), rewrapped: z.int(), retiredScopeKeys: z.int() }),
+  "The owner's new scope key and how many data keys were rewrapped under it.",
+  "RekeyedOwner",
+);
+export type RekeyOwnerDto = z.infer<typeof RekeyOwnerDto>;
+
+export const EraseOwnerBody = doc(
+  z.object({
+    owner: doc(text(), "`user/<id>`, `project/<id>` or `system`."),
+    confirm: doc(text(), "The owner again, exactly: nothing else confirms an erase."),
+    backupRetention: z.optional(
+      doc(text(), "How long database backups are kept (`30d`, `12h`, `90m`); default: the server's COFFER_BACKUP_RETENTION."),
+    ),
+  }),
+  "Crypto-erase an owner for good.",
+  "EraseOwnerRequest",
+);
 export type EraseOwnerRequestDto = z.infer<typeof EraseOwnerBody>;
-export type EraseReportDto = {
-  readonly owner: string;
-  readonly erasedAt: string;
-  readonly secrets: number;
-  readonly versions: number;
-  readonly scopeKeys: number;
-  readonly kids: readonly string[];
-  readonly liveDatabase: string | null;
-  readonly scrub: { readonly complete: boolean; readonly detail: string };
-  readonly backups: {
-    readonly backupRetention: string | null;
-    readonly agedOutAt: string | null;
-    readonly kidRetiredAt: string | null;
-    readonly unrecoverableEverywhereAt: string | null;
-  };
-};
 
-/** `GET /v1/admin/value-check?owner=`: stored value HMACs compared without decrypting. */
-export const ValueCheckQuery = z.object({ owner: z.optional(z.string(TEXT)) });
-type CheckedSecretDto = { readonly owner: string; readonly key: string; readonly version: number };
-export type ValueCheckDto = {
-  readonly secrets: number;
-  readonly reused: readonly { readonly secrets: readonly CheckedSecretDto[] }[];
-  readonly drift: readonly { readonly key: string; readonly owners: readonly string[]; readonly distinctValues: number }[];
-  readonly unchecked: readonly CheckedSecretDto[];
-};
+export const EraseReportDto = doc(
+  z.object({
+    owner: z.string(),
+    erasedAt: Timestamp,
+    secrets: z.int(),
+    versions: z.int(),
+    scopeKeys: z.int(),
+    kids: z.array(z.string()),
+    liveDatabase: NullableTimestamp,
+    scrub: z.object({ complete: z.boolean(), detail: z.string() }),
+    backups: z.object({
+      backupRetention: z.nullable(z.string()),
+      agedOutAt: NullableTimestamp,
+      kidRetiredAt: NullableTimestamp,
+      unrecoverableEverywhereAt: NullableTimestamp,
+    }),
+  }),
+  "What was erased, and from when it is unrecoverable in the live database and in backups.",
+  "EraseReport",
+);
+export type EraseReportDto = z.infer<typeof EraseReportDto>;
 
-export const RETIRE_PATH = "/v1/admin/encryption/retire";
-export const REKEY_PATH = "/v1/admin/encryption/rekey";
-export const ERASE_PATH = "/v1/admin/erase";
-export const VALUE_CHECK_PATH = "/v1/admin/value-check";
+export const ValueCheckQuery = z.object({ owner: z.optional(doc(text(), "Only this owner's secrets (default: every owner).")) });
+export type ValueCheckQuery = z.infer<typeof ValueCheckQuery>;
+
+const CheckedSecret = z.object({ owner: z.string(), key: z.string(), version: z.int() });
+export const ValueCheckDto = doc(
+  z.object({
+    secrets: z.int(),
+    reused: z.array(z.object({ secrets: z.array(CheckedSecret) })),
+    drift: z.array(z.object({ key: z.string(), owners: z.array(z.string()), distinctValues: z.int() })),
+    unchecked: z.array(CheckedSecret),
+  }),
+  "Values reused across owners, drift of one key across owners, versions without an HMAC: found by HMACs, nothing decrypted.",
+  "ValueCheck",
+);
+export type ValueCheckDto = z.infer<typeof ValueCheckDto>;

@@ -9,6 +9,8 @@
  * const { value } = await coffer.revealSecret("project/acme", "DB_PASSWORD", { reason: "deploy" });
  * ```
  */
+// Values from paths.ts only (plain functions, no zod); everything else from the contract is a
+// type, inferred from the schemas the server validates with, and erased from the build.
 import {
   ERASE_PATH,
   EXPORT_PATH,
@@ -17,30 +19,43 @@ import {
   RETIRE_PATH,
   VALUE_CHECK_PATH,
   ownerPath,
+  ownerSegments,
   secretPath,
   templatePath,
-  type AuditPage,
-  type AuditVerificationDto,
-  type CreatedTokenDto,
-  type EraseOwnerRequestDto,
-  type EraseReportDto,
-  type RekeyOwnerDto,
-  type RetireKidDto,
-  type ValueCheckDto,
-  type GenerateRequestDto,
-  type GenerateResultDto,
-  type TemplateDto,
-  type TemplateTextDto,
-  type ImportRequestDto,
-  type ImportSummaryDto,
-  type Problem,
-  type RevealAllDto,
-  type RevealedDto,
-  type SecretDto,
-  type SecretPage,
-  type ShareDto,
-  type TokenDto,
-  type VersionDto,
+} from "../contract/paths.ts";
+import type {
+  AuditPage,
+  AuditVerificationDto,
+  CreatedTokenDto,
+  CreateTokenBody,
+  EraseOwnerRequestDto,
+  EraseReportDto,
+  RekeyOwnerDto,
+  RetireKidDto,
+  ValueCheckDto,
+  GenerateRequestDto,
+  GenerateResultDto,
+  ImportRequestDto,
+  ImportSummaryDto,
+  KeyStatusDto,
+  Problem,
+  PutSecretBody,
+  ReadonlyDeep,
+  RevealAllDto,
+  RevealBody,
+  RevealedDto,
+  RevealOwnerBody,
+  RotateEncryptionBody,
+  RotateSecretBody,
+  RotationStartedDto,
+  SecretDto,
+  SecretPage,
+  ShareBody,
+  ShareDto,
+  TemplateDto,
+  TemplateTextDto,
+  TokenDto,
+  VersionDto,
 } from "../contract/index.ts";
 
 export type * from "../contract/index.ts";
@@ -87,9 +102,8 @@ export type ListSecretsQuery = {
   readonly deleted?: boolean;
 };
 
-export type PutSecret = ({ readonly value: string } | { readonly valueBase64: string }) & {
-  readonly meta?: Readonly<Record<string, string>>;
-};
+/** {@link PutSecretBody} with exactly one of `value` and `valueBase64`. */
+export type PutSecret = ({ readonly value: string } | { readonly valueBase64: string }) & ReadonlyDeep<Pick<PutSecretBody, "meta">>;
 
 export type PutOptions = {
   /** Check-and-set: write only if the current version is this one (0: must not exist). */
@@ -127,14 +141,14 @@ export class CofferClient {
   // Secrets
 
   listSecrets(q: ListSecretsQuery = {}): Promise<SecretPage> {
-    const owner = q.owner === undefined ? null : q.owner === "system" ? ["system", "_"] : q.owner.split("/");
+    // An owner goes whole (`acme` as ownerType=acme&ownerId=): the server checks it with the owner rule.
+    const owner = q.owner === undefined ? null : ownerSegments(q.owner);
     return this.#json({
       method: "GET",
       path: "/v1/secrets",
       query: {
-        ownerType: owner?.[0] ?? q.ownerType,
-        // An owner without an id (a mistake) still goes as an owner, so the server names the owner rule.
-        ownerId: owner === null ? q.ownerId : (owner[1] ?? ""),
+        ownerType: owner?.ownerType ?? q.ownerType,
+        ownerId: owner?.ownerId ?? q.ownerId,
         prefix: q.prefix,
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),
@@ -162,7 +176,7 @@ export class CofferClient {
   }
 
   /** The plaintext, once; audited with `reason` on the server. */
-  revealSecret(owner: string, key: string, opts: { readonly reason: string; readonly version?: number }): Promise<RevealedDto> {
+  revealSecret(owner: string, key: string, opts: ReadonlyDeep<RevealBody>): Promise<RevealedDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:reveal`, body: opts });
   }
 
@@ -191,7 +205,7 @@ export class CofferClient {
    * New data keys for every version, values re-encrypted; with `regenerate`, a fresh random
    * value instead, made with the policy kept by {@link generateSecret}.
    */
-  rotateSecret(owner: string, key: string, opts: { readonly regenerate?: boolean } = {}): Promise<SecretDto> {
+  rotateSecret(owner: string, key: string, opts: ReadonlyDeep<RotateSecretBody> = {}): Promise<SecretDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:rotate`, body: opts });
   }
 
@@ -199,7 +213,7 @@ export class CofferClient {
   async generateSecret(
     owner: string,
     key: string,
-    body: GenerateRequestDto = {},
+    body: ReadonlyDeep<GenerateRequestDto> = {},
     opts: { readonly idempotencyKey?: string } = {},
   ): Promise<GenerateResultDto & { readonly replayed: boolean }> {
     const headers: Record<string, string> = opts.idempotencyKey === undefined ? {} : { "idempotency-key": opts.idempotencyKey };
@@ -240,11 +254,7 @@ export class CofferClient {
   }
 
   /** A one-time reveal link (default TTL 15m, at most 7d). */
-  shareSecret(
-    owner: string,
-    key: string,
-    opts: { readonly reason: string; readonly ttl?: string; readonly version?: number },
-  ): Promise<ShareDto> {
+  shareSecret(owner: string, key: string, opts: ReadonlyDeep<ShareBody>): Promise<ShareDto> {
     return this.#json({ method: "POST", path: `${secretPath(owner, key)}:share`, body: opts });
   }
 
@@ -254,7 +264,7 @@ export class CofferClient {
   }
 
   /** Every live secret of an owner in plaintext (what `coffer run` injects); audited per secret. */
-  revealOwner(owner: string, opts: { readonly reason: string; readonly prefix?: string }): Promise<RevealAllDto> {
+  revealOwner(owner: string, opts: ReadonlyDeep<RevealOwnerBody>): Promise<RevealAllDto> {
     return this.#json({ method: "POST", path: `${ownerPath(owner)}:reveal`, body: opts });
   }
 
@@ -262,7 +272,7 @@ export class CofferClient {
    * Imports a file (dotenv/JSON/YAML need `allowPlaintext`; a SOPS file or bundle is opened on
    * the server with `identities` or `passphrase`) in one transaction. Needs `secrets:write`.
    */
-  importSecrets(body: ImportRequestDto): Promise<ImportSummaryDto> {
+  importSecrets(body: ReadonlyDeep<ImportRequestDto>): Promise<ImportSummaryDto> {
     return this.#json({ method: "POST", path: IMPORT_PATH, body });
   }
 
@@ -308,13 +318,7 @@ export class CofferClient {
 
   // Tokens (admin)
 
-  createToken(t: {
-    readonly name: string;
-    readonly scopes: readonly string[];
-    readonly owners: readonly string[];
-    readonly ttl?: string;
-    readonly interactive?: boolean;
-  }): Promise<CreatedTokenDto> {
+  createToken(t: ReadonlyDeep<CreateTokenBody>): Promise<CreatedTokenDto> {
     return this.#json({ method: "POST", path: "/v1/tokens", body: t });
   }
 
@@ -328,7 +332,7 @@ export class CofferClient {
 
   // Encryption (admin)
 
-  encryptionStatus(): Promise<Readonly<Record<string, unknown>>> {
+  encryptionStatus(): Promise<KeyStatusDto> {
     return this.#json({ method: "GET", path: "/v1/admin/encryption" });
   }
 
@@ -337,18 +341,7 @@ export class CofferClient {
    * active and rewraps every scope key under it in the background; finishes an interrupted
    * rotation first.
    */
-  rotateEncryption(
-    opts: { readonly batchSize?: number; readonly kid?: string; readonly toKid?: string; readonly resume?: boolean } = {},
-  ): Promise<{
-    jobId: string;
-    fromKid: string | null;
-    toKid: string;
-    minted: boolean;
-    done: number;
-    total: number;
-    state: string;
-    oldKidSafeToRetireAt: string | null;
-  }> {
+  rotateEncryption(opts: ReadonlyDeep<RotateEncryptionBody> = {}): Promise<RotationStartedDto> {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
   }
 

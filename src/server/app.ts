@@ -4,6 +4,7 @@ import type { Logger as PinoLogger } from "pino";
 import type { Core, TokenActor } from "../core/service/index.ts";
 import { CofferError } from "../core/errors/index.ts";
 import type { ReauthHook } from "../core/service/index.ts";
+import { OPENAPI_PATH, openApiDocument } from "../contract/index.ts";
 import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
@@ -53,6 +54,17 @@ export function redactUrl(url: string): string {
   return url.replace(/\/v1\/shared\/[^/?:]+/, "/v1/shared/<redacted>");
 }
 
+/** A route as Fastify registered it: `GET /v1/secrets/:ownerType/:ownerId/:keyName` (HEAD routes left out). */
+export type RegisteredRoute = { readonly method: string; readonly url: string };
+const ROUTES = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route of a server made by {@link buildServer}: what the OpenAPI sync test compares with the document. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return ROUTES.get(app) ?? [];
+}
+
+let openApiJson: string | null = null;
+
 /**
  * The HTTP API (DESIGN §7) over one core: thin adapters from HTTP to the services, with
  * problem+json errors, bearer-token authentication, request logs and metrics.
@@ -79,6 +91,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       void sendProblem(req, reply, error.code === "FST_ERR_BAD_URL" ? invalidEncoding("url") : toCofferError(error));
     },
   }) as unknown as FastifyInstance;
+  const routes: RegisteredRoute[] = [];
+  ROUTES.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) if (method !== "HEAD") routes.push({ method, url: r.url });
+  });
   app.decorateRequest("actor", null);
   registerStrictUtf8(app);
 
@@ -135,6 +152,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get("/metrics", health, async (_req, reply) => {
     void reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
+  });
+
+  // The contract as OpenAPI 3.1, generated once from the schemas the routes validate with.
+  app.get(OPENAPI_PATH, health, async (_req, reply) => {
+    openApiJson ??= JSON.stringify(openApiDocument());
+    return reply.header("content-type", "application/json; charset=utf-8").send(openApiJson);
   });
 
   secretRoutes(app, opts.core, metrics, opts.publicUrl ?? null);

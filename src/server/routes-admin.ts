@@ -1,71 +1,65 @@
 import type { FastifyInstance } from "fastify";
-import * as z from "zod/mini";
-import type { AuditPage, CreatedTokenDto, TokenDto } from "../contract/index.ts";
+import {
+  AuditPage,
+  AuditQuery,
+  AuditVerificationDto,
+  AuditVerifyQuery,
+  CreatedTokenDto,
+  CreateTokenBody,
+  KeyStatusDto,
+  RotateEncryptionBody,
+  RotationStartedDto,
+  TokenDto,
+  TokenList,
+} from "../contract/index.ts";
 import { invalidInput } from "../core/errors/index.ts";
-import { parseOwner, parseWith } from "../core/model/index.ts";
+import { parseOwner } from "../core/model/index.ts";
 import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
+import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
-
-const CreateToken = z.object({
-  name: z.string(),
-  scopes: z.array(z.string()),
-  owners: z.array(z.string()),
-  ttl: z.optional(z.nullable(z.string())),
-  interactive: z.optional(z.boolean()),
-});
-const AuditQuery = z.object({
-  owner: z.optional(z.string()),
-  action: z.optional(z.string().check(z.regex(/^[a-z][a-z.]{0,63}$/, "must be an action name such as secret.reveal"))),
-  cursor: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a cursor from a previous page"))),
-  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
-});
-const VerifyQuery = z.object({ anchor: z.optional(z.string().check(z.maxLength(100, "must be <seq>:<mac>"))) });
-const RotateBody = z.object({
-  batchSize: z.optional(z.int("must be a whole number")),
-  kid: z.optional(z.string()),
-  toKid: z.optional(z.string()),
-  resume: z.optional(z.boolean()),
-});
 
 /** Tokens, the audit log and the encryption admin endpoints. */
 export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, background: Set<Promise<unknown>>): void {
   app.post("/v1/tokens", async (req, reply) => {
-    const b = parseWith(CreateToken, req.body ?? {}, "body");
+    const b = body(CreateTokenBody, req);
     const created = await core.tokens.create(actorOf(req), ctxOf(req), b);
     const token = new TextDecoder().decode(created.token.reveal());
     created.token.wipe();
-    const dto: CreatedTokenDto = { ...created.view, token };
+    const dto = output(CreatedTokenDto, { ...created.view, token });
     return reply.code(201).send(dto);
   });
 
-  app.get("/v1/tokens", async (req): Promise<{ items: readonly TokenDto[] }> => ({
-    items: await core.tokens.list(actorOf(req), ctxOf(req)),
-  }));
+  app.get("/v1/tokens", async (req) => output(TokenList, { items: await core.tokens.list(actorOf(req), ctxOf(req)) }));
 
-  app.delete<{ Params: { id: string } }>("/v1/tokens/:id", async (req) => core.tokens.revoke(actorOf(req), ctxOf(req), req.params.id));
+  app.delete<{ Params: { id: string } }>("/v1/tokens/:id", async (req) =>
+    output(TokenDto, await core.tokens.revoke(actorOf(req), ctxOf(req), req.params.id)),
+  );
 
   app.get("/v1/audit", async (req): Promise<AuditPage> => {
-    const q = parseWith(AuditQuery, req.query, "query");
+    const q = input(AuditQuery, req.query, "query");
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (limit < 1 || limit > 1000) throw invalidInput("query.limit", "must be a whole number from 1 to 1000");
+    if (limit < 1 || limit > 1000) throw invalidInput("limit", "must be a whole number from 1 to 1000");
     const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
       owner: q.owner === undefined ? null : parseOwner(q.owner, "owner"),
       action: q.action ?? null,
       afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
       limit,
     });
-    return { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
+    return output(AuditPage, { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) });
   });
 
   app.get("/v1/audit/verify", async (req) => {
-    const q = parseWith(VerifyQuery, req.query, "query");
-    return core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor));
+    const q = input(AuditVerifyQuery, req.query, "query");
+    return output(
+      AuditVerificationDto,
+      await core.audit.verifyAs(actorOf(req), ctxOf(req), q.anchor === undefined ? null : parseAnchor(q.anchor)),
+    );
   });
 
   app.get("/v1/admin/encryption", async (req) => {
     await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "admin.encryption.status");
-    return keyStatus(core, { ...core.policy, now: new Date() });
+    return output(KeyStatusDto, await keyStatus(core, { ...core.policy, now: new Date() }));
   });
 
   // Starts a background job that rewraps every scope key under the active kid; progress in
@@ -74,9 +68,9 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const actor = actorOf(req);
     const ctx = ctxOf(req);
     await core.tokens.authorizeAdmin(actor, ctx, "admin.encryption.rotate");
-    const b = parseWith(RotateBody, req.body ?? {}, "body");
+    const b = body(RotateEncryptionBody, req);
     const batchSize = b.batchSize ?? 500;
-    if (batchSize < 1 || batchSize > 10_000) throw invalidInput("body.batchSize", "must be from 1 to 10000");
+    if (batchSize < 1 || batchSize > 10_000) throw invalidInput("batchSize", "must be from 1 to 10000");
     const job = startRotation(core, metrics, background, actor, ctx, {
       batchSize,
       ...(b.kid === undefined ? {} : { kid: b.kid }),
@@ -84,16 +78,18 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
       ...(b.resume === true ? { resume: true } : {}),
     });
     const first = await job.started;
-    return reply.code(202).send({
-      jobId: first.jobId,
-      fromKid: first.fromKid,
-      toKid: first.toKid,
-      minted: first.minted,
-      done: first.done,
-      total: first.total,
-      state: first.finished ? "done" : "running",
-      oldKidSafeToRetireAt: first.oldKidSafeToRetireAt,
-    });
+    return reply.code(202).send(
+      output(RotationStartedDto, {
+        jobId: first.jobId,
+        fromKid: first.fromKid,
+        toKid: first.toKid,
+        minted: first.minted,
+        done: first.done,
+        total: first.total,
+        state: first.finished ? "done" : "running",
+        oldKidSafeToRetireAt: first.oldKidSafeToRetireAt,
+      }),
+    );
   });
 }
 

@@ -1,36 +1,29 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import * as z from "zod/mini";
-import type { GenerateResultDto, RevealAllDto, RevealedDto, SecretPage, ShareDto } from "../contract/index.ts";
+import {
+  GenerateBody,
+  GenerateResultDto,
+  ListSecretsQuery,
+  PutSecretBody,
+  RevealAllDto,
+  RevealBody,
+  RevealedDto,
+  RevealOwnerBody,
+  RotateSecretBody,
+  SecretDto,
+  SecretPage,
+  ShareBody,
+  ShareDto,
+  VersionList,
+  VersionQuery,
+} from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
-import { parseOwner, parseWith } from "../core/model/index.ts";
+import { parseOwner } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
-import type { Actor, Core, RequestContext, RevealedSecret, SecretView } from "../core/service/index.ts";
+import type { Actor, Core, RequestContext, RevealedSecret } from "../core/service/index.ts";
+import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 
-const OWNER_TYPES = ["user", "project", "system"] as const;
-const Meta = z.optional(z.record(z.string(), z.string()));
-const PutBody = z.object({ value: z.optional(z.string()), valueBase64: z.optional(z.string()), meta: Meta });
-const RevealBody = z.object({ reason: z.string(), version: z.optional(z.int("must be a whole number")) });
-const ShareBody = z.object({ reason: z.string(), version: z.optional(z.int("must be a whole number")), ttl: z.optional(z.string()) });
-const RotateBody = z.object({ regenerate: z.optional(z.boolean("must be true or false")) });
-const GenerateBody = z.object({
-  length: z.optional(z.int("must be a whole number")),
-  charset: z.optional(z.string()),
-  bytes: z.optional(z.int("must be a whole number")),
-  encoding: z.optional(z.string()),
-  ifMissing: z.optional(z.boolean("must be true or false")),
-  meta: Meta,
-});
-const RevealAllBody = z.object({ reason: z.string(), prefix: z.optional(z.string()) });
-const ListQuery = z.object({
-  ownerType: z.optional(z.string()),
-  ownerId: z.optional(z.string()),
-  prefix: z.optional(z.string()),
-  cursor: z.optional(z.string().check(z.regex(/^\d{1,15}$/, "must be a cursor from a previous page"))),
-  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000"))),
-  deleted: z.optional(z.enum(["true", "false"], { error: "must be true or false" })),
-});
-const VersionQuery = z.object({ version: z.optional(z.string().check(z.regex(/^\d{1,9}$/, "must be a whole number"))) });
+export { body } from "./contract-io.ts";
 
 type OwnerParams = { ownerType: string; ownerId: string };
 type SecretParams = OwnerParams & { keyName: string };
@@ -45,18 +38,15 @@ export function actorOf(req: FastifyRequest): Actor {
   return req.actor;
 }
 
-/** `user/alice`, `project/acme` or `system` from the two path segments (`system/_`). */
+/**
+ * `user/alice`, `project/acme` or `system` from the two path segments (`system/_`), checked by
+ * the core's owner rule: a bad owner reads `owner: must be …` here as in the CLI.
+ */
 export function ownerText(p: OwnerParams): string {
-  if (!(OWNER_TYPES as readonly string[]).includes(p.ownerType)) {
-    // The core's owner rule, so the mistake reads as it does in the CLI.
-    parseOwner(p.ownerId === "" ? p.ownerType : `${p.ownerType}/${p.ownerId}`);
-    throw invalidInput("ownerType", "must be one of user, project, system");
-  }
-  if (p.ownerType === "system") {
-    if (p.ownerId !== "_") throw invalidInput("ownerId", "must be '_' for the system owner");
-    return "system";
-  }
-  return `${p.ownerType}/${p.ownerId}`;
+  if (p.ownerType === "system" && p.ownerId === "_") return "system";
+  const text = `${p.ownerType}/${p.ownerId}`;
+  parseOwner(text, "owner");
+  return text;
 }
 
 /** `NAME:action` (a path segment) split at its last colon; key names never contain one. */
@@ -71,10 +61,6 @@ function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
-export function body<T>(schema: z.ZodMiniType<T>, req: FastifyRequest): T {
-  return parseWith(schema, req.body ?? {}, "body");
-}
-
 /** The If-Match header as an expected version: `3` or `"3"`. */
 function ifMatch(req: FastifyRequest): number | undefined {
   const h = req.headers["if-match"];
@@ -84,11 +70,11 @@ function ifMatch(req: FastifyRequest): number | undefined {
   return Number(m[1]);
 }
 
-function valueOf(b: z.infer<typeof PutBody>): Secret {
-  if ((b.value === undefined) === (b.valueBase64 === undefined)) throw invalidInput("body.value", "give exactly one of value, valueBase64");
+function valueOf(b: PutSecretBody): Secret {
+  if ((b.value === undefined) === (b.valueBase64 === undefined)) throw invalidInput("value", "give exactly one of value, valueBase64");
   if (b.value !== undefined) return Secret.fromString(b.value);
   const text = b.valueBase64 ?? "";
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw invalidInput("body.valueBase64", "must be base64");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw invalidInput("valueBase64", "must be base64");
   return Secret.adopt(Buffer.from(text, "base64"));
 }
 
@@ -97,7 +83,11 @@ export function revealedDto(r: RevealedSecret): RevealedDto {
   try {
     const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
     const utf8 = Buffer.from(text, "utf8").equals(bytes);
-    return { ...r.view, value: utf8 ? text : null, ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }) };
+    return output(RevealedDto, {
+      ...r.view,
+      value: utf8 ? text : null,
+      ...(utf8 ? {} : { valueBase64: Buffer.from(bytes).toString("base64") }),
+    });
   } finally {
     bytes.fill(0);
     r.value.wipe();
@@ -108,7 +98,7 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
   const s = core.secrets;
 
   app.get("/v1/secrets", async (req): Promise<SecretPage> => {
-    const q = parseWith(ListQuery, req.query, "query");
+    const q = input(ListSecretsQuery, req.query, "query");
     if (q.ownerId !== undefined && q.ownerType === undefined) throw invalidInput("ownerType", "is required with ownerId");
     const owner =
       q.ownerType !== undefined && q.ownerId !== undefined ? ownerText({ ownerType: q.ownerType, ownerId: q.ownerId }) : undefined;
@@ -124,28 +114,28 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
       },
       ctxOf(req),
     );
-    return { items: page.items, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) };
+    return output(SecretPage, { items: page.items, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) });
   });
 
-  app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretView> => {
-    const q = parseWith(VersionQuery, req.query, "query");
+  app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretDto> => {
+    const q = input(VersionQuery, req.query, "query");
     const view = await s.get(
       actorOf(req),
       { owner: ownerText(req.params), key: req.params.keyName, ...(q.version === undefined ? {} : { version: Number(q.version) }) },
       ctxOf(req),
     );
     void reply.header("etag", `"${String(view.version)}"`);
-    return view;
+    return output(SecretDto, view);
   });
 
-  app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName/versions", async (req) => ({
-    items: await s.history(actorOf(req), { owner: ownerText(req.params), key: req.params.keyName }, ctxOf(req)),
-  }));
+  app.get<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName/versions", async (req) =>
+    output(VersionList, { items: await s.history(actorOf(req), { owner: ownerText(req.params), key: req.params.keyName }, ctxOf(req)) }),
+  );
 
-  app.put<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretView> => {
-    const b = body(PutBody, req);
+  app.put<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req, reply): Promise<SecretDto> => {
+    const b = body(PutSecretBody, req);
     const expected = ifMatch(req);
-    const input = {
+    const write = {
       owner: ownerText(req.params),
       key: req.params.keyName,
       value: valueOf(b),
@@ -156,26 +146,27 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
       const idemKey = req.headers["idempotency-key"];
       const actor = actorOf(req);
       if (typeof idemKey === "string" && actor.kind === "token") {
-        const r = await s.setIdempotent(actor, ctxOf(req), input, { scope: actor.tokenId, key: idemKey });
+        const r = await s.setIdempotent(actor, ctxOf(req), write, { scope: actor.tokenId, key: idemKey });
         if (r.replayed) void reply.header("idempotent-replayed", "true");
         void reply.header("etag", `"${String(r.view.version)}"`);
-        return r.view;
+        return output(SecretDto, r.view);
       }
-      const view = await s.set(actor, ctxOf(req), input);
+      const view = await s.set(actor, ctxOf(req), write);
       void reply.header("etag", `"${String(view.version)}"`);
-      return view;
+      return output(SecretDto, view);
     } finally {
-      input.value.wipe();
+      write.value.wipe();
     }
   });
 
   app.delete<{ Params: SecretParams }>("/v1/secrets/:ownerType/:ownerId/:keyName", async (req) => {
     const expected = ifMatch(req);
-    return s.unset(actorOf(req), ctxOf(req), {
+    const view = await s.unset(actorOf(req), ctxOf(req), {
       owner: ownerText(req.params),
       key: req.params.keyName,
       ...(expected === undefined ? {} : { expectedVersion: expected }),
     });
+    return output(SecretDto, view);
   });
 
   // `KEY:reveal`, `KEY:share`, `KEY:rotate`: one route, the action after the last colon.
@@ -205,27 +196,30 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
         const token = new TextDecoder().decode(link.token.reveal());
         link.token.wipe();
         const base = publicUrl ?? `${req.protocol}://${req.host}`;
-        const dto: ShareDto = {
+        const dto = output(ShareDto, {
           id: link.id,
           token,
           url: `${base}/v1/shared/${token}:reveal`,
           expiresAt: link.expiresAt,
           secret: link.view,
-        };
+        });
         return reply.code(201).send(dto);
       }
-      case "rotate":
-        return body(RotateBody, req).regenerate === true
-          ? core.generator.regenerate(actor, ctxOf(req), ref)
-          : s.rotate(actor, ctxOf(req), ref);
+      case "rotate": {
+        const view =
+          body(RotateSecretBody, req).regenerate === true
+            ? await core.generator.regenerate(actor, ctxOf(req), ref)
+            : await s.rotate(actor, ctxOf(req), ref);
+        return output(SecretDto, view);
+      }
       case "generate": {
         const b = body(GenerateBody, req);
-        const input = { ...ref, ...definedOnly(b) };
+        const gen = { ...ref, ...definedOnly(b) };
         const idemKey = req.headers["idempotency-key"];
         const idem = typeof idemKey === "string" && actor.kind === "token" ? { scope: actor.tokenId, key: idemKey } : undefined;
-        const r = await core.generator.generate(actor, ctxOf(req), input, idem);
+        const r = await core.generator.generate(actor, ctxOf(req), gen, idem);
         if (r.replayed) void reply.header("idempotent-replayed", "true");
-        const dto: GenerateResultDto = { secret: r.view, created: r.created };
+        const dto = output(GenerateResultDto, { secret: r.view, created: r.created });
         return reply.code(r.created ? 201 : 200).send(dto);
       }
       default:
@@ -240,7 +234,7 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
     const { name, action } = splitAction(req.params.tail, "ownerId");
     if (action !== "reveal") throw new CofferError("NOT_FOUND", `no action '${action}' on an owner; use :reveal`);
     const owner = ownerText({ ownerType: req.params.ownerType, ownerId: name });
-    const b = body(RevealAllBody, req);
+    const b = body(RevealOwnerBody, req);
     const all = await s.revealAll(actorOf(req), ctxOf(req), {
       owner,
       reason: b.reason,
@@ -257,7 +251,7 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
       v.wipe();
     }
     metrics.reveals.inc({ via: "owner" }, all.size);
-    return { owner, secrets, binary };
+    return output(RevealAllDto, { owner, secrets, binary });
   });
 
   app.post<{ Params: { tail: string } }>("/v1/shared/:tail", { config: { auth: false } }, async (req) => {

@@ -1,14 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import * as z from "zod/mini";
-import type { TemplateDto, TemplateTextDto } from "../contract/index.ts";
+import { PutTemplateBody, RenderTemplateBody, TemplateDto, TemplateList, TemplateTextDto } from "../contract/index.ts";
 import { CofferError } from "../core/errors/index.ts";
 import type { Core } from "../core/service/index.ts";
 import { templateContentType } from "../core/template/index.ts";
 import type { Metrics } from "./metrics.ts";
-import { actorOf, body, ctxOf, ownerText, splitAction } from "./routes-secrets.ts";
+import { body, output } from "./contract-io.ts";
+import { actorOf, ctxOf, ownerText, splitAction } from "./routes-secrets.ts";
 
-const PutBody = z.object({ text: z.string("must be the template's text") });
-const RenderBody = z.object({ reason: z.optional(z.string()), format: z.optional(z.string()) });
 type OwnerParams = { ownerType: string; ownerId: string };
 
 /** Stored templates: the text per owner (`secrets:write` to store, `secrets:read` to read), and `:render`. */
@@ -16,16 +14,16 @@ export function templateRoutes(app: FastifyInstance, core: Core, metrics: Metric
   const t = core.templates;
   const ref = (p: OwnerParams & { name: string }): { owner: string; name: string } => ({ owner: ownerText(p), name: p.name });
 
-  app.get<{ Params: OwnerParams }>("/v1/templates/:ownerType/:ownerId", async (req): Promise<{ items: readonly TemplateDto[] }> => ({
-    items: await t.list(actorOf(req), ctxOf(req), { owner: ownerText(req.params) }),
-  }));
+  app.get<{ Params: OwnerParams }>("/v1/templates/:ownerType/:ownerId", async (req) =>
+    output(TemplateList, { items: await t.list(actorOf(req), ctxOf(req), { owner: ownerText(req.params) }) }),
+  );
 
   app.get<{ Params: OwnerParams & { name: string } }>("/v1/templates/:ownerType/:ownerId/:name", async (req): Promise<TemplateTextDto> =>
-    t.get(actorOf(req), ctxOf(req), ref(req.params)),
+    output(TemplateTextDto, await t.get(actorOf(req), ctxOf(req), ref(req.params))),
   );
 
   app.put<{ Params: OwnerParams & { name: string } }>("/v1/templates/:ownerType/:ownerId/:name", async (req): Promise<TemplateDto> =>
-    t.put(actorOf(req), ctxOf(req), { ...ref(req.params), text: body(PutBody, req).text }),
+    output(TemplateDto, await t.put(actorOf(req), ctxOf(req), { ...ref(req.params), text: body(PutTemplateBody, req).text })),
   );
 
   app.delete<{ Params: OwnerParams & { name: string } }>("/v1/templates/:ownerType/:ownerId/:name", async (req, reply) => {
@@ -37,7 +35,7 @@ export function templateRoutes(app: FastifyInstance, core: Core, metrics: Metric
   app.post<{ Params: OwnerParams & { action: string } }>("/v1/templates/:ownerType/:ownerId/:action", async (req, reply) => {
     const { name, action } = splitAction(req.params.action, "name");
     if (action !== "render") throw new CofferError("NOT_FOUND", `no action '${action}' on a template; use :render`);
-    const b = body(RenderBody, req);
+    const b = body(RenderTemplateBody, req);
     const r = await t.render(actorOf(req), ctxOf(req), {
       ...ref({ ...req.params, name }),
       ...(b.reason === undefined ? {} : { reason: b.reason }),

@@ -1,32 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import * as z from "zod/mini";
-import { EXPORT_PATH, IMPORT_PATH, type ImportSummaryDto } from "../contract/index.ts";
+import { EXPORT_PATH, ExportQuery, IMPORT_PATH, ImportBody, ImportSummaryDto } from "../contract/index.ts";
 import { CofferError, invalidInput } from "../core/errors/index.ts";
-import { parseWith } from "../core/model/index.ts";
 import { Secret } from "../core/secret/index.ts";
-import { IMPORT_MODES, type Core } from "../core/service/index.ts";
-import { checkRecipient, IMPORT_FORMATS, readImportSource, sealBundle, type BundleSeal } from "../files/index.ts";
+import type { Core } from "../core/service/index.ts";
+import { checkRecipient, readImportSource, sealBundle, type BundleSeal } from "../files/index.ts";
+import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
 /** An import body carries the whole file (base64): larger than the API's usual 256 KiB. */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
-
-const ImportBody = z.object({
-  owner: z.optional(z.string()),
-  mode: z.optional(z.enum(IMPORT_MODES, { error: "must be merge or replace" })),
-  format: z.enum(IMPORT_FORMATS, { error: `must be one of ${IMPORT_FORMATS.join(", ")}` }),
-  content: z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64")),
-  allowPlaintext: z.optional(z.boolean()),
-  identities: z.optional(z.array(z.string()).check(z.maxLength(16, "at most 16 identities"))),
-  passphrase: z.optional(z.string()),
-});
-const ExportQuery = z.object({
-  owner: z.string(),
-  prefix: z.optional(z.string()),
-  reason: z.optional(z.string()),
-  recipient: z.optional(z.union([z.string(), z.array(z.string())])),
-});
 
 /** A header sent URI-encoded (reasons and passphrases may be non-ASCII). */
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -59,7 +42,7 @@ function sealOf(req: FastifyRequest, recipient: string | readonly string[] | und
  */
 export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metrics): void {
   app.post(IMPORT_PATH.replace(":", "::"), { bodyLimit: IMPORT_BODY_LIMIT }, async (req): Promise<ImportSummaryDto> => {
-    const b = parseWith(ImportBody, req.body ?? {}, "body");
+    const b = body(ImportBody, req);
     await core.secrets.authorizeImport(actorOf(req), ctxOf(req), b.owner ?? null);
     const passphrase = b.passphrase === undefined ? null : Secret.fromString(b.passphrase);
     const opts = { allowPlaintext: b.allowPlaintext ?? false, identities: b.identities ?? [], passphrase, path: null };
@@ -68,20 +51,26 @@ export function transferRoutes(app: FastifyInstance, core: Core, metrics: Metric
       const owner = b.owner ?? src.manifest?.owner;
       if (owner === undefined) throw invalidInput("owner", "is required (only a bundle names its own owner)");
       const entries = src.entries;
-      return await core.secrets.importMany(actorOf(req), ctxOf(req), { owner, mode: b.mode ?? "merge", entries, source: src.format });
+      const summary = await core.secrets.importMany(actorOf(req), ctxOf(req), {
+        owner,
+        mode: b.mode ?? "merge",
+        entries,
+        source: src.format,
+      });
+      return output(ImportSummaryDto, summary);
     } finally {
       for (const e of src.entries) e.value.wipe();
     }
   });
 
   app.get(EXPORT_PATH.replace(":", "::"), async (req, reply) => {
-    const q = parseWith(ExportQuery, req.query, "query");
+    const q = input(ExportQuery, req.query, "query");
     const reason = header(req, "x-coffer-reason") ?? q.reason;
     if (reason === undefined)
       throw new CofferError("INVALID_INPUT", "reason: is required (X-Coffer-Reason header or reason query)", { field: "reason" });
     const seal = sealOf(req, q.recipient);
-    const input = { owner: q.owner, reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) };
-    const entries = await core.secrets.exportValues(actorOf(req), ctxOf(req), input);
+    const what = { owner: q.owner, reason, ...(q.prefix === undefined ? {} : { prefix: q.prefix }) };
+    const entries = await core.secrets.exportValues(actorOf(req), ctxOf(req), what);
     let bundle: string;
     try {
       metrics.reveals.inc({ via: "export" }, entries.length);

@@ -19,16 +19,27 @@ export const Kid = z
   .brand<"Kid">();
 export type Kid = z.infer<typeof Kid>;
 
+/** A version number of a secret, and an expected one for check-and-set (0: must not exist yet). */
+export const Version = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(2 ** 31 - 1, "is too large"));
+export const ExpectedVersion = z
+  .int("must be a whole number")
+  .check(z.minimum(0, "must be 0 (must not exist) or more"), z.maximum(2 ** 31 - 1, "is too large"));
+
+/** What a reveal without a reason is told (the service's rule; the HTTP contract says the same). */
+export const REASON_REQUIRED_RULE = "is required: say why the plaintext is needed";
+
 /** Values are bytes, at most 64 KiB. */
 export const MAX_VALUE_BYTES = 64 * 1024;
 
 /** Metadata: at most 32 string tags; keys like `provider`, values ≤ 256 chars. */
 export const MAX_META_ENTRIES = 32;
-export const MetaKey = z
-  .string()
-  .check(z.regex(/^[a-z][a-z0-9_.-]{0,63}$/, "must be 1-64 chars of lower-case letters, digits, '_', '.', '-', starting with a letter"));
+export const META_KEY_RULE = "must be 1-64 chars of lower-case letters, digits, '_', '.', '-', starting with a letter";
+/** The messages for metadata of the wrong type: the HTTP contract says the same. */
+export const META_TYPE_RULE = "must be an object of tags (name: text)";
+export const META_VALUE_TYPE_RULE = "must be text";
+export const MetaKey = z.string().check(z.regex(/^[a-z][a-z0-9_.-]{0,63}$/, META_KEY_RULE));
 export const Meta = z
-  .record(MetaKey, z.string().check(z.maxLength(256, "must be at most 256 chars")))
+  .record(MetaKey, z.string(META_VALUE_TYPE_RULE).check(z.maxLength(256, "must be at most 256 chars")), META_TYPE_RULE)
   .check(z.refine((m) => Object.keys(m).length <= MAX_META_ENTRIES, `must have at most ${String(MAX_META_ENTRIES)} entries`));
 export type Meta = Readonly<Record<string, string>>;
 

@@ -1,5 +1,17 @@
 import * as z from "zod/mini";
-import { KeyPrefix, Meta, parseKeyName, parseOwner, parseWith, MAX_VALUE_BYTES, type KeyName, type Owner } from "../model/index.ts";
+import {
+  KeyPrefix,
+  Meta,
+  MetaKey,
+  META_KEY_RULE,
+  REASON_REQUIRED_RULE,
+  parseKeyName,
+  parseOwner,
+  parseWith,
+  MAX_VALUE_BYTES,
+  type KeyName,
+  type Owner,
+} from "../model/index.ts";
 import { invalidInput } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 
@@ -7,10 +19,8 @@ import type { Secret } from "../secret/index.ts";
 export type RefInput = { readonly owner: string; readonly key: string };
 export type SecretRef = { readonly owner: Owner; readonly name: KeyName };
 
-export const Version = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(2 ** 31 - 1, "is too large"));
-export const ExpectedVersion = z
-  .int("must be a whole number")
-  .check(z.minimum(0, "must be 0 (must not exist) or more"), z.maximum(2 ** 31 - 1, "is too large"));
+// The version rules live in core/model, where the HTTP contract builds on them too.
+export { Version, ExpectedVersion } from "../model/index.ts";
 /**
  * Characters refused in text an operator later reads on a terminal (reasons, metadata): C0
  * controls (newline, escape…), DEL, C1 controls, and the bidirectional-text controls that
@@ -28,7 +38,7 @@ export function isSafeText(text: string): boolean {
 
 export const Reason = z.string().check(
   z.trim(),
-  z.minLength(1, "is required: say why the plaintext is needed"),
+  z.minLength(1, REASON_REQUIRED_RULE),
   z.maxLength(500, "must be at most 500 chars"),
   z.refine(isSafeText, UNSAFE_TEXT_RULE),
   z.refine((s) => !INVISIBLE_ONLY.test(s), "is required: say why the plaintext is needed, in visible characters"),
@@ -58,6 +68,9 @@ export function parseMeta(meta: unknown): Readonly<Record<string, string>> {
   // A bad key is named in the error; one that would drive the terminal is not echoed.
   if (typeof meta === "object" && meta !== null && Object.keys(meta).some((k) => !isSafeText(k)))
     throw invalidInput("meta", `keys ${UNSAFE_TEXT_RULE}`);
+  // A key that breaks the rule is named with the rule (zod's record reports only "Invalid input").
+  if (typeof meta === "object" && meta !== null && !Array.isArray(meta))
+    for (const k of Object.keys(meta)) if (!MetaKey.safeParse(k).success) throw invalidInput(`meta.${k}`, META_KEY_RULE);
   const parsed = parseWith(Meta, meta, "meta");
   for (const [k, v] of Object.entries(parsed)) if (!isSafeText(v)) throw invalidInput(`meta.${k}`, UNSAFE_TEXT_RULE);
   return parsed;
