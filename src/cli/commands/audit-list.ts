@@ -1,20 +1,31 @@
 import type { Io } from "../io.ts";
 import { withBackend } from "../choose-backend.ts";
 import { printJson, printTable } from "../output.ts";
-import { flag, num, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, int, intOr, json, text, type Options } from "../command.ts";
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const ownerText = str(args, "owner");
+export const command = defineCommand({
+  options: [
+    text("owner", "--owner <owner>", "only events for this owner"),
+    text("action", "--action <action>", "only this action, e.g. secret.reveal"),
+    int("after", "--after <seq>", "only events after this sequence number"),
+    intOr("limit", "--limit <n>", "at most n events", 100),
+    json,
+  ],
+  example: "coffer audit list --owner project/acme --action secret.reveal",
+});
+
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const ownerText = args.owner;
   const events = await withBackend(io, globalOptions(args), (b) =>
     b.auditList({
       owner: ownerText ?? null,
-      action: str(args, "action") ?? null,
-      afterSeq: num(args, "after") ?? 0,
-      limit: num(args, "limit") ?? 100,
+      action: args.action ?? null,
+      afterSeq: args.after ?? 0,
+      limit: args.limit,
     }),
   );
-  if (flag(args, "json")) {
+  if (args.json) {
     printJson(io, events);
     return 0;
   }

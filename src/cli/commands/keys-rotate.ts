@@ -3,7 +3,24 @@ import type { KeysRotated } from "../backend.ts";
 import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, num, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, flag, intOr, json, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    flag("resume", "--resume", "only finish an interrupted rotation (running rotate again does the same first)"),
+    text("kid", "--kid <kid>", "the kid of the new key (default: k<today>, e.g. k2026-12-02)"),
+    text("toKid", "--to-kid <kid>", "switch to this kid of the keyring (a key you created, e.g. in a cloud KMS) instead of minting"),
+    text(
+      "backupRetention",
+      "--backup-retention <duration>",
+      "how long database backups are kept, to say when the old kid can be retired (default: $COFFER_BACKUP_RETENTION)",
+    ),
+    intOr("batch", "--batch <n>", "keys per transaction", 500),
+    json,
+  ],
+  example: "coffer keys rotate --backup-retention 30d",
+});
 
 /**
  * `coffer keys rotate [--kid K | --to-kid K] [--resume] [--batch N] [--backup-retention D]`:
@@ -11,18 +28,18 @@ import { flag, globalOptions, num, str } from "./args.ts";
  * and rewraps every scope key and internal key under it, a batch per transaction, printing
  * progress on stderr. An interrupted rotation is finished first by running it again.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const batchSize = num(args, "batch") ?? 500;
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const batchSize = args.batch;
   const opts = globalOptions(args);
-  const given = str(args, "backupRetention");
+  const given = args.backupRetention;
   const backupRetentionMs = given === undefined ? undefined : parseRetention(given, "--backup-retention");
-  const kid = str(args, "kid");
-  const toKid = str(args, "toKid");
+  const kid = args.kid;
+  const toKid = args.toKid;
   const report = await withBackend(io, opts, (b) =>
     b.keys.rotate({
       batchSize,
       ...(backupRetentionMs === undefined ? {} : { backupRetentionMs }),
-      resume: flag(args, "resume"),
+      resume: args.resume,
       ...(kid === undefined ? {} : { kid }),
       ...(toKid === undefined ? {} : { toKid }),
       onProgress: (p) => {
@@ -35,7 +52,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     }),
   );
   if (io.stderr.isTTY === true) io.stderr.write("\n");
-  if (flag(args, "json")) printJson(io, report);
+  if (args.json) printJson(io, report);
   else printReport(io, report);
   return 0;
 }

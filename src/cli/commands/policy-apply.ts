@@ -2,9 +2,19 @@ import { join } from "node:path";
 import { fileRecipients, formatFromPath, updateKeysFile, type PolicySecret } from "../../files/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
-import { flag } from "./args.ts";
 import { identitiesOf, readText, writeAtomic } from "./file-common.ts";
 import { loadPolicy } from "./policy-common.ts";
+import { defineCommand, flag, repeated, type Options } from "../command.ts";
+import { policyOptions } from "./policy-options.ts";
+
+export const command = defineCommand({
+  options: [
+    ...policyOptions,
+    repeated("identity", "--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)"),
+    flag("dryRun", "--dry-run", "only report what would change"),
+  ],
+  example: "coffer policy apply --dry-run",
+});
 
 type Outcome = {
   group: string;
@@ -23,9 +33,9 @@ function ageOf(s: PolicySecret): string[] {
  * `coffer policy apply`: for every secret whose file exists and whose age recipients differ
  * from the policy's, rewraps the same data key (updatekeys), and reports each file.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
   const { policy, base } = await loadPolicy(args);
-  const dry = flag(args, "dryRun");
+  const dry = args.dryRun;
   const identities = dry ? [] : await identitiesOf(args, io);
   const outcomes: Outcome[] = [];
   for (const s of policy.secrets) {
@@ -48,7 +58,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       o.status = "updated";
     }
   }
-  if (flag(args, "json")) printJson(io, { files: outcomes });
+  if (args.json) printJson(io, { files: outcomes });
   else
     for (const o of outcomes) {
       const delta = [...o.added.map((r) => `+${r}`), ...o.removed.map((r) => `-${r}`)].join(" ");

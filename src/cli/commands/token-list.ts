@@ -1,11 +1,17 @@
 import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
 import { printJson, printTable } from "../output.ts";
-import { flag, globalOptions } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, json, type Options } from "../command.ts";
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+export const command = defineCommand({
+  options: [json],
+  example: "coffer token list --remote http://127.0.0.1:7300",
+});
+
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
   const tokens = await withBackend(io, globalOptions(args), (b) => b.tokens.list());
-  if (flag(args, "json")) {
+  if (args.json) {
     printJson(io, tokens);
     return 0;
   }
