@@ -18,11 +18,7 @@ export const command = defineCommand({
     text("prefix", "--prefix <p>", "only keys starting with p"),
     flag("bundle", "--bundle", "export the values, encrypted with age (armored)"),
     repeated("recipient", "--recipient <age1…>", "with --bundle: an age recipient (repeatable)"),
-    flag(
-      "passphrase",
-      "--passphrase",
-      "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead",
-    ),
+    flag("passphrase", "--passphrase", "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead"),
     text("output", "--output <file>", "with --bundle or --reveal: write to a new file with mode 0600 instead of stdout"),
     flag("reveal", "--reveal", "print every current value in plaintext as --format (audited reveals; needs --reason)"),
     text("format", "--format <format>", "with --reveal: dotenv, json or yaml"),
