@@ -31,6 +31,11 @@ export type AuditFilter = {
   readonly action: string | null;
   readonly afterSeq: number;
   readonly limit: number;
+  /** "desc": newest first. */
+  readonly order: "asc" | "desc";
+  readonly actor: string | null;
+  readonly since: Date | null;
+  readonly until: Date | null;
 };
 
 /**

@@ -43,4 +43,5 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   STORE_CORRUPT: 4,
   STATE_TAMPERED: 4,
   KEY_CANNOT_MINT: 4,
+  LISTEN_FAILED: 9,
 });

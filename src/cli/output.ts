@@ -25,18 +25,31 @@ function metaText(meta: Readonly<Record<string, string>>): string {
     .join(",");
 }
 
-/** One secret, masked. */
+/**
+ * One secret, masked. Metadata is kept per secret, not per version: for an older version it is
+ * the current version's, and the line says so.
+ */
 export function printSecret(io: Io, v: SecretView): void {
+  const hasMeta = Object.keys(v.meta).length > 0;
+  const whose = hasMeta && v.version !== v.currentVersion ? ` (metadata of the current version, v${String(v.currentVersion)})` : "";
   writeLine(
     io.stdout,
-    `${escapeControls(v.owner)} ${escapeControls(v.key)} v${String(v.version)} ${v.value}${Object.keys(v.meta).length > 0 ? ` ${metaText(v.meta)}` : ""}`,
+    `${escapeControls(v.owner)} ${escapeControls(v.key)} v${String(v.version)} ${v.value}${hasMeta ? ` ${metaText(v.meta)}` : ""}${whose}`,
   );
 }
 
-/** A table of secrets, masked; metadata only with `withMeta`. */
-export function printSecretTable(io: Io, items: readonly SecretView[], withMeta: boolean): void {
-  const rows = items.map((v) => [v.owner, v.key, `v${String(v.version)}`, v.value, v.updatedAt, ...(withMeta ? [metaText(v.meta)] : [])]);
-  printTable(io, ["OWNER", "KEY", "VERSION", "VALUE", "UPDATED", ...(withMeta ? ["META"] : [])], rows);
+/** A table of secrets, masked; metadata only with `withMeta`; a DELETED column with `withDeleted`. */
+export function printSecretTable(io: Io, items: readonly SecretView[], withMeta: boolean, withDeleted = false): void {
+  const rows = items.map((v) => [
+    v.owner,
+    v.key,
+    `v${String(v.version)}`,
+    v.value,
+    v.updatedAt,
+    ...(withDeleted ? [v.deletedAt === null ? "" : `deleted ${v.deletedAt}`] : []),
+    ...(withMeta ? [metaText(v.meta)] : []),
+  ]);
+  printTable(io, ["OWNER", "KEY", "VERSION", "VALUE", "UPDATED", ...(withDeleted ? ["DELETED"] : []), ...(withMeta ? ["META"] : [])], rows);
 }
 
 export function printVersions(io: Io, versions: readonly VersionView[]): void {

@@ -155,7 +155,11 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
         const page = await c.listAudit({
           ...(f.owner === null ? {} : { owner: f.owner }),
           ...(f.action === null ? {} : { action: f.action }),
-          cursor: String(f.afterSeq),
+          ...(f.actor === null ? {} : { actor: f.actor }),
+          ...(f.since === null ? {} : { since: f.since }),
+          ...(f.until === null ? {} : { until: f.until }),
+          order: f.order,
+          after: f.afterSeq,
           limit: f.limit,
         });
         return page.items;

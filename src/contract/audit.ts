@@ -1,5 +1,6 @@
 /** The audit log (`/v1/audit`, `/v1/audit/verify`). */
 import * as z from "zod/mini";
+import { TIME_RULE } from "../core/model/index.ts";
 import { CursorQuery, doc, LimitQuery, text, Timestamp } from "./common.ts";
 
 export const AuditEventDto = doc(
@@ -52,6 +53,23 @@ export const AuditQuery = z.object({
   ),
   cursor: z.optional(CursorQuery),
   limit: z.optional(LimitQuery),
+  order: z.optional(
+    doc(
+      z.enum(["asc", "desc"], "must be asc (oldest first, the default) or desc (newest first)"),
+      "`asc`: oldest first (the default); `desc`: newest first.",
+    ),
+  ),
+  after: z.optional(doc(text().check(z.regex(/^\d{1,15}$/, "must be a sequence number")), "Only events after this sequence number.")),
+  actor: z.optional(
+    doc(
+      text().check(z.minLength(1, "must be 1-200 characters"), z.maxLength(200, "must be 1-200 characters")),
+      "Only events by this actor, as recorded (`token:<id>`, `local:<user>`).",
+    ),
+  ),
+  since: z.optional(
+    doc(text().check(z.maxLength(64, TIME_RULE)), `Only events at or after this time; ${TIME_RULE.replace(/^must be /, "")}.`),
+  ),
+  until: z.optional(doc(text().check(z.maxLength(64, TIME_RULE)), "Only events before this time (same forms as `since`).")),
 });
 
 export const AuditVerifyQuery = z.object({

@@ -20,7 +20,11 @@ export const SecretDto = doc(
   z.object({
     owner: z.string(),
     key: z.string(),
-    version: z.int(),
+    version: doc(z.int(), "The version this is of (`?version=N`: N)."),
+    currentVersion: doc(
+      z.int(),
+      "The secret's current version. Metadata and times belong to the secret, not to a version: for an older `version` they are still the current ones.",
+    ),
     value: z.literal("********"),
     meta: MetaOut,
     createdAt: Timestamp,

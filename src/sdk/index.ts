@@ -296,15 +296,37 @@ export class CofferClient {
 
   // Audit
 
+  /**
+   * A page of the audit log the token may read. `order: "desc"` lists newest first (the
+   * default is oldest first); `cursor` is a previous page's `nextCursor` (in the same order),
+   * `after` a sequence number to start after, `since`/`until` ISO 8601 instants (a `Date`, or
+   * text such as `2026-12-01T09:00:00Z` or `7d` ago), `actor` as recorded (`token:<id>`).
+   */
   listAudit(
-    q: { readonly owner?: string; readonly action?: string; readonly cursor?: string | null; readonly limit?: number } = {},
+    q: {
+      readonly owner?: string;
+      readonly action?: string;
+      readonly actor?: string;
+      readonly since?: string | Date;
+      readonly until?: string | Date;
+      readonly order?: "asc" | "desc";
+      readonly after?: number;
+      readonly cursor?: string | null;
+      readonly limit?: number;
+    } = {},
   ): Promise<AuditPage> {
+    const time = (t: string | Date | undefined): string | undefined => (t instanceof Date ? t.toISOString() : t);
     return this.#json({
       method: "GET",
       path: "/v1/audit",
       query: {
         owner: q.owner,
         action: q.action,
+        actor: q.actor,
+        since: time(q.since),
+        until: time(q.until),
+        order: q.order,
+        after: q.after === undefined ? undefined : String(q.after),
         cursor: q.cursor ?? undefined,
         limit: q.limit === undefined ? undefined : String(q.limit),
       },

@@ -13,7 +13,7 @@ import {
   TokenList,
 } from "../contract/index.ts";
 import { invalidInput } from "../core/errors/index.ts";
-import { parseOwner } from "../core/model/index.ts";
+import { parseOwner, parseTimePoint } from "../core/model/index.ts";
 import { KekRotation, keyStatus, parseAnchor, type Core, type RotateOptions, type RotationReport } from "../core/service/index.ts";
 import { body, input, output } from "./contract-io.ts";
 import type { Metrics } from "./metrics.ts";
@@ -40,11 +40,22 @@ export function adminRoutes(app: FastifyInstance, core: Core, metrics: Metrics, 
     const q = input(AuditQuery, req.query, "query");
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw invalidInput("limit", "must be a whole number from 1 to 1000");
+    // `cursor` continues in the page order: after it (asc) or before it (desc); `after` is a
+    // lower bound in either order.
+    const desc = q.order === "desc";
+    const cursor = q.cursor === undefined ? null : Number(q.cursor);
+    const after = q.after === undefined ? 0 : Number(q.after);
+    const now = new Date();
     const page = await core.audit.listAs(actorOf(req), ctxOf(req), {
       owner: q.owner === undefined ? null : parseOwner(q.owner, "owner"),
       action: q.action ?? null,
-      afterSeq: q.cursor === undefined ? 0 : Number(q.cursor),
+      afterSeq: desc ? after : Math.max(after, cursor ?? 0),
+      beforeSeq: desc ? cursor : null,
+      order: desc ? "desc" : "asc",
       limit,
+      actor: q.actor ?? null,
+      since: q.since === undefined ? null : parseTimePoint(q.since, "since", now),
+      until: q.until === undefined ? null : parseTimePoint(q.until, "until", now),
     });
     return output(AuditPage, { items: page.events, nextCursor: page.nextCursor === null ? null : String(page.nextCursor) });
   });

@@ -80,6 +80,7 @@ export function serverLogger(stream: NodeJS.WritableStream, level: string): Pino
  * for the current rotation batch, and closes the store.
  */
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  checkPort(opts.port);
   const logger = serverLogger(opts.logStream, opts.logLevel);
   const tlsFiles = opts.config.server.tls;
   // Before anything else: a bad certificate path fails the boot before the keyring is touched.
@@ -102,7 +103,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   } catch (e) {
     await app?.close();
     await core.close();
-    throw e;
+    throw listenError(e, opts.host, opts.port);
   }
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : opts.port;
@@ -155,6 +156,37 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         logger.flush();
       })()),
   };
+}
+
+/** 0 (any free port) or a TCP port; anything else is refused before the database is opened. */
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CofferError("INVALID_INPUT", "port: must be a whole number from 1 to 65535 (or 0 for any free port)", { field: "port" });
+}
+
+/**
+ * Why nothing listens, in words that say what to do: the socket errors a user can cause
+ * (a busy port, a privileged port, an address this machine does not have) become
+ * `LISTEN_FAILED`; anything else stays as it was thrown.
+ */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  const where = `port ${String(port)} on ${host}`;
+  const fail = (message: string): CofferError =>
+    new CofferError("LISTEN_FAILED", message, { host, port, reason: String(code) }, { cause: e });
+  switch (code) {
+    case "EADDRINUSE":
+      return fail(`${where} is in use: stop the other process or pass --port (0: any free port)`);
+    case "EACCES":
+      return fail(`not allowed to listen on ${where}: ports below 1024 need privileges; pass --port 1024 or higher`);
+    case "EADDRNOTAVAIL":
+      return fail(`cannot listen on ${host}: no such address on this machine; pass --host (e.g. 127.0.0.1 or 0.0.0.0)`);
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return fail(`cannot listen on ${host}: the host name does not resolve; pass --host with an address (e.g. 127.0.0.1)`);
+    default:
+      return e;
+  }
 }
 
 /**

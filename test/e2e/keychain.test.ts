@@ -8,17 +8,18 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CliHarness } from "../fixtures/cli.ts";
+import { CliHarness, ROOT } from "../fixtures/cli.ts";
 
 const TOOLS = ["dbus-run-session", "gnome-keyring-daemon", "secret-tool", "dbus-send"];
 const missing = TOOLS.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
 const SKIP =
   process.platform !== "linux" ? "Linux only" : missing.length > 0 ? `missing ${missing.join(", ")} (.ci/run installs them)` : false;
 const CANARY = "kc-canary-7f3a9d2e41c8b6";
+const CRASH = join(ROOT, "test", "fixtures", "crash-at.ts");
 const WARNING = /warning: no OS keychain is reachable/g;
 
 /** Inside the session: start the daemon, wait until it owns the Secret Service name, report, wait for stdin to close. */
@@ -161,6 +162,73 @@ describe("OS keychain provider (gnome-keyring on a private D-Bus session)", { sk
     const keyOf = (c: CliHarness) => secretTool(["lookup", "service", "coffer", "username", `primary@${c.home}`]).stdout;
     assert.notEqual(keyOf(a), keyOf(b));
   });
+
+  it("keys rotate mints a new keychain entry, makes it active, and the old kid can be retired", () => {
+    const cli = harness({ DBUS_SESSION_BUS_ADDRESS: session.bus });
+    for (const p of ["a", "b"]) assert.equal(cli.run(["secrets", "set", `project/${p}`, "K", "--stdin"], { input: `v-${p}` }).status, 0);
+    const r = cli.run(["keys", "rotate", "--kid", "kc2", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { fromKid: string; toKid: string; minted: boolean; rewrappedScopeKeys: number };
+    assert.deepEqual([report.fromKid, report.toKid, report.minted, report.rewrappedScopeKeys], ["primary", "kc2", true, 2]);
+    const entry = secretTool(["lookup", "service", "coffer", "username", `kc2@${cli.home}`]);
+    assert.equal(entry.status, 0, "the new key is a new keychain entry");
+    assert.match(entry.stdout.trim(), /^[A-Za-z0-9+/]{43}=$/);
+    assert.equal(existsSync(join(cli.home, "secrets", "master-key")), false, "still no key file on disk");
+    const manifest = JSON.parse(readFileSync(join(cli.home, "secrets", "keychain.json"), "utf8")) as unknown;
+    assert.deepEqual(manifest, {
+      active: "kc2",
+      pending: null,
+      minting: null,
+      keys: { primary: `primary@${cli.home}`, kc2: `kc2@${cli.home}` },
+    });
+    assert.equal(statSync(join(cli.home, "secrets", "keychain.json")).mode & 0o777, 0o600);
+    const st = JSON.parse(cli.run(["keys", "status", "--json"]).stdout) as {
+      active: string;
+      keys: { kid: string; provider: string; scopeKeys: number }[];
+    };
+    assert.equal(st.active, "kc2");
+    assert.deepEqual(st.keys.map((k) => [k.kid, k.provider, k.scopeKeys]).sort(), [
+      ["kc2", "keychain", 2],
+      ["primary", "keychain", 0],
+    ]);
+    assert.equal(cli.run(["keys", "retire", "primary"]).status, 0);
+    for (const p of ["a", "b"]) {
+      const got = cli.run(["secrets", "get", `project/${p}`, "K", "--reveal", "--yes", "--reason", "after rotation"]);
+      assert.equal(got.stdout, `v-${p}`, got.stderr);
+    }
+    assert.ok(!cli.allOutput().includes(entry.stdout.trim()), "the key never appears in any output");
+  });
+
+  for (const point of ["key-written", "key-recorded"] as const) {
+    it(`SIGKILL at ${point} of a keychain mint: the stored entry is recorded, the next rotate uses it`, () => {
+      const cli = harness({ DBUS_SESSION_BUS_ADDRESS: session.bus });
+      assert.equal(cli.run(["secrets", "set", "project/a", "K", "--stdin"], { input: "v-a" }).status, 0);
+      const killed = spawnSync(process.execPath, [CRASH, point, "keys", "rotate", "--kid", "kc2"], {
+        env: cli.env,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      assert.equal(killed.signal, "SIGKILL", killed.stderr);
+      assert.equal(secretTool(["lookup", "service", "coffer", "username", `kc2@${cli.home}`]).status, 0, "the entry was written");
+      const st = JSON.parse(cli.run(["keys", "status", "--json"]).stdout) as { active: string };
+      assert.equal(st.active, "primary", "the old key stays active");
+      const m = JSON.parse(readFileSync(join(cli.home, "secrets", "keychain.json"), "utf8")) as {
+        pending: string;
+        minting: null;
+        keys: object;
+      };
+      assert.deepEqual(
+        [m.pending, m.minting, Object.keys(m.keys).sort()],
+        ["kc2", null, ["kc2", "primary"]],
+        "the entry is recorded as pending",
+      );
+      const r = cli.run(["keys", "rotate", "--json"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { toKid: string }).toKid, "kc2", "the pending key is used, no second one minted");
+      const got = cli.run(["secrets", "get", "project/a", "K", "--reveal", "--yes", "--reason", "after crash"]);
+      assert.equal(got.stdout, "v-a", got.stderr);
+    });
+  }
 
   it("keeps an existing data directory on its key file even when a keychain is reachable", () => {
     const cli = harness({});

@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { CofferError } from "../../core/errors/index.ts";
 import { encryptFile, openFile, parseDocument, resealFile } from "../../files/index.ts";
-import { writeLine, type Io } from "../io.ts";
+import { isInteractive, writeLine, type Io } from "../io.ts";
+import { escapeControls } from "../output.ts";
+import { promptLine } from "../prompt.ts";
 import {
   formatsOf,
   identitiesOf,
@@ -46,8 +48,11 @@ function runEditor(io: Io, file: string): Promise<number> {
 
 /**
  * The plaintext in a 0600 file inside a fresh 0700 directory, edited and read back; `accept`
- * parses it. The directory is deleted unless `accept` throws: then the edited text stays there
- * (private to the user) and the error says where, so no edit is lost to a syntax error.
+ * parses, re-encrypts and writes it. The directory is deleted once `accept` succeeds (or the
+ * editor fails). When `accept` refuses the text (a syntax error), like sops on a terminal it
+ * asks whether to re-open the editor on the edited text; otherwise (no terminal, or the answer
+ * is no) the edited text stays in that file, private to the user, and the error says where:
+ * no edit is lost.
  */
 async function editInTemp<T>(io: Io, name: string, plaintext: Uint8Array, accept: (edited: Uint8Array) => T | Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "coffer-edit-"));
@@ -55,23 +60,37 @@ async function editInTemp<T>(io: Io, name: string, plaintext: Uint8Array, accept
   const state = { keep: false };
   try {
     await writeFile(file, plaintext, { mode: 0o600, flag: "wx" });
-    const status = await runEditor(io, file);
-    if (status !== 0) throw new CofferError("USAGE", `the editor exited with status ${String(status)}; nothing was written`);
-    const edited = await readFile(file);
-    try {
-      return await accept(edited);
-    } catch (e) {
-      if (!(e instanceof CofferError) || e.code !== "INVALID_INPUT") throw e;
-      state.keep = true;
-      throw new CofferError(
-        "INVALID_INPUT",
-        `${e.message}; nothing was written, and your edited text is kept in ${file} (readable only by you): fix it there and re-encrypt, or delete it`,
-        e.details,
-        { cause: e },
-      );
+    for (;;) {
+      const status = await runEditor(io, file);
+      if (status !== 0) throw new CofferError("USAGE", `the editor exited with status ${String(status)}; nothing was written`);
+      const edited = await readFile(file);
+      try {
+        return await accept(edited);
+      } catch (e) {
+        if (e instanceof CofferError && e.code === "INVALID_INPUT" && (await reopen(io, e))) continue;
+        state.keep = true;
+        // An editor that saves by rename may have left the file with the umask's mode.
+        await chmod(file, 0o600);
+        const kept = `nothing was written, and your edited text is kept in ${file} (readable only by you): fix it there and copy it back with coffer file edit, or delete it`;
+        if (e instanceof CofferError) throw new CofferError(e.code, `${e.message}; ${kept}`, e.details, { cause: e });
+        writeLine(io.stderr, `edit: ${kept}`);
+        throw e;
+      }
     }
   } finally {
     if (!state.keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** On a terminal: says what is wrong and asks whether to edit again (default yes). */
+async function reopen(io: Io, e: CofferError): Promise<boolean> {
+  if (!isInteractive(io)) return false;
+  writeLine(io.stderr, `error[${e.code}]: ${escapeControls(e.message)}`);
+  try {
+    const answer = await promptLine(io, "Re-open the editor to fix it? [Y/n] ", false);
+    return !/^(n|no)$/i.test(answer.trim());
+  } catch {
+    return false; // Ctrl-C at the question: keep the text, as for "no"
   }
 }
 
@@ -93,24 +112,23 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
   });
   if (!opened.macVerified) warnIgnoredMac(io, path);
   const before = opened.doc.serialize();
-  const edited = await editInTemp(io, basename(path), before, (after) => {
+  // Parsing, re-encrypting and writing all happen while the edited text is still kept, so a
+  // failure in any of them leaves it in the temporary file rather than losing it.
+  const r = await editInTemp(io, basename(path), before, async (after) => {
     if (Buffer.compare(Buffer.from(before), Buffer.from(after)) === 0) return null;
     const doc = parseDocument(after, format, false, stores);
     if (doc.metadata !== null)
       throw new CofferError("INVALID_INPUT", "sops: the edited file must not contain a top-level sops entry", { field: "sops" });
-    return doc;
-  }).catch((e: unknown) => {
+    const sealed = resealFile(opened, doc);
+    await writeAtomic(path, sealed.bytes);
+    return sealed;
+  }).finally(() => {
     opened.dataKey.fill(0);
-    throw e;
   });
-  if (edited === null) {
-    opened.dataKey.fill(0);
+  if (r === null) {
     writeLine(io.stderr, `edit: ${path}: no changes; the file was not rewritten`);
     return 0;
   }
-  const r = resealFile(opened, edited);
-  opened.dataKey.fill(0);
-  await writeAtomic(path, r.bytes);
   writeLine(
     io.stderr,
     `edit: ${path}: saved; ${String(r.fresh)} values or comments newly encrypted, ${String(r.reused)} kept as they were`,
@@ -132,10 +150,11 @@ async function createNew(args: Options<typeof command>, io: Io, path: string): P
       : format === "json"
         ? '{\n\t"example_key": "example_value"\n}\n'
         : "example_key=example_value\n";
-  const r = await editInTemp(io, basename(path), new TextEncoder().encode(template), (after) =>
-    encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) }),
-  );
-  await writeAtomic(path, r.bytes);
+  const r = await editInTemp(io, basename(path), new TextEncoder().encode(template), async (after) => {
+    const sealed = await encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) });
+    await writeAtomic(path, sealed.bytes);
+    return sealed;
+  });
   writeLine(io.stderr, `edit: ${path}: created, ${String(r.encrypted)} values encrypted`);
   return 0;
 }

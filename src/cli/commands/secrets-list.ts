@@ -26,6 +26,6 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
     }),
   );
   if (args.json) printJson(io, items);
-  else printSecretTable(io, items, args.meta);
+  else printSecretTable(io, items, args.meta, args.deleted);
   return 0;
 }

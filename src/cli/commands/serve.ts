@@ -43,16 +43,9 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
     logLevel: io.env["COFFER_LOG_LEVEL"] ?? "info",
     publicUrl: args.publicUrl ?? null,
   });
-  // One write, so whoever reads "listening" also has the token.
-  io.stdout.write(
-    `coffer listening on ${server.url}\n` +
-      (server.bootstrapToken === null
-        ? ""
-        : `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
-          `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`) +
-      (server.resumedRotation === null ? "" : `resuming KEK rotation job ${server.resumedRotation} in the background\n`),
-  );
-  return new Promise<number>((resolve) => {
+  // The handlers go in before the "listening" line: a pipe write is synchronous, so whoever
+  // reads that line may signal at once, and a SIGTERM before the handler would kill the process.
+  const stopped = new Promise<number>((resolve) => {
     // A second signal while draining changes nothing: the handler stays, so it does not kill the process.
     let stopping = false;
     const stop = (): void => {
@@ -75,4 +68,14 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
         server.reloadTls();
       });
   });
+  // One write, so whoever reads "listening" also has the token.
+  io.stdout.write(
+    `coffer listening on ${server.url}\n` +
+      (server.bootstrapToken === null
+        ? ""
+        : `first admin token (shown once; store it now):\n${server.bootstrapToken}\n` +
+          `use it: export COFFER_ADDR=${server.url} COFFER_TOKEN=<the token>\n`) +
+      (server.resumedRotation === null ? "" : `resuming KEK rotation job ${server.resumedRotation} in the background\n`),
+  );
+  return stopped;
 }

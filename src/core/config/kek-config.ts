@@ -1,7 +1,8 @@
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
-import type { KekSettings, KeyServiceDefaults, ProviderKind } from "../keys/index.ts";
+import { KEYCHAIN_MANIFEST_NAME, type KekSettings, type KeyServiceDefaults, type ProviderKind } from "../keys/index.ts";
 import type { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 
@@ -17,6 +18,13 @@ export const KEK_ENV = [
   "COFFER_VAULT_NAMESPACE",
   "COFFER_VAULT_TRANSIT_MOUNT",
   "COFFER_VAULT_TRANSIT_KEY",
+  "COFFER_GCP_KMS_KEY",
+  "COFFER_GCP_KMS_ENDPOINT",
+  "COFFER_GCP_ACCESS_TOKEN",
+  "COFFER_AZURE_KEY_ID",
+  "COFFER_AZURE_AUTHORITY_HOST",
+  "COFFER_AZURE_ACCESS_TOKEN",
+  "COFFER_AZURE_CA_FILE",
   "COFFER_KMS_TIMEOUT_MS",
   "COFFER_KMS_MAX_ATTEMPTS",
   "COFFER_KEY_CACHE_MAX",
@@ -35,6 +43,13 @@ const KekEnv = z.object({
   COFFER_VAULT_NAMESPACE: z.optional(NonEmpty),
   COFFER_VAULT_TRANSIT_MOUNT: z.optional(NonEmpty),
   COFFER_VAULT_TRANSIT_KEY: z.optional(NonEmpty),
+  COFFER_GCP_KMS_KEY: z.optional(NonEmpty),
+  COFFER_GCP_KMS_ENDPOINT: z.optional(NonEmpty),
+  COFFER_GCP_ACCESS_TOKEN: z.optional(NonEmpty),
+  COFFER_AZURE_KEY_ID: z.optional(NonEmpty),
+  COFFER_AZURE_AUTHORITY_HOST: z.optional(z.string().check(z.regex(/^https:\/\/[^\s]{1,500}$/, "must be an https URL"))),
+  COFFER_AZURE_ACCESS_TOKEN: z.optional(NonEmpty),
+  COFFER_AZURE_CA_FILE: z.optional(NonEmpty),
   COFFER_KMS_TIMEOUT_MS: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{2,5}$/, "must be a whole number of milliseconds from 100 to 999999")),
   ),
@@ -96,7 +111,34 @@ function serviceDefaults(env: z.infer<typeof KekEnv>, raw: KekConfigInput["raw"]
       tokenFile: env.COFFER_VAULT_TOKEN_FILE === undefined ? null : resolve(env.COFFER_VAULT_TOKEN_FILE),
       namespace: env.COFFER_VAULT_NAMESPACE ?? nonEmpty(raw["VAULT_NAMESPACE"]),
     },
+    gcp: {
+      accessToken: env.COFFER_GCP_ACCESS_TOKEN === undefined ? null : Secret.fromString(env.COFFER_GCP_ACCESS_TOKEN),
+      endpoint: env.COFFER_GCP_KMS_ENDPOINT ?? null,
+    },
+    azure: {
+      accessToken: env.COFFER_AZURE_ACCESS_TOKEN === undefined ? null : Secret.fromString(env.COFFER_AZURE_ACCESS_TOKEN),
+      authorityHost: env.COFFER_AZURE_AUTHORITY_HOST ?? null,
+      caCertificates: env.COFFER_AZURE_CA_FILE === undefined ? null : readCaFile(env.COFFER_AZURE_CA_FILE),
+    },
   };
+}
+
+/** A PEM bundle of extra trusted CA certificates. */
+function readCaFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(resolve(path), "utf8");
+  } catch (e) {
+    throw new CofferError("CONFIG_INVALID", `COFFER_AZURE_CA_FILE: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, {
+      fields: ["COFFER_AZURE_CA_FILE"],
+    });
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CofferError("CONFIG_INVALID", `COFFER_AZURE_CA_FILE: ${path} must hold PEM certificates`, {
+      fields: ["COFFER_AZURE_CA_FILE"],
+    });
+  }
+  return text;
 }
 
 function missing(variable: string, why: string): CofferError {
@@ -106,7 +148,8 @@ function missing(variable: string, why: string): CofferError {
 /**
  * The key-service and keychain part of the configuration. Which provider, when none is named:
  * the one the other variables imply (`COFFER_AWS_KMS_KEY_ID` → aws-kms,
- * `COFFER_VAULT_TRANSIT_KEY` → vault-transit), else the role's default.
+ * `COFFER_VAULT_TRANSIT_KEY` → vault-transit, `COFFER_GCP_KMS_KEY` → gcp-kms, `COFFER_AZURE_KEY_ID` →
+ * azure-key-vault), else the role's default.
  * @throws CofferError CONFIG_INVALID listing the bad variables.
  */
 export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env" | "keyring") => KekSettings): KekConfig {
@@ -127,7 +170,16 @@ export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env"
     scopeKeyCacheTtlMs: ttl === "0" ? 0 : Number(ttl.slice(0, -1)) * TTL_MS[ttl.slice(-1) as keyof typeof TTL_MS],
     maxCachedKeys: Number(env.COFFER_KEY_CACHE_MAX ?? "10000"),
   };
-  const implied = env.COFFER_AWS_KMS_KEY_ID !== undefined ? "aws-kms" : env.COFFER_VAULT_TRANSIT_KEY !== undefined ? "vault-transit" : null;
+  const implied =
+    env.COFFER_AWS_KMS_KEY_ID !== undefined
+      ? "aws-kms"
+      : env.COFFER_VAULT_TRANSIT_KEY !== undefined
+        ? "vault-transit"
+        : env.COFFER_GCP_KMS_KEY !== undefined
+          ? "gcp-kms"
+          : env.COFFER_AZURE_KEY_ID !== undefined
+            ? "azure-key-vault"
+            : null;
   const provider = input.provider ?? implied ?? (input.role === "cli" ? "keychain" : "file");
   const services = serviceDefaults(env, input.raw);
   switch (provider) {
@@ -144,6 +196,8 @@ export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env"
         service: "coffer",
         account: env.COFFER_KEYCHAIN_ACCOUNT ?? `${input.kid}@${input.home}`,
         fallbackPath: input.provider === "keychain" ? null : join(input.home, "secrets", "master-key"),
+        manifestPath: join(input.home, "secrets", KEYCHAIN_MANIFEST_NAME),
+        home: input.home,
         unreachable: onLinuxWithoutBus ? "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set" : null,
         timeoutMs: 10_000,
       };
@@ -164,5 +218,11 @@ export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env"
         },
         ...cache,
       };
+    case "gcp-kms":
+      if (env.COFFER_GCP_KMS_KEY === undefined) throw missing("COFFER_GCP_KMS_KEY", "COFFER_KEK_PROVIDER=gcp-kms");
+      return { kek: { provider, kid: input.kid, keyName: env.COFFER_GCP_KMS_KEY, services }, ...cache };
+    case "azure-key-vault":
+      if (env.COFFER_AZURE_KEY_ID === undefined) throw missing("COFFER_AZURE_KEY_ID", "COFFER_KEK_PROVIDER=azure-key-vault");
+      return { kek: { provider, kid: input.kid, keyId: env.COFFER_AZURE_KEY_ID, services }, ...cache };
   }
 }

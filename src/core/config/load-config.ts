@@ -40,6 +40,9 @@ export const KNOWN_ENV = [
   "COFFER_TLS_CERT",
   "COFFER_TLS_KEY",
   "COFFER_TRUST_PROXY",
+  // Read by the CLI itself, not part of the configuration object.
+  "COFFER_REAUTH",
+  "COFFER_BUNDLE_PASSPHRASE",
 ] as const;
 
 export type ServerSettings = {

@@ -1,5 +1,5 @@
 export { AesKey, KEY_BYTES, parseKeyBase64 } from "./aes-key.ts";
-export { ALGS, parseAlg, seal, open } from "./aead.ts";
+export { ALGS, parseAlg, seal, open, gcmSeal, gcmOpen } from "./aead.ts";
 export type { Alg, Sealed } from "./aead.ts";
 export { encodeAad, encodeFields } from "./aad.ts";
 export type { Aad, ValueAad, DekAad, ScopeKeyAad, InternalKeyAad, WrapAad } from "./aad.ts";

@@ -7,7 +7,7 @@ import { concatBytes } from "./bytes.ts";
  * 62-byte one (format 1, `wrapped-key.ts`, unchanged); the format byte tells them apart:
  *
  *   byte 0      format version (2 = wrapped by a key service)
- *   byte 1      service (1 = aws-kms, 2 = vault-transit)
+ *   byte 1      service (1 = aws-kms, 2 = vault-transit, 3 = gcp-kms, 4 = azure-key-vault)
  *   bytes 2-5   length n of the service ciphertext, u32 big-endian, 1 ≤ n ≤ 8192
  *   bytes 6-…   the service ciphertext: exactly n bytes, nothing after it
  *
@@ -15,9 +15,14 @@ import { concatBytes } from "./bytes.ts";
  * or a blob of another service than the kid's is CIPHERTEXT_MALFORMED; nothing is guessed.
  */
 export const SERVICE_WRAPPED_KEY_FORMAT = 2;
-export const KEY_SERVICES = ["aws-kms", "vault-transit"] as const;
+export const KEY_SERVICES = ["aws-kms", "vault-transit", "gcp-kms", "azure-key-vault"] as const;
 export type KeyService = (typeof KEY_SERVICES)[number];
-const SERVICE_IDS: Readonly<Record<KeyService, number>> = Object.freeze({ "aws-kms": 1, "vault-transit": 2 });
+const SERVICE_IDS: Readonly<Record<KeyService, number>> = Object.freeze({
+  "aws-kms": 1,
+  "vault-transit": 2,
+  "gcp-kms": 3,
+  "azure-key-vault": 4,
+});
 /** AWS KMS ciphertexts are at most 6144 bytes; Transit's `vault:vN:…` for a 32-byte key ~90. */
 export const MAX_SERVICE_CIPHERTEXT_BYTES = 8192;
 const HEAD_BYTES = 6;

@@ -1,7 +1,7 @@
 import type { AesKey, WrapAad } from "../crypto/index.ts";
 import type { Kid } from "../model/index.ts";
 
-export const PROVIDER_KINDS = ["file", "env", "keyring", "keychain", "aws-kms", "vault-transit"] as const;
+export const PROVIDER_KINDS = ["file", "env", "keyring", "keychain", "aws-kms", "vault-transit", "gcp-kms", "azure-key-vault"] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 /** What may be shown about a KEK: never key bytes. */

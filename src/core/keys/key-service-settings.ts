@@ -9,8 +9,16 @@ export type AwsCredentials = { readonly accessKeyId: string; readonly secretAcce
 /** One AWS KMS key: `keyId` is a key ARN (recommended), key id, alias name or alias ARN. */
 export type AwsKmsRef = { readonly keyId: string; readonly region: string; readonly endpoint: string | null };
 
-/** One Vault/OpenBao Transit key: `POST <address>/v1/<mount>/encrypt/<keyName>`. */
-export type VaultTransitRef = { readonly address: string; readonly mount: string; readonly keyName: string };
+/**
+ * One Vault/OpenBao Transit key: `POST <address>/v1/<mount>/encrypt/<keyName>`; `version`, when
+ * set, the key version this kid encrypts with (`key_version`; a kid minted by a rotation).
+ */
+export type VaultTransitRef = {
+  readonly address: string;
+  readonly mount: string;
+  readonly keyName: string;
+  readonly version?: number | null;
+};
 
 /** What key-service providers take from the environment rather than from a keyring entry. */
 export type KeyServiceDefaults = {
@@ -23,4 +31,38 @@ export type KeyServiceDefaults = {
     readonly tokenFile: string | null;
     readonly namespace: string | null;
   };
+  /** Google Cloud KMS; absent: Application Default Credentials and the default endpoint. */
+  readonly gcp?: GcpSettings;
+  /** Azure Key Vault; absent: DefaultAzureCredential. */
+  readonly azure?: AzureSettings;
+};
+
+/**
+ * One Google Cloud KMS key: its resource name
+ * `projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>`; `endpoint` another API endpoint
+ * (`https://host[:port]`, or `http://` for a loopback protocol fake), null for the default.
+ */
+export type GcpKmsRef = { readonly name: string; readonly endpoint: string | null };
+
+/** Google Cloud settings from the environment. */
+export type GcpSettings = {
+  /** An OAuth 2.0 access token to use as is (e.g. `gcloud auth print-access-token`); null: Application Default Credentials. */
+  readonly accessToken: Secret | null;
+  readonly endpoint: string | null;
+};
+
+/**
+ * One Azure Key Vault key: `https://<vault>.vault.azure.net/keys/<name>[/<version>]` (or a
+ * Managed HSM `https://<hsm>.managedhsm.azure.net/keys/…`).
+ */
+export type AzureKeyRef = { readonly vaultUrl: string; readonly name: string; readonly version: string | null };
+
+/** Azure settings from the environment. */
+export type AzureSettings = {
+  /** A Microsoft Entra access token for `https://vault.azure.net` to use as is; null: DefaultAzureCredential. */
+  readonly accessToken: Secret | null;
+  /** The Entra authority host for DefaultAzureCredential (sovereign clouds); null: the SDK's default / AZURE_AUTHORITY_HOST. */
+  readonly authorityHost: string | null;
+  /** Extra trusted CA certificates (PEM) for the vault's TLS, e.g. a private endpoint's or a test fake's; null: the system's. */
+  readonly caCertificates: string | null;
 };

@@ -9,7 +9,30 @@ import { crashPoint } from "./crash-point.ts";
 import { replaceFileAtomically, writeNewFileDurably } from "./durable-file.ts";
 import type { KekProvider } from "./kek-provider.ts";
 import { createKeyFile, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
+import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { LocalKek } from "./local-kek.ts";
+import { vaultTransitClient, vaultTransitKek } from "./service-keks.ts";
+
+function isTransitEntry(v: unknown): v is TransitEntry {
+  const e = v as Partial<Record<string, unknown>> | null;
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    e["provider"] === "vault-transit" &&
+    typeof e["key"] === "string" &&
+    (e["mount"] === undefined || typeof e["mount"] === "string") &&
+    (e["address"] === undefined || typeof e["address"] === "string") &&
+    (e["version"] === undefined || typeof e["version"] === "number")
+  );
+}
+
+type TransitEntry = {
+  readonly provider: "vault-transit";
+  readonly key: string;
+  readonly mount?: string;
+  readonly address?: string;
+  readonly version?: number;
+};
 
 /**
  * Where a provider that can mint keeps its kids: it stores a new key, records it, and records
@@ -20,6 +43,8 @@ import { LocalKek } from "./local-kek.ts";
 export interface KeyStorage {
   /** What the keys are stored in, for messages: "key file", "keyring file", "OS keychain". */
   readonly what: string;
+  /** Key-service kinds whose active kid this storage can mint a successor for (a new Transit key version). */
+  readonly mints?: readonly string[];
   /** A kid minted by an interrupted rotation: stored and recorded, never made active. */
   readonly pending: Kid | null;
   /** Is this kid name taken by a stored key (recorded or not)? */
@@ -224,14 +249,18 @@ export class FileKeyStorage implements KeyStorage {
  */
 export class KeyringFileStorage implements KeyStorage {
   readonly what = "keyring file";
+  readonly mints: readonly string[];
   readonly #path: string;
+  readonly #services: KeyServiceDefaults | null;
   #pending: Kid | null;
   #kids: Set<string>;
 
-  constructor(path: string, kids: readonly string[], pending: Kid | null) {
+  constructor(path: string, kids: readonly string[], pending: Kid | null, services: KeyServiceDefaults | null = null) {
     this.#path = path;
     this.#kids = new Set(kids);
     this.#pending = pending;
+    this.#services = services;
+    this.mints = services === null ? [] : ["vault-transit"];
   }
 
   get pending(): Kid | null {
@@ -257,6 +286,10 @@ export class KeyringFileStorage implements KeyStorage {
         new CofferError("CONFLICT", `kid '${kid}' is already in keyring file ${this.#path}; choose another --kid`, { kid }),
       );
     }
+    const active = doc.keys[doc.active];
+    if (typeof active === "object" && active !== null && (active as { provider?: unknown }).provider === "vault-transit") {
+      return this.#mintTransitVersion(kid, doc.active as Kid, active as TransitEntry);
+    }
     const key = AesKey.generate();
     const bytes = key.exportBytes();
     try {
@@ -275,15 +308,50 @@ export class KeyringFileStorage implements KeyStorage {
     return Promise.resolve(new LocalKek("keyring", kid, key));
   }
 
+  /**
+   * A new Transit key version as the new kid: `POST <mount>/keys/<name>/rotate` (Vault keeps
+   * the version; Coffer never sees key material), then one more keyring entry, the same key
+   * pinned to that version, recorded as pending in one atomic replace. A kill between the two
+   * leaves a Transit version nothing in Coffer names: harmless (Vault holds it, the old kid
+   * still decrypts everything), and the next rotation makes another.
+   */
+  async #mintTransitVersion(kid: Kid, activeKid: Kid, active: TransitEntry): Promise<KekProvider> {
+    const services = this.#services;
+    if (services === null) throw new CofferError("KEY_CANNOT_MINT", "a key-service entry is not allowed here", { kid });
+    const where = `keyring file ${this.#path} key '${kid}'`;
+    const base: TransitEntry = {
+      provider: "vault-transit",
+      key: active.key,
+      ...(active.mount === undefined ? {} : { mount: active.mount }),
+      ...(active.address === undefined ? {} : { address: active.address }),
+    };
+    const version = await vaultTransitClient(activeKid, base, services, `keyring file ${this.#path} key '${activeKid}'`).rotateKey();
+    crashPoint("key-written");
+    const entry: TransitEntry = { ...base, version };
+    const provider = vaultTransitKek(kid, entry, services, where);
+    const doc = this.#read();
+    replaceFileAtomically(
+      this.#path,
+      `${JSON.stringify({ ...doc, keys: { ...doc.keys, [kid]: entry }, pending: kid }, null, 2)}\n`,
+      "keyring file",
+    );
+    this.#kids.add(kid);
+    this.#pending = kid;
+    crashPoint("key-recorded");
+    return provider;
+  }
+
   reload(known: ReadonlySet<string>): { readonly active: Kid; readonly added: readonly KekProvider[] } {
     const doc = this.#read();
     const added: KekProvider[] = [];
     for (const [k, entry] of Object.entries(doc.keys)) {
       this.#kids.add(k);
       const kid = Kid.safeParse(k);
-      // Local entries only: a key-service entry added by hand needs a restart (its client settings).
-      if (!known.has(k) && kid.success && typeof entry === "string")
-        added.push(new LocalKek("keyring", kid.data, parseKeyBase64(entry, `keyring file ${this.#path} key '${k}'`)));
+      if (known.has(k) || !kid.success) continue;
+      const where = `keyring file ${this.#path} key '${k}'`;
+      if (typeof entry === "string") added.push(new LocalKek("keyring", kid.data, parseKeyBase64(entry, where)));
+      // A Transit version another server minted; other key-service entries added by hand need a restart.
+      else if (this.#services !== null && isTransitEntry(entry)) added.push(vaultTransitKek(kid.data, entry, this.#services, where));
     }
     this.#pending = typeof doc.pending === "string" ? (doc.pending as Kid) : null;
     return { active: doc.active as Kid, added };

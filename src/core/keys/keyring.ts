@@ -41,8 +41,9 @@ export class Keyring {
 
   /** Why a new key cannot be minted now (the provider, or an active kid held by a key service); null when it can. */
   mintRefusal(): string | null {
+    const mintsActive = this.minting.storage?.mints?.includes(this.#active.kind) === true;
     return (
-      serviceRefusal(this.#active.kind) ??
+      (mintsActive ? null : serviceRefusal(this.#active.kind)) ??
       this.minting.refusal ??
       (this.minting.storage === null ? "this key provider cannot store a new key" : null)
     );

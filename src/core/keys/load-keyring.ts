@@ -8,11 +8,11 @@ import type { KekProvider } from "./kek-provider.ts";
 import { assertPrivateKeyDir, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
 import { FileKeyStorage, KeyringFileStorage, manifestPathFor } from "./key-storage.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
-import { openKeychain, type KeychainSettings } from "./keychain.ts";
+import { KeychainStorage, openKeychain, type KeychainSettings } from "./keychain.ts";
 import { Keyring } from "./keyring.ts";
 import { cloudRefusal, ENV_REFUSAL, TRANSIT_REFUSAL } from "./mint-refusals.ts";
 import { LocalKek } from "./local-kek.ts";
-import { awsKmsKek, vaultTransitKek } from "./service-keks.ts";
+import { awsKmsKek, azureKeyVaultKek, gcpKmsKek, vaultTransitKek } from "./service-keks.ts";
 
 /** Where the KEK comes from; built by `loadConfig`. */
 export type KekSettings =
@@ -27,7 +27,9 @@ export type KekSettings =
       readonly keyName: string;
       readonly mount: string;
       readonly services: KeyServiceDefaults;
-    };
+    }
+  | { readonly provider: "gcp-kms"; readonly kid: Kid; readonly keyName: string; readonly services: KeyServiceDefaults }
+  | { readonly provider: "azure-key-vault"; readonly kid: Kid; readonly keyId: string; readonly services: KeyServiceDefaults };
 
 /** Settings {@link loadKeyring} can load without I/O beyond files: all but the OS keychain. */
 export type LocalKekSettings = Exclude<KekSettings, KeychainSettings>;
@@ -64,12 +66,17 @@ export function kekNeedsCreation(settings: KekSettings): boolean {
  */
 export async function openKeyring(settings: KekSettings, opts: OpenKeyringOptions): Promise<Keyring> {
   if (settings.provider !== "keychain") return loadKeyring(settings, opts);
+  const keyFile =
+    settings.fallbackPath !== null && (fileExists(settings.fallbackPath) || fileExists(manifestPathFor(settings.fallbackPath)));
+  if (!keyFile && KeychainStorage.recorded(settings)) {
+    const { storage, providers } = await KeychainStorage.load(settings);
+    return new Keyring(storage.active, providers, { storage, refusal: null });
+  }
   const opened = await openKeychain(settings, opts);
   if (opened.kind === "keychain")
     return new Keyring(settings.kid, [new LocalKek("keychain", settings.kid, opened.key)], {
-      storage: null,
-      refusal:
-        "the OS keychain provider does not mint a second key yet; split the key for backup (coffer keys split), move to a keyring file (COFFER_KEYRING_FILE) or the file provider, and rotate there",
+      storage: KeychainStorage.single(settings),
+      refusal: null,
     });
   return loadKeyring({ provider: "file", path: opened.path, kid: settings.kid }, opts);
 }
@@ -114,6 +121,20 @@ export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions
         [vaultTransitKek(settings.kid, { key: settings.keyName, mount: settings.mount }, settings.services, "COFFER_VAULT_TRANSIT_KEY")],
         { storage: null, refusal: TRANSIT_REFUSAL },
       );
+    case "gcp-kms":
+      return new Keyring(settings.kid, [gcpKmsKek(settings.kid, { name: settings.keyName }, settings.services, "COFFER_GCP_KMS_KEY")], {
+        storage: null,
+        refusal: cloudRefusal("Google Cloud KMS"),
+      });
+    case "azure-key-vault":
+      return new Keyring(
+        settings.kid,
+        [azureKeyVaultKek(settings.kid, { keyId: settings.keyId }, settings.services, "COFFER_AZURE_KEY_ID")],
+        {
+          storage: null,
+          refusal: cloudRefusal("Azure Key Vault"),
+        },
+      );
   }
 }
 
@@ -128,13 +149,16 @@ const VaultEntry = z.strictObject({
   key: z.string(),
   mount: z.optional(z.string()),
   address: z.optional(z.string()),
+  version: z.optional(z.number()),
 });
+const GcpEntry = z.strictObject({ provider: z.literal("gcp-kms"), name: z.string(), endpoint: z.optional(z.string()) });
+const AzureEntry = z.strictObject({ provider: z.literal("azure-key-vault"), keyId: z.string() });
 const KeyringFile = z.strictObject({
   active: z.string(),
   pending: z.optional(z.string()),
-  keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry])),
+  keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry, GcpEntry, AzureEntry])),
 });
-const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } } }`;
+const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } | { "provider": "gcp-kms", "name": … } | { "provider": "azure-key-vault", "keyId": … } } }`;
 
 function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Keyring {
   const text = readPrivateText(path, "keyring file");
@@ -152,7 +176,16 @@ function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Key
     const where = `keyring file ${path} key '${kid}'`;
     if (typeof entry === "string") return new LocalKek("keyring", k.data, parseKeyBase64(entry, where));
     if (services === null) throw new CofferError("KEY_INVALID", `${where}: a key-service entry is not allowed here`, { path });
-    return entry.provider === "aws-kms" ? awsKmsKek(k.data, entry, services, where) : vaultTransitKek(k.data, entry, services, where);
+    switch (entry.provider) {
+      case "aws-kms":
+        return awsKmsKek(k.data, entry, services, where);
+      case "vault-transit":
+        return vaultTransitKek(k.data, entry, services, where);
+      case "gcp-kms":
+        return gcpKmsKek(k.data, entry, services, where);
+      case "azure-key-vault":
+        return azureKeyVaultKek(k.data, entry, services, where);
+    }
   });
   const active = Kid.safeParse(parsed.data.active);
   if (!active.success || !Object.hasOwn(parsed.data.keys, parsed.data.active)) {
@@ -167,7 +200,7 @@ function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Key
     throw new CofferError("KEY_INVALID", `keyring file ${path}: "pending" must name one of its keys`, { path });
   }
   const minting = {
-    storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null),
+    storage: new KeyringFileStorage(path, Object.keys(parsed.data.keys), pending?.data ?? null, services),
     refusal: null,
   };
   return new Keyring(active.data, providers, minting);

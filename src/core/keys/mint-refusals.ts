@@ -8,11 +8,13 @@ export function cloudRefusal(service: string): string {
 }
 
 export const TRANSIT_REFUSAL =
-  "a Vault/OpenBao Transit key gets new versions in Vault (vault write -f transit/keys/<name>/rotate; old ciphertexts keep decrypting); to move to another key, list it beside the current one in a keyring file (COFFER_KEYRING_FILE), then run: coffer keys rotate --to-kid <its kid>";
+  'Coffer mints a new Transit key version only for a Transit key listed in a keyring file: put it in one (COFFER_KEYRING_FILE = { "active": "<kid>", "keys": { "<kid>": { "provider": "vault-transit", "key": "<name>" } } }, mode 0600) and run coffer keys rotate again; to move to another key, list it there too and run: coffer keys rotate --to-kid <its kid>';
 
 /** Why a key held by a key service of this kind cannot be minted by Coffer; null for local keys. */
 export function serviceRefusal(kind: string): string | null {
   if (kind === "aws-kms") return cloudRefusal("AWS KMS");
   if (kind === "vault-transit") return TRANSIT_REFUSAL;
+  if (kind === "gcp-kms") return cloudRefusal("Google Cloud KMS");
+  if (kind === "azure-key-vault") return cloudRefusal("Azure Key Vault");
   return null;
 }

@@ -2,6 +2,8 @@ import { CofferError } from "../errors/index.ts";
 import type { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import { AwsKmsClient } from "./aws-kms-client.ts";
+import { AzureKeyVaultClient, parseAzureKeyId } from "./azure-key-vault-client.ts";
+import { GCP_KMS_KEY_NAME, GcpKmsClient } from "./gcp-kms-client.ts";
 import { readPrivateText } from "./key-file.ts";
 import type { KeyServiceDefaults } from "./key-service-settings.ts";
 import { RemoteKek } from "./remote-kek.ts";
@@ -58,12 +60,17 @@ export function awsKmsKek(
  * @throws CofferError KEY_INVALID when the address, mount or key name is unusable, KEY_NOT_FOUND
  * when no token is configured.
  */
-export function vaultTransitKek(
+export function vaultTransitClient(
   kid: Kid,
-  entry: { readonly key: string; readonly mount?: string | undefined; readonly address?: string | undefined },
+  entry: {
+    readonly key: string;
+    readonly mount?: string | undefined;
+    readonly address?: string | undefined;
+    readonly version?: number | undefined;
+  },
   defaults: KeyServiceDefaults,
   where: string,
-): RemoteKek {
+): VaultTransitClient {
   const mount = entry.mount ?? "transit";
   if (!TRANSIT_NAME.test(entry.key)) throw invalid(where, "the Transit key name must be letters, digits, '.', '_' or '-'", kid);
   if (!TRANSIT_MOUNT.test(mount)) throw invalid(where, "the Transit mount must be a path of letters, digits, '.', '_' or '-'", kid);
@@ -77,10 +84,58 @@ export function vaultTransitKek(
       kid,
     });
   }
-  const client = new VaultTransitClient(
+  const version = entry.version ?? null;
+  if (version !== null && (!Number.isSafeInteger(version) || version < 1))
+    throw invalid(where, "the Transit key version must be a whole number from 1", kid);
+  return new VaultTransitClient(
     kid,
-    { address, mount, keyName: entry.key },
+    { address, mount, keyName: entry.key, version },
     { token, namespace: defaults.vault.namespace, calls: defaults.calls },
   );
+}
+
+/**
+ * A Vault/OpenBao Transit KEK (see {@link vaultTransitClient}).
+ * @throws CofferError KEY_INVALID, KEY_NOT_FOUND.
+ */
+export function vaultTransitKek(
+  kid: Kid,
+  entry: Parameters<typeof vaultTransitClient>[1],
+  defaults: KeyServiceDefaults,
+  where: string,
+): RemoteKek {
+  return new RemoteKek(kid, vaultTransitClient(kid, entry, defaults, where));
+}
+
+/**
+ * A Google Cloud KMS KEK (a symmetric ENCRYPT_DECRYPT CryptoKey). Nothing is contacted here.
+ * @throws CofferError KEY_INVALID when the resource name or endpoint is unusable.
+ */
+export function gcpKmsKek(
+  kid: Kid,
+  entry: { readonly name: string; readonly endpoint?: string | undefined },
+  defaults: KeyServiceDefaults,
+  where: string,
+): RemoteKek {
+  if (!GCP_KMS_KEY_NAME.test(entry.name)) {
+    throw invalid(
+      where,
+      "must be a CryptoKey resource name: projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>",
+      kid,
+    );
+  }
+  const endpointText = entry.endpoint ?? defaults.gcp?.endpoint ?? null;
+  const endpoint = endpointText === null ? null : httpUrl(endpointText, `${where} endpoint`, kid);
+  const client = new GcpKmsClient(kid, { name: entry.name, endpoint }, { calls: defaults.calls, settings: defaults.gcp ?? null });
   return new RemoteKek(kid, client);
+}
+
+/**
+ * An Azure Key Vault KEK (an RSA key, wrapKey/unwrapKey). Nothing is contacted here.
+ * @throws CofferError KEY_INVALID when the key id is not a Key Vault key URL.
+ */
+export function azureKeyVaultKek(kid: Kid, entry: { readonly keyId: string }, defaults: KeyServiceDefaults, where: string): RemoteKek {
+  const ref = parseAzureKeyId(entry.keyId);
+  if (ref === null) throw invalid(where, "must be a Key Vault key URL: https://<vault>.vault.azure.net/keys/<name>[/<version>]", kid);
+  return new RemoteKek(kid, new AzureKeyVaultClient(kid, ref, { calls: defaults.calls, settings: defaults.azure ?? null }));
 }

@@ -7,6 +7,7 @@ import { CofferError } from "../errors/index.ts";
 import { OwnerId, parseKid } from "../model/index.ts";
 import type { KekProvider } from "./kek-provider.ts";
 import { loadKeyring } from "./load-keyring.ts";
+import { vaultTransitClient } from "./service-keks.ts";
 
 const KID = parseKid("transit-1");
 const AAD: ScopeKeyAad = { kind: "scope-key", owner: { kind: "user", id: OwnerId.parse("ada") }, scopeKeyId: "sk_1", kid: KID };
@@ -58,8 +59,48 @@ describe("Vault Transit provider (against the protocol fake)", () => {
     assert.deepEqual([wrapped[0], wrapped[1]], [2, 2]);
     assert.match(new TextDecoder().decode(wrapped.subarray(6)), /^vault:v1:/);
     assert.deepEqual((await kek().unwrap(wrapped, AAD)).exportBytes(), key.exportBytes());
-    assert.deepEqual(vault.calls, { encrypt: 1, decrypt: 1 });
+    assert.deepEqual([vault.calls.encrypt, vault.calls.decrypt], [1, 1]);
     assert.equal(kek().describe().provider, "vault-transit");
+  });
+
+  it("rotates the Transit key (keys/<name>/rotate) and pins a kid to the new version with key_version", async () => {
+    vault.createKey("minted");
+    const client = vaultTransitClient(KID, { key: "minted" }, fakeServices({ vaultUrl: vault.url, vaultToken: vault.token }), "test");
+    assert.equal(await client.rotateKey(), 2);
+    assert.equal(vault.calls.rotate, 1);
+    const pinned = vaultTransitClient(
+      KID,
+      { key: "minted", version: 2 },
+      fakeServices({ vaultUrl: vault.url, vaultToken: vault.token }),
+      "test",
+    );
+    assert.match(pinned.keyRef, /^transit\/minted@v2$/);
+    vault.rotateKey("minted"); // a version 3 made in Vault meanwhile: the kid still encrypts with its own
+    const ct = new TextDecoder().decode(await pinned.encrypt(new Uint8Array(32), new Uint8Array([1])));
+    assert.match(ct, /^vault:v2:/);
+    const tooNew = vaultTransitClient(
+      KID,
+      { key: "minted", version: 9 },
+      fakeServices({ vaultUrl: vault.url, vaultToken: vault.token }),
+      "test",
+    );
+    await rejectsWith(tooNew.encrypt(new Uint8Array(32), new Uint8Array([1])), "KEY_UNAVAILABLE");
+    assert.throws(
+      () => vaultTransitClient(KID, { key: "minted", version: 0 }, fakeServices({ vaultUrl: vault.url, vaultToken: vault.token }), "test"),
+      (e: unknown) => e instanceof CofferError && e.code === "KEY_INVALID",
+    );
+  });
+
+  it("cannot use transit/rewrap for AAD-bound ciphertexts: Vault's rewrap takes no associated_data (why Coffer decrypts and re-encrypts)", async () => {
+    const wrapped = await kek().wrap(AesKey.generate(), AAD);
+    const ciphertext = new TextDecoder().decode(wrapped.subarray(6));
+    const res = await fetch(`${vault.url}/v1/transit/rewrap/coffer`, {
+      method: "POST",
+      headers: { "X-Vault-Token": vault.token },
+      body: JSON.stringify({ ciphertext, associated_data: encodeBase64(new Uint8Array(1)) }),
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { errors: ["cipher: message authentication failed"] });
   });
 
   it("binds the wrap AAD as associated_data: a moved wrapped key does not unwrap", async () => {

@@ -53,14 +53,19 @@ export class VaultTransitClient implements KeyServiceClient {
   ) {
     this.#kid = kid;
     this.#ref = ref;
-    this.keyRef = `${ref.mount}/${ref.keyName}`;
+    this.keyRef = `${ref.mount}/${ref.keyName}${ref.version === undefined || ref.version === null ? "" : `@v${String(ref.version)}`}`;
     this.#token = opts.token;
     this.#namespace = opts.namespace;
     this.#calls = opts.calls;
   }
 
   async encrypt(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    const data = await this.#call("encrypt", { plaintext: encodeBase64(plaintext), associated_data: encodeBase64(aad) });
+    const version = this.#ref.version ?? null;
+    const data = await this.#call("encrypt", {
+      plaintext: encodeBase64(plaintext),
+      associated_data: encodeBase64(aad),
+      ...(version === null ? {} : { key_version: version }),
+    });
     const ct = data["ciphertext"];
     if (typeof ct !== "string" || !TRANSIT_CIPHERTEXT.test(ct)) throw this.#malformed("encrypt");
     return new TextEncoder().encode(ct);
@@ -77,16 +82,38 @@ export class VaultTransitClient implements KeyServiceClient {
     return pt;
   }
 
+  /**
+   * Transit's `POST /v1/<mount>/keys/<name>/rotate`: a new key version, which new encryptions
+   * use; old versions still decrypt. Returns the new latest version (from the answer, or a
+   * `GET /v1/<mount>/keys/<name>` where Vault answers 204). Needs `update` on
+   * `<mount>/keys/<name>/rotate` and `read` on `<mount>/keys/<name>`.
+   */
+  async rotateKey(): Promise<number> {
+    const rotated = await this.#call("rotate", {}, "POST", `keys/${encodeURIComponent(this.#ref.keyName)}/rotate`);
+    const data =
+      typeof rotated["latest_version"] === "number"
+        ? rotated
+        : await this.#call("read key", null, "GET", `keys/${encodeURIComponent(this.#ref.keyName)}`);
+    const v = data["latest_version"];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw this.#malformed("rotate");
+    return v;
+  }
+
   close(): void {
     // fetch keeps no handle Coffer owns.
   }
 
-  async #call(op: "encrypt" | "decrypt", body: Readonly<Record<string, string>>): Promise<Readonly<Record<string, unknown>>> {
+  async #call(
+    op: string,
+    body: Readonly<Record<string, string | number>> | null,
+    method: "GET" | "POST" = "POST",
+    path = `${op}/${encodeURIComponent(this.#ref.keyName)}`,
+  ): Promise<Readonly<Record<string, unknown>>> {
     const mount = this.#ref.mount.split("/").map(encodeURIComponent).join("/");
-    const url = `${this.#ref.address.replace(/\/+$/, "")}/v1/${mount}/${op}/${encodeURIComponent(this.#ref.keyName)}`;
+    const url = `${this.#ref.address.replace(/\/+$/, "")}/v1/${mount}/${path}`;
     const headers: Record<string, string> = { "X-Vault-Token": this.#token.revealText(), "Content-Type": "application/json" };
     if (this.#namespace !== null) headers["X-Vault-Namespace"] = this.#namespace;
-    const payload = JSON.stringify(body);
+    const payload = body === null ? undefined : JSON.stringify(body);
     let last: Failure = { code: "KEY_UNAVAILABLE", what: "not tried", retry: false };
     let attempt = 0;
     while (attempt < this.#calls.maxAttempts) {
@@ -94,13 +121,19 @@ export class VaultTransitClient implements KeyServiceClient {
       attempt += 1;
       let res: Response;
       try {
-        res = await fetch(url, { method: "POST", headers, body: payload, signal: AbortSignal.timeout(this.#calls.timeoutMs) });
+        res = await fetch(url, {
+          method,
+          headers,
+          ...(payload === undefined ? {} : { body: payload }),
+          signal: AbortSignal.timeout(this.#calls.timeoutMs),
+        });
       } catch (e) {
         const name = (e as { name?: unknown }).name;
         last = { code: "KEY_UNAVAILABLE", what: name === "TimeoutError" ? "timed out" : "cannot connect", retry: true };
         continue;
       }
       const json = await readJson(res);
+      if (res.status === 204) return {};
       if (res.ok) {
         const data = (json as { data?: unknown } | null)?.data;
         if (typeof data === "object" && data !== null) return data as Record<string, unknown>;

@@ -30,3 +30,4 @@ export {
   parseKid,
   parseWith,
 } from "./names.ts";
+export { parseTimePoint, TIME_RULE } from "./time.ts";

@@ -186,6 +186,11 @@ export class AuditLog {
         ownerType: filter.owner?.kind ?? null,
         ownerId: filter.owner === null ? null : ownerIdColumn(filter.owner),
         action: filter.action,
+        order: filter.order ?? "asc",
+        beforeSeq: filter.beforeSeq === undefined || filter.beforeSeq === null ? null : parseWith(Cursor, filter.beforeSeq, "cursor"),
+        actor: filter.actor ?? null,
+        since: filter.since?.toISOString() ?? null,
+        until: filter.until?.toISOString() ?? null,
       }),
     );
   }
@@ -260,6 +265,15 @@ export type AuditListFilter = {
   /** A position (a sequence number) only: never widens what the caller sees. */
   readonly afterSeq: number;
   readonly limit: number;
+  /** "desc": newest first; the next page is then `beforeSeq` the last seq returned. Default "asc". */
+  readonly order?: "asc" | "desc";
+  /** A position too: only events with a smaller sequence number. */
+  readonly beforeSeq?: number | null;
+  /** Only events by this actor, exactly as recorded (`local:alice`, `token:<id>`…). */
+  readonly actor?: string | null;
+  /** Only events at or after `since` and before `until`. */
+  readonly since?: Date | null;
+  readonly until?: Date | null;
 };
 
 function toView(r: auditRepo.AuditRow): AuditEventView {

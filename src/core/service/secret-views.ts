@@ -7,7 +7,13 @@ import { META_RULE, parseStoredJson, STORED_META } from "./stored-row.ts";
 export type SecretView = {
   readonly owner: string;
   readonly key: string;
+  /** The version this view is of (`secrets get --version N`: N). */
   readonly version: number;
+  /**
+   * The secret's current version. Metadata and the times below belong to the secret, not to a
+   * version: with `version` older than this, `meta` is still the current one.
+   */
+  readonly currentVersion: number;
   readonly value: typeof MASK;
   readonly meta: Readonly<Record<string, string>>;
   readonly createdAt: string;
@@ -43,6 +49,7 @@ export function toSecretView(owner: Owner, row: secretRepo.SecretRow, version = 
     owner: formatOwner(owner),
     key: row.key_name,
     version,
+    currentVersion: row.current_version,
     value: MASK,
     meta: storedMeta(owner, row),
     createdAt: row.created_at,

@@ -6,7 +6,7 @@ import { Secret } from "../secret/index.ts";
 import { secretRepo } from "../store/index.ts";
 import { ACTOR, DIALECTS, tempCore, type TempCore } from "../../../test/fixtures/temp-core.ts";
 import { keepVisible, visibleOwners } from "./access.ts";
-import { LOCAL_CONTEXT as CTX, type Actor, type TokenActor } from "./actor.ts";
+import { actorLabel, LOCAL_CONTEXT as CTX, type Actor, type TokenActor } from "./actor.ts";
 import { keyStatus } from "./key-status.ts";
 import { SecretsService, type ListInput } from "./secrets-service.ts";
 
@@ -242,6 +242,57 @@ for (const dialect of DIALECTS) {
       assert.ok(adminEvents.events.some((e) => e.owner === null && e.action === "token.create"));
       assert.ok(adminEvents.events.some((e) => e.owner === "project/other"));
       await assert.rejects(t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq: -1, limit: 10 }), code("INVALID_INPUT"));
+    });
+
+    it("audit listing newest first, by time and actor: still only the auditor's owners, on every page", async () => {
+      const everything = await t.core.audit.list({ owner: null, action: null, afterSeq: 0, limit: 100_000 });
+      const first = everything[0];
+      const last = everything.at(-1);
+      assert.ok(first !== undefined && last !== undefined);
+      const window = { since: new Date(first.at), until: new Date(new Date(last.at).getTime() + 1) };
+      for (const limit of [1, 1000]) {
+        let beforeSeq: number | null = null;
+        const seen: { owner: string | null; seq: number }[] = [];
+        for (;;) {
+          const page = await t.core.audit.listAs(acme, CTX, {
+            owner: null,
+            action: null,
+            afterSeq: 0,
+            beforeSeq,
+            order: "desc",
+            limit,
+            ...window,
+          });
+          seen.push(...page.events);
+          if (page.nextCursor === null) break;
+          beforeSeq = page.nextCursor;
+        }
+        const seqs = seen.map((e) => e.seq);
+        assert.deepEqual(
+          seqs,
+          [...seqs].sort((a, b) => b - a),
+          "newest first",
+        );
+        assert.deepEqual(
+          seen.filter((e) => e.owner !== OWN),
+          [],
+          `limit ${String(limit)}`,
+        );
+        // The same events as the oldest-first listing, in reverse.
+        const asc = await t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq: 0, limit: 100_000 });
+        assert.deepEqual(seqs, asc.events.map((e) => e.seq).reverse());
+      }
+      const ACTOR_TEXT = actorLabel(ACTOR);
+      // Another actor's events through the actor filter: none of a foreign owner's.
+      const byAdminActor = await t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000, actor: ACTOR_TEXT });
+      assert.deepEqual(
+        byAdminActor.events.filter((e) => e.owner !== OWN),
+        [],
+      );
+      assert.ok(byAdminActor.events.length > 0);
+      assert.ok(byAdminActor.events.every((e) => e.actor === ACTOR_TEXT));
+      const none = await t.core.audit.listAs(acme, CTX, { owner: null, action: null, afterSeq: 0, limit: 1000, until: new Date(first.at) });
+      assert.deepEqual(none.events, []);
     });
 
     it("listing across owners is the audited admin path; key status (admin only) names no owner", async () => {

@@ -73,11 +73,19 @@ export type AuditFilter = {
   readonly ownerType: string | null;
   readonly ownerId: string | null;
   readonly action: string | null;
+  /** "desc": newest first, and `beforeSeq` (when given) is the cursor. Default "asc". */
+  readonly order?: "asc" | "desc";
+  readonly beforeSeq?: number | null;
+  readonly actor?: string | null;
+  /** ISO 8601 UTC instants (`Date.toISOString()`): `at >= since`, `at < until`. */
+  readonly since?: string | null;
+  readonly until?: string | null;
 };
 
-/** Events in sequence order after a cursor, optionally for one owner or action. */
+/** Events in sequence order (or newest first) after/before a cursor, optionally filtered. */
 export async function listAuditEvents(db: Executor, f: AuditFilter): Promise<AuditRow[]> {
   let q = db.selectFrom("audit_events").selectAll().where("seq", ">", f.afterSeq);
+  if (f.beforeSeq !== undefined && f.beforeSeq !== null) q = q.where("seq", "<", f.beforeSeq);
   const v = f.visible;
   if (v !== undefined && !(v.owners === null && v.ownerless)) {
     const owned = v.owners === null ? sql<SqlBool>`owner_type IS NOT NULL` : ownerFilterSql(v.owners);
@@ -86,5 +94,11 @@ export async function listAuditEvents(db: Executor, f: AuditFilter): Promise<Aud
   if (f.ownerType !== null) q = q.where("owner_type", "=", f.ownerType);
   if (f.ownerId !== null) q = q.where("owner_id", "=", f.ownerId);
   if (f.action !== null) q = q.where("action", "=", f.action);
-  return q.orderBy("seq").limit(f.limit).execute();
+  if (f.actor !== undefined && f.actor !== null) q = q.where("actor", "=", f.actor);
+  if (f.since !== undefined && f.since !== null) q = q.where("at", ">=", f.since);
+  if (f.until !== undefined && f.until !== null) q = q.where("at", "<", f.until);
+  return q
+    .orderBy("seq", f.order === "desc" ? "desc" : "asc")
+    .limit(f.limit)
+    .execute();
 }
