@@ -1,7 +1,8 @@
 // The part of autocannon's API that bench/http-load.ts uses (the package ships no types).
 declare module "autocannon" {
   type Options = {
-    url: string;
+    /** Several URLs: the connections are spread over them (round-robin). */
+    url: string | readonly string[];
     connections: number;
     duration: number;
     requests: readonly Record<string, unknown>[];
@@ -12,6 +13,8 @@ declare module "autocannon" {
     non2xx: number;
     errors: number;
     timeouts: number;
+    /** Seconds the run actually lasted. */
+    duration: number;
   };
   export default function autocannon(opts: Options): Promise<Result>;
 }

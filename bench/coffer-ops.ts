@@ -4,6 +4,7 @@ import SqliteDatabase from "better-sqlite3";
 import { loadConfig } from "../src/core/config/index.ts";
 import { Secret } from "../src/core/secret/index.ts";
 import { LOCAL_CONTEXT, createCore, type Actor, type Core } from "../src/core/service/index.ts";
+import { measureStateMac, type StateMacCost } from "./state-mac.ts";
 import { ACTOR_USER, OWNER, keyName, type BenchDb, type Dialect, type RangeFn, type Workload } from "./common.ts";
 
 export const ACTOR: Actor = { kind: "local", user: ACTOR_USER };
@@ -15,6 +16,8 @@ export interface CofferOps {
   readonly get: RangeFn;
   readonly reveal: RangeFn;
   warmUp(n: number): Promise<void>;
+  /** The state MAC check alone on `n` of the secrets read by `get` (bench/state-mac.ts). */
+  stateMac(n: number): Promise<StateMacCost>;
   /**
    * SQLite: Coffer's own DDL for the tables the floor writes (so both use the same schema).
    * PostgreSQL: nothing; the floor copies Coffer's tables inside the database (floor-postgres.ts).
@@ -91,6 +94,7 @@ export async function openCofferOps(db: BenchDb, home: string, w: Workload): Pro
         await reveal1(warmOwner, i);
       }
     },
+    stateMac: (n) => measureStateMac(core, w, n),
     schema: () => readSchema(db.dialect, home),
     close: () => core.close(),
   };

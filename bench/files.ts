@@ -69,15 +69,18 @@ export async function measureFiles(quick: boolean): Promise<FilesReport> {
     const vs = values(FILE_KEYS);
     const plain = plaintext(format, vs);
     const key = randomBytes(32);
-    const encrypted = (await encryptFile(plain, format, { groups: [[recipient]], shamirThreshold: 0, rule: null, macOnlyEncrypted: false }))
-      .bytes;
+    const encrypted = (
+      await encryptFile(plain, format, { groups: [[{ type: "age", recipient }]], shamirThreshold: 0, rule: null, macOnlyEncrypted: false })
+    ).bytes;
     const sealed = floorEncrypt(key, vs);
     const t = { encrypt: { coffer: [] as number[], floor: [] as number[] }, decrypt: { coffer: [] as number[], floor: [] as number[] } };
     progress(`files: ${format}, ${String(FILE_KEYS)} keys, ${String(rounds)} rounds of encrypt and decrypt, floor and Coffer alternating`);
     for (let r = 0; r < rounds; r++) {
       t.encrypt.floor.push(await time(() => floorEncrypt(key, vs)));
       t.encrypt.coffer.push(
-        await time(() => encryptFile(plain, format, { groups: [[recipient]], shamirThreshold: 0, rule: null, macOnlyEncrypted: false })),
+        await time(() =>
+          encryptFile(plain, format, { groups: [[{ type: "age", recipient }]], shamirThreshold: 0, rule: null, macOnlyEncrypted: false }),
+        ),
       );
       t.decrypt.floor.push(await time(() => floorDecrypt(key, sealed)));
       t.decrypt.coffer.push(await time(async () => (await openFile(encrypted, format, [identity], { ignoreMac: false })).doc.serialize()));

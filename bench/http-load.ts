@@ -3,8 +3,12 @@
 // config in argv[2] against 127.0.0.1 only, prints its summary as JSON on stdout.
 import autocannon from "autocannon";
 
+type Request = { readonly method: "GET" | "POST" | "PUT"; readonly path: string; readonly body?: string };
 type Config = {
-  readonly url: string;
+  /** Several URLs: autocannon spreads the connections over them. */
+  readonly url: string | readonly string[];
+  /** A mix: each connection cycles through these (instead of method/path/body). */
+  readonly mix?: readonly Request[];
   readonly method: "GET" | "POST" | "PUT";
   /** `{i}` is replaced by a request counter modulo `spread`. */
   readonly path: string;
@@ -16,22 +20,21 @@ type Config = {
 };
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as Config;
-if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(cfg.url)) throw new Error("the HTTP bench only loads 127.0.0.1");
+const urls = typeof cfg.url === "string" ? [cfg.url] : cfg.url;
+for (const u of urls) if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(u)) throw new Error("the HTTP bench only loads 127.0.0.1");
 let n = 0;
 const headers: Record<string, string> = { "content-type": "application/json" };
 if (cfg.token !== undefined) headers["authorization"] = `Bearer ${cfg.token}`;
 const result = await autocannon({
-  url: cfg.url,
+  url: urls.length === 1 ? (urls[0] ?? "") : urls,
   connections: cfg.connections,
   duration: cfg.seconds,
-  requests: [
-    {
-      method: cfg.method,
-      headers,
-      ...(cfg.body === undefined ? {} : { body: cfg.body }),
-      setupRequest: (req: Record<string, unknown>) => ({ ...req, path: cfg.path.replace("{i}", String(n++ % cfg.spread)) }),
-    },
-  ],
+  requests: (cfg.mix ?? [{ method: cfg.method, path: cfg.path, ...(cfg.body === undefined ? {} : { body: cfg.body }) }]).map((r) => ({
+    method: r.method,
+    headers,
+    ...(r.body === undefined ? {} : { body: r.body }),
+    setupRequest: (req: Record<string, unknown>) => ({ ...req, path: r.path.replace("{i}", String(n++ % cfg.spread)) }),
+  })),
 });
 process.stdout.write(
   `${JSON.stringify({
@@ -42,5 +45,6 @@ process.stdout.write(
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    seconds: result.duration,
   })}\n`,
 );

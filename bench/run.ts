@@ -26,10 +26,22 @@ import { measurePoolScaling } from "./pool-scaling.ts";
 import { formatFilesText, measureFiles } from "./files.ts";
 import { formatBundleText, measureBundle } from "./bundle.ts";
 import { formatHttpText, measureHttp } from "./http.ts";
+import { formatMemoryText, formatScaleText, measureMemory, measureTwoServers } from "./http-scale.ts";
 import { formatKmsText, measureKms } from "./kms.ts";
 import { formatRenderText, measureRender } from "./render.ts";
 import { formatRotationText, measureRotation, type RotationReport } from "./rotation.ts";
-import { formatJson, formatText, machine, opResult, startupReport, type BenchReport, type OpResult, type StartupReport } from "./report.ts";
+import {
+  formatJson,
+  formatText,
+  machine,
+  opResult,
+  startupReport,
+  stateMacShare,
+  type BenchReport,
+  type OpResult,
+  type StartupReport,
+  type StateMacShare,
+} from "./report.ts";
 import { checkBuild, childEnv, measureStartup } from "./startup.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,7 +50,7 @@ const DEADLINE_MS = 15 * 60_000;
 /** Each cleanup step (drop the database, stop the embedded server: start-up may take 60 s). */
 const CLEANUP_STEP_MS = 90_000;
 
-const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http] [--kms] [--render]]
+const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres] [--rotation] [--files] [--http [--memory]] [--kms] [--render]]
 
   --quick       smaller counts, for a fast check (SQLite: 5,000 set/get, 1,000 reveal;
                 PostgreSQL: 2,000 set/get, 500 reveal)
@@ -49,7 +61,10 @@ const USAGE = `usage: npm run bench [-- [--quick] [--json] [--db sqlite|postgres
                 (SQLite: 1,000,000 secrets across 10,000 owners; --quick: 100,000 / 1,000)
   --http        instead of the above: a real coffer serve (SQLite) under autocannon (50
                 connections) for masked GET, reveal and PUT beside a bare Fastify route
-                doing one SQLite select + one AES-GCM decrypt
+                doing one SQLite select + one AES-GCM decrypt, alternating in slices;
+                with --db postgres: one and two coffer serve on one PostgreSQL instead
+  --memory      with --http: RSS of coffer serve holding 100,000 secrets (--quick: 10,000)
+                after two consecutive rounds of mixed load (30 s each; --quick: 10 s)
   --files       instead of the above: encrypt and decrypt a 1,000-key YAML and dotenv
                 SOPS file beside bare AES-256-GCM over the same values (no database); then
                 export and import a 100,000-secret bundle (--quick: 10,000) on SQLite beside
@@ -70,6 +85,7 @@ type Options = {
   readonly rotation: boolean;
   readonly files: boolean;
   readonly http: boolean;
+  readonly memory: boolean;
   readonly kms: boolean;
   readonly render: boolean;
 };
@@ -88,6 +104,7 @@ function parseOptions(argv: readonly string[]): Options | null {
         rotation: { type: "boolean", default: false },
         files: { type: "boolean", default: false },
         http: { type: "boolean", default: false },
+        memory: { type: "boolean", default: false },
         kms: { type: "boolean", default: false },
         render: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
@@ -107,10 +124,27 @@ function parseOptions(argv: readonly string[]): Options | null {
   if (v.http && (v.files || v.rotation)) throw new UsageError("--http, --files and --rotation are separate runs");
   if (v.kms && (v.http || v.files || v.rotation)) throw new UsageError("--kms, --http, --files and --rotation are separate runs");
   if (v.render && (v.kms || v.http || v.files || v.rotation)) throw new UsageError("--render is a separate run");
-  return { quick: v.quick, json: v.json, dialect, rotation: v.rotation, files: v.files, http: v.http, kms: v.kms, render: v.render };
+  if (v.memory && (!v.http || dialect !== "sqlite")) throw new UsageError("--memory goes with --http, on SQLite");
+  return {
+    quick: v.quick,
+    json: v.json,
+    dialect,
+    rotation: v.rotation,
+    files: v.files,
+    http: v.http,
+    memory: v.memory,
+    kms: v.kms,
+    render: v.render,
+  };
 }
 
-async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, counts: Counts): Promise<OpResult[]> {
+async function measureOps(
+  db: BenchDb,
+  dir: string,
+  home: string,
+  w: Workload,
+  counts: Counts,
+): Promise<{ operations: OpResult[]; stateMac: StateMacShare }> {
   const coffer = await openCofferOps(db, home, w);
   try {
     const floor = await openFloor({ db, dir, workload: w, schema: coffer.schema() });
@@ -135,7 +169,16 @@ async function measureOps(db: BenchDb, dir: string, home: string, w: Workload, c
         );
         results.push(r);
       }
-      return results;
+      // At most 5,000 rows: the checker remembers 10,000 verified rows, so the repeat pass hits.
+      const n = Math.min(5000, counts.secrets);
+      progress(`state MAC: the check alone on ${n.toLocaleString("en-US")} rows, first and repeated read`);
+      const cost = await coffer.stateMac(n);
+      const getUs = results.find((o) => o.op === "get")?.cofferUsPerOp ?? 0;
+      const stateMac = stateMacShare(cost, getUs);
+      progress(
+        `state MAC: ${cost.firstUs.toFixed(2)} us first read, ${cost.repeatUs.toFixed(2)} us repeated (${stateMac.sharePct.toFixed(1)}% of a masked get)`,
+      );
+      return { operations: results, stateMac };
     } finally {
       await floor.close();
     }
@@ -230,7 +273,7 @@ async function bench(opts: Options): Promise<BenchReport> {
     progress(`preparing ${counts.secrets.toLocaleString("en-US")} values`);
     const w = makeWorkload(counts.secrets);
     const home = join(dir, "home");
-    const operations = await measureOps(db, dir, home, w, counts);
+    const { operations, stateMac } = await measureOps(db, dir, home, w, counts);
     const pool =
       db.dialect === "postgres" && counts.pool !== null ? await measurePoolScaling(db, home, w, counts.pool, counts.rounds) : null;
     let startup: StartupReport | null = null;
@@ -243,6 +286,7 @@ async function bench(opts: Options): Promise<BenchReport> {
       machine: host,
       counts,
       operations,
+      stateMac,
       pool,
       startup,
       aesKeys,
@@ -278,6 +322,12 @@ async function main(argv: readonly string[]): Promise<number> {
     } else if (opts.kms) {
       const r = await measureKms(opts.quick);
       text = opts.json ? JSON.stringify(r, null, 2) : formatKmsText(r);
+    } else if (opts.http && opts.memory) {
+      const r = await measureMemory(opts.quick);
+      text = opts.json ? JSON.stringify(r, null, 2) : formatMemoryText(r);
+    } else if (opts.http && opts.dialect === "postgres") {
+      const r = await measureTwoServers(opts.quick);
+      text = opts.json ? JSON.stringify(r, null, 2) : formatScaleText(r);
     } else if (opts.http) {
       const r = await measureHttp(opts.quick);
       text = opts.json ? JSON.stringify(r, null, 2) : formatHttpText(r);

@@ -10,9 +10,17 @@ if (major < 22 || (major === 22 && minor < 12)) {
 // V8 code cache on disk (os.tmpdir()/node-compile-cache): later starts skip compiling.
 enableCompileCache();
 const { main } = await import("../dist/bundle/main.js");
+// The standard streams as getters: Node builds each stream object on first access (a few ms
+// each at start-up), and `coffer run` usually touches none of them.
 process.exitCode = await main(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
   env: process.env,
 });

@@ -2,10 +2,10 @@
 // handful of files instead of the ~600 modules of its dependencies (start-up time is a
 // target: `coffer run` within 3x of `node -e 0`, see docs/benchmarks.md). Commands stay
 // lazy-loaded chunks. better-sqlite3 (native), pino (loaded only when a log line is on), and
-// the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms, @google-cloud/kms,
+// the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms and its STS client, @google-cloud/kms,
 // google-auth-library, @azure/keyvault-keys, @azure/identity: large, and the Google SDK reads its
 // protos from disk; all imported dynamically only when that provider is configured) stay external.
-import { rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 rmSync("dist/bundle", { recursive: true, force: true });
@@ -26,6 +26,7 @@ await build({
     "prom-client",
     "@napi-rs/keyring",
     "@aws-sdk/client-kms",
+    "@aws-sdk/nested-clients",
     "@google-cloud/kms",
     "google-auth-library",
     "@azure/keyvault-keys",
@@ -34,3 +35,21 @@ await build({
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });
+
+// The admin console (src/console, docs/console.md): one browser module, minified, no eval,
+// served by `coffer serve` under /admin/ from dist/console. Works offline: nothing external.
+rmSync("dist/console", { recursive: true, force: true });
+await build({
+  entryPoints: ["src/console/main.ts"],
+  outfile: "dist/console/app.js",
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["chrome120", "firefox120", "safari17"],
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning",
+});
+mkdirSync("dist/console", { recursive: true });
+copyFileSync("src/console/index.html", "dist/console/index.html");
+copyFileSync("src/console/app.css", "dist/console/app.css");

@@ -20,6 +20,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "core/service": [...LEAVES, "core/crypto", "core/keys", "core/store", "core/config", "core/template"],
   contract: ["core/model", "core/errors"],
   sdk: ["contract", "core/model", "core/errors"],
+  console: ["sdk"],
   files: [...LEAVES, "core/crypto"],
   server: [...LEAVES, "core/service", "core/config", "core/template", "contract", "files"],
   cli: [...LEAVES, "core/service", "core/config", "core/template", "sdk", "contract", "files", "server"],

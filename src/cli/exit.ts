@@ -43,5 +43,6 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   STORE_CORRUPT: 4,
   STATE_TAMPERED: 4,
   KEY_CANNOT_MINT: 4,
+  CSRF_REFUSED: 6,
   LISTEN_FAILED: 9,
 });

@@ -25,7 +25,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
   audit: "read and verify the audit log",
   token: "API tokens for the server (locally, or on a server with --remote or $COFFER_ADDR and an admin token)",
   keys: "key status, rotation and rekeying, and splitting and recombining the master key",
-  file: "SOPS-compatible encrypted files (age recipients), interoperable with sops",
+  file: "SOPS-compatible encrypted files (age, AWS KMS, GCP KMS, Azure Key Vault, Vault Transit), interoperable with sops",
   policy: "the declarative recipients policy (coffer.policy.yaml)",
 };
 

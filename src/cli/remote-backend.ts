@@ -208,7 +208,7 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
       status: () => call(() => c.encryptionStatus()),
       rotate: (r) => call(() => rotateRemote(c, r)),
       rekey: (owner) => call(() => c.rekeyOwner(owner)),
-      retire: (kid) => call(() => c.retireKid(kid)),
+      retire: (kid) => call(() => c.retireKey(kid)),
     },
     erase: (e) =>
       call(() =>

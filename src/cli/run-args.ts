@@ -1,7 +1,10 @@
-import { parseArgs } from "node:util";
 import { CofferError } from "../core/errors/index.ts";
 import type { Options } from "./command.ts";
 import type { command } from "./commands/run.ts";
+
+// Through getBuiltinModule, not `import … from "node:util"`: the ES module form builds every
+// export of node:util (its diff and colour helpers open stderr), several ms of `coffer run`.
+const { parseArgs } = process.getBuiltinModule("node:util");
 
 /**
  * `coffer run` is on the start-up path of the user's program, so it skips commander (about

@@ -16,3 +16,4 @@ export * from "./ops.ts";
 export { OPERATIONS, type Operation, type HeaderDoc } from "./routes.ts";
 export { openApiDocument } from "./openapi.ts";
 export * from "./owner-admin.ts";
+export * from "./console.ts";

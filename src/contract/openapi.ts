@@ -147,7 +147,7 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
-    tags: ["secrets", "transfer", "templates", "tokens", "audit", "admin", "operations"].map((name) => ({ name })),
+    tags: ["secrets", "transfer", "templates", "tokens", "audit", "admin", "console", "operations"].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token (`coffer_…`): `coffer token create`." } },

@@ -1,20 +1,10 @@
 /**
- * The administrative endpoints behind the CLI's remote `coffer keys rekey|retire`, `coffer
- * erase` and `coffer secrets check`: all need the `admin` scope, and each is audited, its
+ * The administrative endpoints behind the CLI's remote `coffer keys rekey`, `coffer erase`
+ * and `coffer secrets check` (`coffer keys retire` uses the console's retire endpoint): all need the `admin` scope, and each is audited, its
  * refusals too. Owners and kids are checked by the core's rules (the same messages as the CLI).
  */
 import * as z from "zod/mini";
 import { doc, NullableTimestamp, text, Timestamp } from "./common.ts";
-
-export const RetireKidBody = doc(
-  z.object({ kid: doc(text(), "The kid to retire; refused while it is active or anything is still wrapped by it.") }),
-  "Retire a master key id.",
-  "RetireKidRequest",
-);
-export type RetireKidRequestDto = z.infer<typeof RetireKidBody>;
-
-export const RetireKidDto = doc(z.object({ kid: z.string(), retiredAt: Timestamp }), "A retired kid.", "RetiredKid");
-export type RetireKidDto = z.infer<typeof RetireKidDto>;
 
 export const RekeyOwnerBody = doc(
   z.object({ owner: doc(text(), "`user/<id>`, `project/<id>` or `system`.") }),

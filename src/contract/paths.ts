@@ -36,8 +36,6 @@ export function templatePath(owner: string, name: string): string {
 /** `GET /v1/openapi.json`: the OpenAPI 3.1 document of this API (no token needed). */
 export const OPENAPI_PATH = "/v1/openapi.json";
 
-/** `POST`: retire a kid (admin). */
-export const RETIRE_PATH = "/v1/admin/encryption/retire";
 /** `POST`: a new scope key for an owner, every data key rewrapped (admin). */
 export const REKEY_PATH = "/v1/admin/encryption/rekey";
 /** `POST`: crypto-erase an owner (admin). */

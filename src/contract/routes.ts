@@ -8,17 +8,8 @@ import { KeyNameParam, OwnerIdParam, OwnerTypeParam, doc } from "./common.ts";
 import { AuditPage, AuditQuery, AuditVerificationDto, AuditVerifyQuery } from "./audit.ts";
 import { KeyStatusDto, RotateEncryptionBody, RotationStartedDto } from "./admin.ts";
 import { HealthDto, ReadyDto } from "./ops.ts";
-import {
-  EraseOwnerBody,
-  EraseReportDto,
-  RekeyOwnerBody,
-  RekeyOwnerDto,
-  RetireKidBody,
-  RetireKidDto,
-  ValueCheckDto,
-  ValueCheckQuery,
-} from "./owner-admin.ts";
-import { ERASE_PATH, REKEY_PATH, RETIRE_PATH, VALUE_CHECK_PATH } from "./paths.ts";
+import { EraseOwnerBody, EraseReportDto, RekeyOwnerBody, RekeyOwnerDto, ValueCheckDto, ValueCheckQuery } from "./owner-admin.ts";
+import { ERASE_PATH, REKEY_PATH, VALUE_CHECK_PATH } from "./paths.ts";
 import {
   GenerateBody,
   GenerateResultDto,
@@ -40,6 +31,7 @@ import {
 import { PutTemplateBody, RenderTemplateBody, TemplateDto, TemplateList, TemplateTextDto } from "./templates.ts";
 import { CreatedTokenDto, CreateTokenBody, TokenDto, TokenList } from "./tokens.ts";
 import { ExportQuery, ImportBody, ImportSummaryDto } from "./transfer.ts";
+import { ConsoleSessionDto, ConsoleSignInBody, OwnerList, RetiredKeyDto, RetireKeyBody } from "./console.ts";
 
 export type HeaderDoc = { readonly name: string; readonly description: string; readonly required?: boolean };
 
@@ -49,7 +41,7 @@ export type Operation = {
   readonly path: string;
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: "secrets" | "templates" | "transfer" | "tokens" | "audit" | "admin" | "operations";
+  readonly tag: "secrets" | "templates" | "transfer" | "tokens" | "audit" | "admin" | "console" | "operations";
   /** false: no bearer token (health, metrics, one-time links, this document). */
   readonly auth?: false;
   readonly params?: z.ZodMiniObject;
@@ -75,6 +67,11 @@ const OwnerParams = z.object({ ownerType: OwnerTypeParam, ownerId: OwnerIdParam 
 const SecretParams = z.object({ ...OwnerParams.def.shape, keyName: KeyNameParam });
 const TemplateParams = z.object({ ...OwnerParams.def.shape, name: doc(z.string(), "The template's name, e.g. `backup.toml`.") });
 
+const CSRF_HEADER_DOC: HeaderDoc = {
+  name: "X-Coffer-CSRF",
+  description: "The session's CSRF token (from the session endpoints).",
+  required: true,
+};
 const IF_MATCH: HeaderDoc = {
   name: "If-Match",
   description: 'Check-and-set: the current version must be this one (`"3"`; `"0"`: must not exist).',
@@ -379,13 +376,65 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "post",
-    path: RETIRE_PATH,
-    operationId: "retireKid",
-    summary: "Retire a master key id nothing depends on any more (admin)",
+    path: "/v1/admin/encryption/retire",
+    operationId: "retireKey",
+    summary: "Retire a master key nothing depends on any more (admin)",
     tag: "admin",
-    body: RetireKidBody,
-    ok: { status: 200, description: "The retired kid.", schema: RetireKidDto },
+    body: RetireKeyBody,
+    ok: { status: 200, description: "The retired key.", schema: RetiredKeyDto },
     errors: [404, 409],
+  },
+  {
+    method: "get",
+    path: "/v1/owners",
+    operationId: "listOwners",
+    summary: "The owners this token can see that hold live secrets, with counts",
+    tag: "secrets",
+    ok: { status: 200, description: "The owners.", schema: OwnerList },
+  },
+  // The admin console's session (docs/console.md): an HttpOnly cookie instead of a bearer token.
+  {
+    method: "post",
+    path: "/v1/console/session",
+    operationId: "consoleSignIn",
+    summary: "Admin console: exchange a token for a session cookie (HttpOnly, SameSite=Strict)",
+    tag: "console",
+    auth: false,
+    body: ConsoleSignInBody,
+    ok: {
+      status: 201,
+      description: "The session; its id is in the `Set-Cookie: coffer_session=…` header only.",
+      schema: ConsoleSessionDto,
+      headers: [{ name: "Set-Cookie", description: "`coffer_session=<id>; Path=/; HttpOnly; SameSite=Strict` (+ `Secure` over HTTPS)." }],
+    },
+    errors: [401, 403, 429],
+  },
+  {
+    method: "get",
+    path: "/v1/console/session",
+    operationId: "consoleSession",
+    summary: "Admin console: the session the cookie stands for",
+    tag: "console",
+    ok: { status: 200, description: "The session.", schema: ConsoleSessionDto },
+  },
+  {
+    method: "post",
+    path: "/v1/console/session/reauth",
+    operationId: "consoleReauthenticate",
+    summary: "Admin console: present the session's token again (recent authentication for reveals)",
+    tag: "console",
+    headers: [CSRF_HEADER_DOC],
+    body: ConsoleSignInBody,
+    ok: { status: 200, description: "The session, re-authenticated.", schema: ConsoleSessionDto },
+  },
+  {
+    method: "delete",
+    path: "/v1/console/session",
+    operationId: "consoleSignOut",
+    summary: "Admin console: sign out (the session ends on every server)",
+    tag: "console",
+    headers: [CSRF_HEADER_DOC],
+    ok: { status: 204, description: "Signed out; the cookie is cleared." },
   },
   {
     method: "post",

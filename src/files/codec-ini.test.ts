@@ -8,7 +8,7 @@ describe("INI files (best effort: no age vector exists)", () => {
     const id = await generateX25519Identity();
     const plain = "; top\n\n[db]\nuser = admin\npass = s3cret\n\n[app]\n# c\nport = 80\n";
     const enc = await encryptFile(Buffer.from(plain), "ini", {
-      groups: [[await identityToRecipient(id)]],
+      groups: [[{ type: "age", recipient: await identityToRecipient(id) }]],
       shamirThreshold: 0,
       rule: null,
       macOnlyEncrypted: false,

@@ -95,11 +95,16 @@ function taggedScalar(n: Scalar, tag: string, where: string): YScalar | null {
     case `${TAG}str`:
       return { kind: "str", value: text };
     case `${TAG}binary`: {
-      const bytes = n.value instanceof Uint8Array ? n.value : Buffer.from(text.replace(/\s+/g, ""), "base64");
+      // The parser decodes !!binary leniently; go-yaml uses base64.StdEncoding (padded, nothing else), as checked here.
+      const source = (n as { source?: unknown }).source;
+      const b64 = (typeof source === "string" ? source : text).replace(/\s+/g, "");
+      if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw invalid(where, "a !!binary value is not valid base64");
+      const bytes = n.value instanceof Uint8Array ? n.value : Buffer.from(b64, "base64");
       try {
         return { kind: "str", value: utf8Fatal.decode(bytes) };
       } catch {
-        throw invalid(where, "a !!binary value that is not UTF-8 text is not supported");
+        // Not UTF-8: kept as bytes, encrypted as a str (as sops does) and written back as !!binary.
+        return { kind: "bin", value: Uint8Array.from(bytes) };
       }
     }
     case `${TAG}null`:
@@ -264,6 +269,7 @@ function toPlainData(n: YNode): unknown {
     const s = n.s;
     if (s === null) return null;
     if (s.kind === "int") return Number(s.value);
+    if (s.kind === "bin") return Buffer.from(s.value).toString("base64");
     return s.value;
   }
   if (n.t === "q") return n.items.filter((i): i is YNode => i.t !== "c").map(toPlainData);
@@ -274,6 +280,13 @@ function toPlainData(n: YNode): unknown {
 
 function plainToY(p: Plain, where: string): YScalar {
   if (p.type === "time") return { kind: "time", value: utf8Fatal.decode(p.bytes) };
+  if (p.type === "str") {
+    try {
+      return { kind: "str", value: utf8Fatal.decode(p.bytes) };
+    } catch {
+      return { kind: "bin", value: p.bytes };
+    }
+  }
   const s = plainToScalar(p, where);
   return s;
 }
@@ -287,6 +300,7 @@ function valueLeaf(node: YVal, path: readonly string[]): Leaf {
       const s = node.s;
       if (s === null) return null;
       if (s.kind === "time") return { type: "time", bytes: new TextEncoder().encode(s.value) };
+      if (s.kind === "bin") return { type: "str", bytes: s.value };
       return scalarToPlain(s);
     },
     stored: () => (node.s?.kind === "str" ? node.s.value : null),

@@ -2,6 +2,8 @@ import { parse } from "yaml";
 import * as z from "zod/mini";
 import { CofferError } from "../core/errors/index.ts";
 import { checkRecipient } from "./data-key.ts";
+import { azureRef, checkKeyRef, kmsRef, vaultRef } from "./master-keys.ts";
+import { keyId, sameKey, type KeyRef } from "./metadata.ts";
 
 /**
  * The declarative recipients policy (`coffer.policy.yaml`, seed 002): groups (dev, staging,
@@ -12,17 +14,27 @@ import { checkRecipient } from "./data-key.ts";
  */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const NAME_RULE = "must be 1-128 letters, digits, '_', '.', '-'";
-const KEY_REFS = ["age", "kms", "gcp_kms", "azure_kv", "hc_vault_transit"] as const;
+const KEY_REFS = ["age", "kms", "gcp_kms", "azure_kv", "hc_vault_transit", "pgp"] as const;
 export type KeyRefKind = (typeof KEY_REFS)[number];
+/** Seed 002's spellings, accepted as aliases: `key:` for an age recipient, `azureKeyvault:` (and sops's `azure_keyvault:`). */
+const ALIASES: Readonly<Record<string, KeyRefKind>> = { key: "age", azureKeyvault: "azure_kv", azure_keyvault: "azure_kv" };
 
 const Name = z.string().check(z.regex(NAME, NAME_RULE));
 const RecipientInput = z.strictObject({
   name: Name,
   age: z.optional(z.string()),
+  key: z.optional(z.string()),
   kms: z.optional(z.string()),
+  /** With `kms`: an IAM role to assume, the encryption context, an AWS profile (sops's stanza fields). */
+  role: z.optional(z.string()),
+  context: z.optional(z.record(z.string(), z.string())),
+  aws_profile: z.optional(z.string()),
   gcp_kms: z.optional(z.string()),
   azure_kv: z.optional(z.string()),
+  azureKeyvault: z.optional(z.string()),
+  azure_keyvault: z.optional(z.string()),
   hc_vault_transit: z.optional(z.string()),
+  pgp: z.optional(z.string()),
 });
 const Selection = z.union([z.literal("*"), z.array(z.string())]);
 const SecretInput = z.strictObject({
@@ -36,7 +48,14 @@ const GroupInput = z.strictObject({
 });
 const PolicyInput = z.strictObject({ version: z.optional(z.literal(1)), groups: z.record(Name, GroupInput) });
 
-export type PolicyRecipient = { readonly name: string; readonly role: "admin" | "target"; readonly kind: KeyRefKind; readonly key: string };
+export type PolicyRecipient = {
+  readonly name: string;
+  readonly role: "admin" | "target";
+  readonly kind: KeyRefKind;
+  readonly key: string;
+  /** The master key the recipient names, as file stanzas are compared and wrapped. */
+  readonly ref: KeyRef;
+};
 export type PolicySecret = {
   readonly group: string;
   readonly name: string;
@@ -53,18 +72,49 @@ const invalid = (source: string, field: string, rule: string): CofferError =>
   new CofferError("INVALID_INPUT", `${source}: ${field}: ${rule}`, { field, source });
 
 function toRecipient(source: string, field: string, r: z.infer<typeof RecipientInput>, role: "admin" | "target"): PolicyRecipient {
-  const refs = KEY_REFS.filter((k) => r[k] !== undefined);
-  const kind = refs[0];
-  if (kind === undefined || refs.length > 1) throw invalid(source, field, `give exactly one key: ${KEY_REFS.join(", ")}`);
-  const key = (r[kind] ?? "").trim();
-  if (kind === "age") {
-    try {
-      checkRecipient(key, `${field}.age`);
-    } catch (e) {
-      throw invalid(source, `${field}.age`, e instanceof Error ? e.message.replace(/^[^:]*: /, "") : "not an age recipient");
+  const spelled = (Object.keys(r) as (keyof typeof r)[]).filter((k) => k in ALIASES || (KEY_REFS as readonly string[]).includes(k));
+  const kind = spelled.length === 1 ? (ALIASES[spelled[0] ?? ""] ?? (spelled[0] as KeyRefKind)) : undefined;
+  if (kind === undefined)
+    throw invalid(source, field, `recipient '${r.name}': give exactly one key: ${KEY_REFS.join(", ")} (or key, azureKeyvault)`);
+  const keyField = spelled[0] ?? kind;
+  const raw = r[keyField];
+  const key = (typeof raw === "string" ? raw : "").trim();
+  if (kind !== "kms" && (r.role !== undefined || r.context !== undefined || r.aws_profile !== undefined))
+    throw invalid(
+      source,
+      `${field}.${kind === "age" ? keyField : kind}`,
+      `recipient '${r.name}': role, context and aws_profile go with kms only`,
+    );
+  const at = `${field}.${keyField}`;
+  if (key === "") throw invalid(source, at, `recipient '${r.name}': must not be empty`);
+  let ref: KeyRef;
+  try {
+    switch (kind) {
+      case "age":
+        ref = { type: "age", recipient: checkRecipient(key, at) };
+        break;
+      case "kms": {
+        const k = kmsRef(key, r.context === undefined || Object.keys(r.context).length === 0 ? null : r.context, r.aws_profile ?? "");
+        ref = checkKeyRef(k.type === "kms" && r.role !== undefined ? { ...k, role: r.role.trim() } : k, at);
+        break;
+      }
+      case "gcp_kms":
+        ref = checkKeyRef({ type: "gcp_kms", resourceId: key }, at);
+        break;
+      case "azure_kv":
+        ref = checkKeyRef(azureRef(key), at);
+        break;
+      case "hc_vault_transit":
+        ref = checkKeyRef(vaultRef(key), at);
+        break;
+      case "pgp":
+        ref = checkKeyRef({ type: "pgp", fingerprint: key.replace(/\s+/g, "") }, at);
+        break;
     }
-  } else if (key === "") throw invalid(source, `${field}.${kind}`, "must not be empty");
-  return { name: r.name, role, kind, key };
+  } catch (e) {
+    throw invalid(source, at, `recipient '${r.name}': ${e instanceof Error ? e.message.replace(/^[^:]*: /, "") : "invalid"}`);
+  }
+  return { name: r.name, role, kind, key, ref };
 }
 
 function select(
@@ -124,7 +174,12 @@ export function parsePolicy(text: string, source: string): Policy {
       const file = s?.file ?? `secrets/${g}/${name}.yaml`;
       if (file.startsWith("/") || file.split("/").includes(".."))
         throw invalid(source, `${field}.file`, "must be a relative path inside the policy's directory");
-      secrets.push({ group: g, name, file, recipients: chosen.filter((x, i) => chosen.findIndex((y) => y.key === x.key) === i) });
+      secrets.push({
+        group: g,
+        name,
+        file,
+        recipients: chosen.filter((x, i) => chosen.findIndex((y) => sameKey(y.ref, x.ref)) === i),
+      });
     }
   }
   const files = new Set<string>();
@@ -157,7 +212,7 @@ export function findSecret(policy: Policy, group: string, secret: string): Polic
 
 export type PolicyFinding = { readonly level: "warning"; readonly where: string; readonly message: string };
 
-/** Unused recipients and secrets nobody (or no age recipient) can read. */
+/** Unused recipients, secrets nobody can read, and secrets only pgp keys (which Coffer cannot wrap for) read. */
 export function checkPolicy(policy: Policy): PolicyFinding[] {
   const out: PolicyFinding[] = [];
   for (const [g, group] of policy.groups) {
@@ -173,8 +228,8 @@ export function checkPolicy(policy: Policy): PolicyFinding[] {
     for (const s of secrets) {
       const where = `groups.${g}.secrets.${s.name}`;
       if (s.recipients.length === 0) out.push({ level: "warning", where, message: "readable by nobody (no admin and no target selected)" });
-      else if (!s.recipients.some((x) => x.kind === "age"))
-        out.push({ level: "warning", where, message: "no age recipient: Coffer cannot encrypt or rewrap it (sops with the KMS keys can)" });
+      else if (s.recipients.every((x) => x.kind === "pgp"))
+        out.push({ level: "warning", where, message: "only pgp recipients: Coffer keeps pgp stanzas but cannot wrap a data key for them" });
     }
   }
   return out;
@@ -187,16 +242,53 @@ function escapeRegex(s: string): string {
 /** `.sops.yaml` text: one creation rule per secret file, paths relative to the policy's directory. */
 export function sopsConfigText(policy: Policy): string {
   const lines = [`# Generated by \`coffer policy sops-config\` from ${policy.source}; edit the policy, not this file.`, "creation_rules:"];
+  const q = (v: string): string => JSON.stringify(v);
   for (const s of policy.secrets) {
     lines.push(`  # ${s.group}/${s.name}: ${s.recipients.map((r) => `${r.name} (${r.role})`).join(", ") || "nobody"}`);
     lines.push(`  - path_regex: ^${escapeRegex(s.file)}$`);
-    for (const kind of KEY_REFS) {
-      const keys = s.recipients.filter((r) => r.kind === kind).map((r) => r.key);
-      if (keys.length === 0) continue;
-      const field = kind === "hc_vault_transit" ? "hc_vault_transit_uri" : kind === "azure_kv" ? "azure_keyvault" : kind;
-      if (kind === "age") lines.push("    age:", ...keys.map((k) => `      - ${k}`));
-      else lines.push(`    ${field}: ${JSON.stringify(keys.join(","))}`);
+    const refs = s.recipients.map((r) => r.ref);
+    const kms = refs.filter((r) => r.type === "kms");
+    // A KMS context or profile has no place in a rule's `kms:` string: sops reads those from key_groups only.
+    const rich = kms.some((k) => k.context !== null || k.awsProfile !== "");
+    const ind = rich ? "        " : "    ";
+    if (rich) lines.push("    key_groups:", "      - kms:");
+    else if (kms.length > 0) lines.push(`    kms: ${q(kms.map(keyId).join(","))}`);
+    if (rich)
+      for (const k of kms) {
+        lines.push(`          - arn: ${q(k.arn)}`);
+        if (k.role !== "") lines.push(`            role: ${q(k.role)}`);
+        if (k.awsProfile !== "") lines.push(`            aws_profile: ${q(k.awsProfile)}`);
+        if (k.context !== null) {
+          lines.push("            context:");
+          for (const [ck, cv] of Object.entries(k.context)) lines.push(`              ${q(ck)}: ${q(cv)}`);
+        }
+      }
+    const gcp = refs.filter((r) => r.type === "gcp_kms");
+    const az = refs.filter((r) => r.type === "azure_kv");
+    const hv = refs.filter((r) => r.type === "hc_vault");
+    const pgp = refs.filter((r) => r.type === "pgp");
+    const age = refs.filter((r) => r.type === "age");
+    if (rich) {
+      if (gcp.length > 0) lines.push(`${ind}gcp_kms:`, ...gcp.map((r) => `${ind}  - resource_id: ${q(r.resourceId)}`));
+      if (az.length > 0)
+        lines.push(
+          `${ind}azure_keyvault:`,
+          ...az.flatMap((r) => [
+            `${ind}  - vaultUrl: ${q(r.vaultUrl)}`,
+            `${ind}    key: ${q(r.name)}`,
+            `${ind}    version: ${q(r.version)}`,
+          ]),
+        );
+      if (hv.length > 0) lines.push(`${ind}hc_vault:`, ...hv.map((r) => `${ind}  - ${q(keyId(r))}`));
+      if (pgp.length > 0) lines.push(`${ind}pgp:`, ...pgp.map((r) => `${ind}  - ${q(r.fingerprint)}`));
+      if (age.length > 0) lines.push(`${ind}age:`, ...age.map((r) => `${ind}  - ${r.recipient}`));
+      continue;
     }
+    if (gcp.length > 0) lines.push(`    gcp_kms: ${q(gcp.map(keyId).join(","))}`);
+    if (az.length > 0) lines.push(`    azure_keyvault: ${q(az.map(keyId).join(","))}`);
+    if (hv.length > 0) lines.push(`    hc_vault_transit_uri: ${q(hv.map(keyId).join(","))}`);
+    if (pgp.length > 0) lines.push(`    pgp: ${q(pgp.map(keyId).join(","))}`);
+    if (age.length > 0) lines.push("    age:", ...age.map((r) => `      - ${r.recipient}`));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -6,17 +6,22 @@ import { parseDotenv } from "./codec-dotenv.ts";
 import { parseIni } from "./codec-ini.ts";
 import { parseYaml } from "./codec-yaml.ts";
 import { decryptValue, encryptValue } from "./enc-value.ts";
-import { DATA_KEY_BYTES, unwrapDataKey, wrapDataKey } from "./data-key.ts";
+import { DATA_KEY_BYTES, unwrapDataKey, wrapDataKey, type WrapContext } from "./data-key.ts";
+import type { KeyServices } from "./master-keys.ts";
 import type { SopsDocument } from "./leaf.ts";
 import {
   DEFAULT_RULE,
   formatLastModified,
+  keyLabel,
   metadataToRaw,
+  refOf,
+  sameKey,
   parseMetadata,
   recipientsOf,
   SOPS_FORMAT_VERSION,
   type EncryptionRule,
   type KeyGroup,
+  type KeyRef,
   type Metadata,
 } from "./metadata.ts";
 import { decryptLeaves, encryptLeaves } from "./walk.ts";
@@ -60,10 +65,31 @@ export function parseDocument(bytes: Uint8Array, format: FileFormat, encrypted: 
   }
 }
 
-export type Recipients = { readonly groups: readonly (readonly string[])[]; readonly shamirThreshold: number };
+/** Master keys by key group (several groups: Shamir, `shamirThreshold` of them needed; 0 = all). */
+export type Recipients = { readonly groups: readonly (readonly KeyRef[])[]; readonly shamirThreshold: number };
+
+/** How master keys other than age are reached, and whether an unreachable one may be left out (loudly). */
+export type KeyAccess = {
+  readonly services: KeyServices | null;
+  readonly skipUnavailable?: boolean;
+  readonly onSkip?: (label: string, why: string) => void;
+};
+const NO_SERVICES: KeyAccess = { services: null };
+
+function wrapContext(a: KeyAccess, keep?: readonly import("./metadata.ts").MasterKey[]): WrapContext {
+  return {
+    services: a.services,
+    skipUnavailable: a.skipUnavailable ?? false,
+    ...(a.onSkip ? { onSkip: a.onSkip } : {}),
+    ...(keep ? { keep } : {}),
+  };
+}
 
 export type EncryptOptions = Recipients & {
+  readonly keys?: KeyAccess;
   readonly rule: EncryptionRule | null;
+  /** sops's `encrypted_comment_regex`/`unencrypted_comment_regex` (then no key rule is written, as sops does). */
+  readonly commentRule?: Metadata["commentRule"];
   readonly macOnlyEncrypted: boolean;
   readonly stores?: StoreOptions;
   readonly now?: Date;
@@ -117,7 +143,7 @@ export async function encryptFile(
       field: "sops",
     });
   const dataKey = randomBytes(DATA_KEY_BYTES);
-  const keyGroups = await wrapDataKey(dataKey, opts.groups, opts.shamirThreshold);
+  const keyGroups = await wrapDataKey(dataKey, opts.groups, opts.shamirThreshold, wrapContext(opts.keys ?? NO_SERVICES));
   const r = seal(doc, dataKey, { ...opts, keyGroups, rule: opts.rule ?? DEFAULT_RULE });
   return { bytes: doc.serialize(), encrypted: r.encrypted };
 }
@@ -146,11 +172,11 @@ export async function openFile(
   bytes: Uint8Array,
   format: FileFormat,
   identities: readonly string[],
-  opts: { readonly ignoreMac: boolean; readonly stores?: StoreOptions },
+  opts: { readonly ignoreMac: boolean; readonly stores?: StoreOptions; readonly keys?: KeyAccess },
 ): Promise<Opened> {
   const doc = parseDocument(bytes, format, true, opts.stores);
   const meta = readMetadata(doc);
-  return openWithDataKey(doc, meta, await unwrapDataKey(meta, identities), opts.ignoreMac);
+  return openWithDataKey(doc, meta, await unwrapDataKey(meta, identities, opts.keys?.services ?? null), opts.ignoreMac);
 }
 
 /** The value and MAC layer alone, given the data key (tests pin it with the vectors' known keys). */
@@ -198,35 +224,49 @@ export function resealFile(
 }
 
 export type KeyChange = {
+  /** Master keys added and removed, as `type id` labels (`age age1…`, `kms arn:aws:kms:…`). */
   readonly added: readonly string[];
   readonly removed: readonly string[];
-  readonly droppedOther: readonly string[];
+  /** Master keys whose stanza was kept as it was (updatekeys: still listed, same data key). */
+  readonly kept: readonly string[];
 };
 
-function diff(before: Metadata, groups: readonly (readonly string[])[]): KeyChange {
-  const old = new Set(recipientsOf(before));
-  const now = new Set(groups.flat());
+function diff(before: Metadata, after: readonly (readonly KeyRef[])[], kept: readonly string[] = []): KeyChange {
+  const old = recipientsOf(before);
+  const now = after.flat();
+  const labels = (xs: readonly KeyRef[]): string[] => [...new Set(xs.map(keyLabel))];
   return {
-    added: [...now].filter((r) => !old.has(r)),
-    removed: [...old].filter((r) => !now.has(r)),
-    droppedOther: [...new Set(before.keyGroups.flatMap((g) => Object.keys(g.others)))],
+    added: labels(now.filter((r) => !old.some((o) => sameKey(o, r)))),
+    removed: labels(old.filter((o) => !now.some((r) => sameKey(o, r)))),
+    kept,
   };
 }
 
+function groupsOf(groups: readonly KeyGroup[]): KeyRef[][] {
+  return groups.map((g) => g.keys.map(refOf));
+}
+
 /**
- * New data key, every value re-encrypted, wrapped to `recipients` (default: the file's own).
+ * New data key, every value re-encrypted, wrapped to `recipients` (default: the file's own
+ * master keys, every type: one that cannot be reached is an error unless skipped loudly).
  */
 export async function rotateFile(
   bytes: Uint8Array,
   format: FileFormat,
   identities: readonly string[],
-  opts: { readonly recipients: Recipients | null; readonly stores?: StoreOptions; readonly ignoreMac: boolean },
-): Promise<{ bytes: Uint8Array; encrypted: number; change: KeyChange }> {
-  const opened = await openFile(bytes, format, identities, opts);
-  const groups = opts.recipients?.groups ?? opened.meta.keyGroups.map((g) => g.age.map((e) => e.recipient));
+  opts: {
+    readonly recipients: Recipients | null;
+    readonly stores?: StoreOptions;
+    readonly ignoreMac: boolean;
+    readonly keys?: KeyAccess;
+  },
+): Promise<{ bytes: Uint8Array; encrypted: number; change: KeyChange; keyGroups: readonly KeyGroup[] }> {
+  const access = opts.keys ?? NO_SERVICES;
+  const opened = await openFile(bytes, format, identities, { ...opts, keys: access });
+  const groups = opts.recipients?.groups ?? groupsOf(opened.meta.keyGroups);
   const threshold = opts.recipients?.shamirThreshold ?? opened.meta.shamirThreshold;
   const dataKey = randomBytes(DATA_KEY_BYTES);
-  const keyGroups = await wrapDataKey(dataKey, groups, threshold);
+  const keyGroups = await wrapDataKey(dataKey, groups, threshold, wrapContext(access));
   const r = seal(opened.doc, dataKey, {
     commentRule: opened.meta.commentRule,
     keyGroups,
@@ -235,47 +275,48 @@ export async function rotateFile(
     macOnlyEncrypted: opened.meta.macOnlyEncrypted,
   });
   opened.dataKey.fill(0);
-  return { bytes: opened.doc.serialize(), encrypted: r.encrypted, change: diff(opened.meta, groups) };
+  return { bytes: opened.doc.serialize(), encrypted: r.encrypted, change: diff(opened.meta, groupsOf(keyGroups)), keyGroups };
 }
 
 /**
  * Rewraps the same data key for `recipients`; values, `mac`, `lastmodified` and `version` are
- * untouched (sops `updatekeys`). Returns `null` bytes when nothing would change.
+ * untouched (sops `updatekeys`). With one key group before and after, every stanza whose master
+ * key is still listed is kept byte for byte (so a KMS key need not be reachable to stay), and
+ * only new master keys are wrapped; with Shamir groups the shares are made anew. Returns `null`
+ * bytes when nothing would change.
  */
 export async function updateKeysFile(
   bytes: Uint8Array,
   format: FileFormat,
   identities: readonly string[],
-  opts: { readonly recipients: Recipients; readonly stores?: StoreOptions },
+  opts: { readonly recipients: Recipients; readonly stores?: StoreOptions; readonly keys?: KeyAccess },
 ): Promise<{ bytes: Uint8Array | null; change: KeyChange }> {
   const doc = parseDocument(bytes, format, true, opts.stores);
   const meta = readMetadata(doc);
   const change = diff(meta, opts.recipients.groups);
   const sameShape =
     meta.keyGroups.length === opts.recipients.groups.length &&
-    meta.keyGroups.every((g, i) =>
-      sameSet(
-        g.age.map((e) => e.recipient),
-        opts.recipients.groups[i] ?? [],
-      ),
-    ) &&
-    meta.shamirThreshold === opts.recipients.shamirThreshold &&
-    change.droppedOther.length === 0;
+    meta.keyGroups.every((g, i) => sameSet(g.keys.map(refOf), opts.recipients.groups[i] ?? [])) &&
+    meta.shamirThreshold === opts.recipients.shamirThreshold;
   if (sameShape) return { bytes: null, change };
-  const dataKey = await unwrapDataKey(meta, identities);
-  const keyGroups = await wrapDataKey(dataKey, opts.recipients.groups, opts.recipients.shamirThreshold);
+  const access = opts.keys ?? NO_SERVICES;
+  const single = meta.keyGroups.length === 1 && opts.recipients.groups.length === 1;
+  const keep = single ? (meta.keyGroups[0]?.keys ?? []) : [];
+  const needsKey = !single || opts.recipients.groups[0]?.some((r) => !keep.some((k) => sameKey(refOf(k), r))) === true;
+  const dataKey = needsKey ? await unwrapDataKey(meta, identities, access.services) : new Uint8Array(DATA_KEY_BYTES);
+  const keyGroups = await wrapDataKey(dataKey, opts.recipients.groups, opts.recipients.shamirThreshold, wrapContext(access, keep));
   dataKey.fill(0);
+  const kept = keep.filter((k) => keyGroups[0]?.keys.includes(k) === true).map(keyLabel);
   doc.setMetadata(metadataToRaw({ ...meta, keyGroups, shamirThreshold: opts.recipients.shamirThreshold }));
-  return { bytes: doc.serialize(), change };
+  return { bytes: doc.serialize(), change: diff(meta, groupsOf(keyGroups), kept) };
 }
 
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  const s = new Set(a);
-  return s.size === new Set(b).size && b.every((x) => s.has(x));
+function sameSet(a: readonly KeyRef[], b: readonly KeyRef[]): boolean {
+  return a.every((x) => b.some((y) => sameKey(x, y))) && b.every((y) => a.some((x) => sameKey(x, y)));
 }
 
-/** The recipients an encrypted file is wrapped to, without opening it. */
+/** The master keys an encrypted file is wrapped to, without opening it. */
 export function fileRecipients(bytes: Uint8Array, format: FileFormat): Recipients {
   const meta = readMetadata(parseDocument(bytes, format, true));
-  return { groups: meta.keyGroups.map((g) => g.age.map((e) => e.recipient)), shamirThreshold: meta.shamirThreshold };
+  return { groups: groupsOf(meta.keyGroups), shamirThreshold: meta.shamirThreshold };
 }

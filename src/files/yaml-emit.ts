@@ -12,7 +12,9 @@ export type YScalar =
   | { readonly kind: "int"; readonly value: bigint }
   | { readonly kind: "float"; readonly value: number }
   | { readonly kind: "bool"; readonly value: boolean }
-  | { readonly kind: "time"; readonly value: string };
+  | { readonly kind: "time"; readonly value: string }
+  /** A string that is not UTF-8 (from `!!binary`, or decrypted so): go-yaml writes it as `!!binary <base64>`. */
+  | { readonly kind: "bin"; readonly value: Uint8Array };
 export type YComment = { readonly t: "c"; text: string };
 export type YVal = { readonly t: "s"; s: YScalar | null };
 export type YPair = { readonly t: "p"; readonly key: string; readonly keyText: string; v: YNode };
@@ -278,7 +280,18 @@ function emitScalar(s: YScalar | null, indent: number, best = 4): string {
       return s.value ? "true" : "false";
     case "time":
       return s.value;
+    case "bin":
+      return `!!binary ${emitString(goBase64(s.value), indent, false, best)}`;
   }
+}
+
+/** go-yaml's encodeBase64: standard base64, and when 70 characters or more, 70 per line, each ending in a line break. */
+function goBase64(bytes: Uint8Array): string {
+  const b64 = Buffer.from(bytes).toString("base64");
+  if (b64.length < 70) return b64;
+  let out = "";
+  for (let i = 0; i < b64.length; i += 70) out += `${b64.slice(i, i + 70)}\n`;
+  return out;
 }
 
 /** go-yaml v3's indentation step: a sequence item's content skips `- `, the rest aligns to `best`. */
@@ -329,7 +342,10 @@ function emitBlock(out: string[], node: YMap | YSeq, indent: number, best: numbe
     }
     if (node.t === "m") {
       const p = item as YPair;
-      out.push(`${lead()}${p.keyText}:`);
+      // go-yaml's check_simple_key: a key with a line break or longer than 128 bytes is written as `? key` / `: value`.
+      if (p.keyText !== "!!merge <<" && (p.key.includes("\n") || Buffer.byteLength(p.key) > 128) && isStringKey(p)) {
+        out.push(`${lead()}? ${emitString(p.key, deeper(indent, best, false), false, best)}\n${pad}:`);
+      } else out.push(`${lead()}${p.keyText}:`);
       emitValue(out, p.v, indent, best, false);
     } else {
       const n = item as YNode;
@@ -341,6 +357,11 @@ function emitBlock(out: string[], node: YMap | YSeq, indent: number, best: numbe
       }
     }
   }
+}
+
+/** Whether the key was written as a string (plain or quoted), not as an int, bool, null or timestamp. */
+function isStringKey(p: YPair): boolean {
+  return p.keyText === p.key || p.keyText.startsWith('"') || p.keyText.startsWith("'");
 }
 
 /** One document's top-level map as go-yaml writes it (`{}` when empty). */

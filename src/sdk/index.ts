@@ -16,7 +16,6 @@ import {
   EXPORT_PATH,
   IMPORT_PATH,
   REKEY_PATH,
-  RETIRE_PATH,
   VALUE_CHECK_PATH,
   ownerPath,
   ownerSegments,
@@ -31,7 +30,6 @@ import type {
   EraseOwnerRequestDto,
   EraseReportDto,
   RekeyOwnerDto,
-  RetireKidDto,
   ValueCheckDto,
   GenerateRequestDto,
   GenerateResultDto,
@@ -57,6 +55,8 @@ import type {
   TokenDto,
   VersionDto,
 } from "../contract/index.ts";
+
+import type { OwnerList, RetiredKeyDto } from "../contract/console.ts";
 
 export type * from "../contract/index.ts";
 
@@ -367,9 +367,16 @@ export class CofferClient {
     return this.#json({ method: "POST", path: "/v1/admin/encryption/rotate", body: opts });
   }
 
-  /** Marks a kid retired; refused (CONFLICT) while any key is still wrapped by it, or while it is active. */
-  retireKid(kid: string): Promise<RetireKidDto> {
-    return this.#json({ method: "POST", path: RETIRE_PATH, body: { kid } });
+  /** Marks a kid retired once nothing depends on it (`coffer keys retire`). Needs `admin`. */
+  retireKey(kid: string): Promise<RetiredKeyDto> {
+    return this.#json({ method: "POST", path: "/v1/admin/encryption/retire", body: { kid } });
+  }
+
+  // Owners
+
+  /** The owners this token can see that hold live secrets, with how many. Needs `secrets:read`. */
+  async listOwners(): Promise<OwnerList["items"]> {
+    return (await this.#json<OwnerList>({ method: "GET", path: "/v1/owners" })).items;
   }
 
   /** Gives `owner` a new scope key and rewraps every data key under it (online, audited). */

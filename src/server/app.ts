@@ -9,6 +9,7 @@ import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { ownerAdminRoutes } from "./routes-owner-admin.ts";
+import { consoleRoutes, sessionActor, setSecurityHeaders } from "./routes-console.ts";
 import { ctxOf, secretRoutes } from "./routes-secrets.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
 import { templateRoutes } from "./routes-templates.ts";
@@ -103,8 +104,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.addHook("onRequest", async (req, reply) => {
     void reply.header("x-request-id", req.id);
     void reply.header("cache-control", "no-store");
+    setSecurityHeaders(reply);
     if (req.routeOptions.config.auth === false) return;
     const header = req.headers.authorization;
+    if (header === undefined) {
+      // The admin console: a session cookie instead of a bearer token (CSRF-checked).
+      const session = await sessionActor(opts.core, req);
+      if (session !== null) {
+        req.actor = session;
+        return;
+      }
+    }
     const m = typeof header === "string" ? BEARER.exec(header) : null;
     if (m === null) throw new CofferError("UNAUTHENTICATED", "authentication required: send Authorization: Bearer <token>");
     req.actor = await opts.core.tokens.authenticate(m[1] ?? "", ctxOf(req));
@@ -129,7 +139,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setErrorHandler(async (error: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const err = toCofferError(error);
     if (err.code === "DECRYPT_FAILED" || err.code === "CIPHERTEXT_MALFORMED") metrics.decryptFailures.inc();
-    if (["SCOPE_DENIED", "UNAUTHENTICATED", "REAUTH_REQUIRED", "RATE_LIMITED"].includes(err.code)) metrics.denials.inc({ code: err.code });
+    if (["SCOPE_DENIED", "UNAUTHENTICATED", "CSRF_REFUSED", "REAUTH_REQUIRED", "RATE_LIMITED"].includes(err.code))
+      metrics.denials.inc({ code: err.code });
     if (err.code === "INTERNAL")
       req.log.error({ code: err.code, cause: error instanceof Error ? error.name : typeof error }, "internal error");
     return sendProblem(req, reply, err);
@@ -166,6 +177,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   templateRoutes(app, opts.core, metrics);
   adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
   ownerAdminRoutes(app, opts.core);
+  consoleRoutes(app, opts.core);
   metrics.kekConfigured.set(1);
   return app;
 }

@@ -4,31 +4,22 @@ import {
   EraseOwnerBody,
   EraseReportDto,
   REKEY_PATH,
-  RETIRE_PATH,
   RekeyOwnerBody,
   RekeyOwnerDto,
-  RetireKidBody,
-  RetireKidDto,
   VALUE_CHECK_PATH,
   ValueCheckDto,
   ValueCheckQuery,
 } from "../contract/index.ts";
-import { CryptoErase, KekRotation, OwnerRekey, ValueCheck, parseRetention, type Core } from "../core/service/index.ts";
+import { CryptoErase, OwnerRekey, ValueCheck, parseRetention, type Core } from "../core/service/index.ts";
 import { body, input, output } from "./contract-io.ts";
 import { actorOf, ctxOf } from "./routes-secrets.ts";
 
 /**
- * The administrative endpoints behind `coffer keys rekey|retire`, `coffer erase` and `coffer
+ * The administrative endpoints behind `coffer keys rekey`, `coffer erase` and `coffer
  * secrets check` in remote mode. Each needs the `admin` scope; a refusal is audited under the
- * action the command would have recorded (`keys.retire`, `owner.rekey`, `owner.erase`).
+ * action the command would have recorded (`owner.rekey`, `owner.erase`).
  */
 export function ownerAdminRoutes(app: FastifyInstance, core: Core): void {
-  app.post(RETIRE_PATH, async (req) => {
-    await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "keys.retire");
-    const b = body(RetireKidBody, req);
-    return output(RetireKidDto, await new KekRotation(core).retire(actorOf(req), ctxOf(req), { kid: b.kid }));
-  });
-
   app.post(REKEY_PATH, async (req) => {
     await core.tokens.authorizeAdmin(actorOf(req), ctxOf(req), "owner.rekey");
     const b = body(RekeyOwnerBody, req);

@@ -175,6 +175,13 @@ const ROUTES: readonly Route[] = [
     request: async (_o, c) => ({ method: "DELETE", path: `/v1/tokens/${await c.freshTokenId()}` }),
   },
   {
+    name: "GET /v1/owners",
+    needs: "secrets:read",
+    perOwner: false,
+    ok: 200,
+    request: () => Promise.resolve({ method: "GET", path: "/v1/owners" }),
+  },
+  {
     name: "GET /v1/admin/encryption",
     needs: "admin",
     perOwner: false,

@@ -36,6 +36,8 @@ const YAML_CASES: Record<string, string> = {
   unicode: 'name: héllo wörld ✓\nempty: ""\nnul: null\nmulti: |\n    line1\n    line2\nkeep: |+\n    x\n\nstrip: |-\n    y\n',
   crlf: "a: 1\r\nb: two\r\n# c\r\n",
   binary: "b: !!binary aGVsbG8=\n",
+  binary8: `b: !!binary /w==\nl: !!binary ${"/".repeat(101)}w==\n`,
+  keys: `? |\n  multi\n  line\n: v\nn:\n    ? |\n        multi\n        line\n    : v\n    "trail \\nx ": w\n${"k".repeat(130)}: long\n`,
   tilde: "~\n",
 };
 
@@ -114,7 +116,7 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
     assert.equal(out, ok(sops(["-d", "--ignore-mac", "lc.s.yaml"]), "sops -d --ignore-mac").toString());
   });
 
-  it("refuses what sops refuses or would corrupt: an integer above int64, a top-level list", () => {
+  it("refuses what sops refuses or would corrupt: an integer above int64, bad !!binary base64, a top-level list", () => {
     put("u64.yaml", "a: 9223372036854775808\n");
     assert.notEqual(sops(["-e", "--age", recipient, "u64.yaml"]).status, 0);
     const c = coffer(["file", "encrypt", "--age", recipient, "u64.yaml"]);
@@ -122,6 +124,12 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
     assert.match(c.stderr, /^error\[INVALID_INPUT\]: a: an integer above 2\^63-1/);
     put("big.yaml", "a: 123456789012345678901234567890\n");
     assert.match(coffer(["file", "encrypt", "--age", recipient, "big.yaml"]).stderr, /would be stored as a float and lose digits/);
+    put("b64.yaml", "b: !!binary /w=\n");
+    assert.notEqual(sops(["-e", "--age", recipient, "b64.yaml"]).status, 0);
+    assert.match(
+      coffer(["file", "encrypt", "--age", recipient, "b64.yaml"]).stderr,
+      /^error\[INVALID_INPUT\]: b: a !!binary value is not valid base64/,
+    );
     put("list.yaml", "- a\n");
     assert.notEqual(sops(["-e", "--age", recipient, "list.yaml"]).status, 0);
     assert.match(coffer(["file", "encrypt", "--age", recipient, "list.yaml"]).stderr, /top-level list is not supported/);
@@ -174,6 +182,24 @@ describe("sops interop (real sops binary)", { skip: SKIP }, () => {
       sameDecrypt("cr.s.yaml");
       ok(coffer(["file", "updatekeys", "--age", `${recipient},${recipient2}`, "cr.s.yaml"]), "coffer updatekeys");
       sameDecrypt("cr.s.yaml");
+    });
+    it(`${flag}: Coffer encrypts with it (flag and .sops.yaml rule) as sops does; sops opens and rotates the file`, () => {
+      put("cr2.yaml", "# secret: hidden\n# public note\na: 1\nb_unencrypted: 2\nl:\n    - x\n# secret last\n");
+      put("cr2.c.yaml", ok(coffer(["file", "encrypt", flag, "secret", "--age", recipient, "cr2.yaml"]), "coffer encrypt"));
+      put("cr2.s.yaml", ok(sops(["-e", flag, "secret", "--age", recipient, "cr2.yaml"]), "sops -e"));
+      const key = flag.slice(2).replace(/-/g, "_");
+      assert.match(readFileSync(join(dir, "cr2.c.yaml"), "utf8"), new RegExp(`\n    ${key}: secret\n`));
+      assert.equal(sameDecrypt("cr2.c.yaml").toString(), sameDecrypt("cr2.s.yaml").toString());
+      ok(sops(["rotate", "-i", "cr2.c.yaml"]), "sops rotate");
+      sameDecrypt("cr2.c.yaml");
+      writeFileSync(join(dir, ".sops.yaml"), `creation_rules:\n    - age: ${recipient}\n      ${key}: secret\n`);
+      try {
+        put("cr3.c.yaml", ok(coffer(["file", "encrypt", "cr2.yaml"]), "coffer encrypt by rule"));
+        assert.match(readFileSync(join(dir, "cr3.c.yaml"), "utf8"), new RegExp(`\n    ${key}: secret\n`));
+        assert.equal(sameDecrypt("cr3.c.yaml").toString(), sameDecrypt("cr2.s.yaml").toString());
+      } finally {
+        rmSync(join(dir, ".sops.yaml"));
+      }
     });
   }
 

@@ -3,8 +3,15 @@ import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CofferError } from "../../core/errors/index.ts";
 import {
+  azureRef,
+  checkKeyRef,
   checkRecipient,
   FILE_FORMATS,
+  keyServices,
+  kmsRef,
+  vaultRef,
+  type KeyAccess,
+  type KeyRef,
   findSopsConfig,
   formatFromPath,
   loadIdentities,
@@ -65,16 +72,58 @@ export function identitiesOf(args: Record<string, unknown>, io: Io): Promise<str
   return loadIdentities({ env: io.env, identityFiles: list(args, "identity"), readText });
 }
 
-/** `--age` flags (all in one group), else the first matching `.sops.yaml` creation rule; `null` if neither. */
-export function recipientsFromFlags(args: Record<string, unknown>): Recipients | null {
-  const flags = list(args, "age")
+function flagList(args: Record<string, unknown>, name: string): string[] {
+  return list(args, name)
     .flatMap((a) => a.split(","))
     .map((a) => a.trim())
     .filter((a) => a !== "");
-  if (flags.length === 0) return null;
+}
+
+/** `--encryption-context key:value,key2:value2` (sops's spelling). */
+function encryptionContext(args: Record<string, unknown>): Record<string, string> | null {
+  const pairs = flagList(args, "encryptionContext");
+  if (pairs.length === 0) return null;
+  const out: Record<string, string> = {};
+  for (const [i, p] of pairs.entries()) {
+    const at = p.indexOf(":");
+    if (at <= 0) throw new CofferError("USAGE", `--encryption-context: item ${String(i)} must be key:value`);
+    out[p.slice(0, at)] = p.slice(at + 1);
+  }
+  return out;
+}
+
+/**
+ * The master-key flags (all in one group): `--age`, `--kms` (with `--encryption-context` and
+ * `--aws-profile`), `--gcp-kms`, `--azure-kv`, `--hc-vault-transit`, `--pgp`; `null` if none.
+ */
+export function recipientsFromFlags(args: Record<string, unknown>): Recipients | null {
+  const context = encryptionContext(args);
+  const profile = str(args, "awsProfile") ?? "";
+  const refs: KeyRef[] = [
+    ...flagList(args, "kms").map((a, i) => checkKeyRef(kmsRef(a, context, profile), `kms.${String(i)}`)),
+    ...flagList(args, "gcpKms").map((g, i) => checkKeyRef({ type: "gcp_kms", resourceId: g }, `gcp-kms.${String(i)}`)),
+    ...flagList(args, "azureKv").map((u, i) => checkKeyRef(azureRef(u), `azure-kv.${String(i)}`)),
+    ...flagList(args, "hcVaultTransit").map((u, i) => checkKeyRef(vaultRef(u), `hc-vault-transit.${String(i)}`)),
+    ...flagList(args, "pgp").map((p, i) => checkKeyRef({ type: "pgp", fingerprint: p }, `pgp.${String(i)}`)),
+    ...flagList(args, "age").map((a, i): KeyRef => ({ type: "age", recipient: checkRecipient(a, `age.${String(i)}`) })),
+  ];
+  if (refs.length === 0) return null;
+  return { groups: [refs], shamirThreshold: num(args, "shamirSecretSharingThreshold") ?? 0 };
+}
+
+/**
+ * How `coffer file …` reaches cloud master keys (the environment's credentials), and
+ * `--skip-unavailable`: an unreachable master key is then left out with a WARNING naming it,
+ * instead of failing the command.
+ */
+export function keyAccessOf(args: Record<string, unknown>, io: Io): KeyAccess {
+  const skip = flag(args, "skipUnavailable");
   return {
-    groups: [flags.map((a, i) => checkRecipient(a, `age.${String(i)}`))],
-    shamirThreshold: num(args, "shamirSecretSharingThreshold") ?? 0,
+    services: keyServices({ env: io.env, readText }),
+    skipUnavailable: skip,
+    onSkip: (label, why) => {
+      writeLine(io.stderr, `WARNING: --skip-unavailable: ${label} was LEFT OUT (it cannot open this file): ${why}`);
+    },
   };
 }
 
@@ -125,8 +174,6 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
 export function reportChange(io: Io, label: string, change: KeyChange): void {
   for (const r of change.added) writeLine(io.stderr, `${label}: recipient added: ${r}`);
   for (const r of change.removed) writeLine(io.stderr, `${label}: recipient removed: ${r}`);
-  for (const t of change.droppedOther)
-    writeLine(io.stderr, `${label}: ${t} master keys dropped (Coffer wraps data keys for age recipients only)`);
   if (change.added.length === 0 && change.removed.length === 0) writeLine(io.stderr, `${label}: recipients unchanged`);
 }
 

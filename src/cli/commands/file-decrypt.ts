@@ -1,6 +1,6 @@
 import { openFile } from "../../files/index.ts";
 import type { Io } from "../io.ts";
-import { formatsOf, identitiesOf, readInput, sopsConfigOf, storesOf, warnIgnoredMac, writeResult } from "./file-common.ts";
+import { formatsOf, identitiesOf, keyAccessOf, readInput, sopsConfigOf, storesOf, warnIgnoredMac, writeResult } from "./file-common.ts";
 import { defineCommand, arg, flag, type Options } from "../command.ts";
 import { fileOptions, outputOptions } from "./file-options.ts";
 
@@ -22,6 +22,7 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
   const opened = await openFile(await readInput(path), format, await identitiesOf(args, io), {
     ignoreMac: args.ignoreMac,
     stores: storesOf(config),
+    keys: keyAccessOf(args, io),
   });
   opened.dataKey.fill(0);
   if (!opened.macVerified) warnIgnoredMac(io, path);

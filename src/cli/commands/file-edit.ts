@@ -10,6 +10,7 @@ import { promptLine } from "../prompt.ts";
 import {
   formatsOf,
   identitiesOf,
+  keyAccessOf,
   readText,
   recipientsFromConfig,
   recipientsFromFlags,
@@ -109,6 +110,7 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
   const opened = await openFile(Buffer.from(existing, "utf8"), format, await identitiesOf(args, io), {
     ignoreMac: args.ignoreMac,
     stores,
+    keys: keyAccessOf(args, io),
   });
   if (!opened.macVerified) warnIgnoredMac(io, path);
   const before = opened.doc.serialize();
@@ -151,7 +153,13 @@ async function createNew(args: Options<typeof command>, io: Io, path: string): P
         ? '{\n\t"example_key": "example_value"\n}\n'
         : "example_key=example_value\n";
   const r = await editInTemp(io, basename(path), new TextEncoder().encode(template), async (after) => {
-    const sealed = await encryptFile(after, format, { ...recipients, rule: null, macOnlyEncrypted: false, stores: storesOf(config) });
+    const sealed = await encryptFile(after, format, {
+      ...recipients,
+      keys: keyAccessOf(args, io),
+      rule: null,
+      macOnlyEncrypted: false,
+      stores: storesOf(config),
+    });
     await writeAtomic(path, sealed.bytes);
     return sealed;
   });

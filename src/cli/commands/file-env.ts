@@ -2,7 +2,7 @@ import { envFromDocument, formatFromPath, openFile } from "../../files/index.ts"
 import { writeLine, type Io } from "../io.ts";
 import { envValueOf, type EnvValue } from "../run-env.ts";
 import { flag, list } from "./args.ts";
-import { identitiesOf, readInput, warnIgnoredMac } from "./file-common.ts";
+import { identitiesOf, keyAccessOf, readInput, warnIgnoredMac } from "./file-common.ts";
 
 /**
  * `coffer run --file <path>`: the SOPS file's top-level scalar values as environment variables
@@ -13,6 +13,7 @@ import { identitiesOf, readInput, warnIgnoredMac } from "./file-common.ts";
 export async function loadFileEnv(path: string, args: Record<string, unknown>, io: Io): Promise<Map<string, EnvValue>> {
   const opened = await openFile(await readInput(path), formatFromPath(path), await identitiesOf({ identity: list(args, "identity") }, io), {
     ignoreMac: flag(args, "ignoreMac"),
+    keys: keyAccessOf({}, io),
   });
   opened.dataKey.fill(0);
   if (!opened.macVerified) warnIgnoredMac(io, path);

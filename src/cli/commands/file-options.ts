@@ -20,4 +20,12 @@ export const outputOptions = [
 export const recipientOptions = [
   repeated("age", "--age <recipient>", "an age recipient, age1… or age1pq1… (repeatable; default: the .sops.yaml creation rule)"),
   int("shamirSecretSharingThreshold", "--shamir-secret-sharing-threshold <n>", "key groups needed to decrypt (several groups only)"),
+  repeated("kms", "--kms <arn>", "an AWS KMS key ARN, arn[+role-arn] (repeatable, comma-separated like sops)"),
+  repeated("encryptionContext", "--encryption-context <k:v,…>", "with --kms: the KMS encryption context"),
+  text("awsProfile", "--aws-profile <name>", "with --kms: the AWS profile written into the stanza"),
+  repeated("gcpKms", "--gcp-kms <resource>", "a GCP KMS key, projects/…/cryptoKeys/… (repeatable)"),
+  repeated("azureKv", "--azure-kv <url>", "an Azure Key Vault key, https://<vault>/keys/<name>[/<version>] (repeatable)"),
+  repeated("hcVaultTransit", "--hc-vault-transit <uri>", "a Vault Transit key, https://<vault>/v1/<engine>/keys/<name> (repeatable)"),
+  repeated("pgp", "--pgp <fingerprint>", "a PGP fingerprint (kept in updatekeys; Coffer cannot wrap for it)"),
+  flag("skipUnavailable", "--skip-unavailable", "leave out a master key that cannot be reached (warns loudly) instead of failing"),
 ] as const;

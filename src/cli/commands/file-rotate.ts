@@ -3,6 +3,7 @@ import { writeLine, type Io } from "../io.ts";
 import {
   formatsOf,
   identitiesOf,
+  keyAccessOf,
   readInput,
   recipientsFromFlags,
   reportChange,
@@ -38,6 +39,7 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
     recipients: recipientsFromFlags(args),
     stores: storesOf(config),
     ignoreMac,
+    keys: keyAccessOf(args, io),
   });
   if (ignoreMac) warnIgnoredMac(io, path);
   const where = await writeResult(args, io, path, r.bytes);

@@ -4,6 +4,7 @@ import { writeLine, type Io } from "../io.ts";
 import {
   formatsOf,
   identitiesOf,
+  keyAccessOf,
   readInput,
   recipientsFromConfig,
   recipientsFromFlags,
@@ -40,7 +41,11 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
     throw new CofferError("INVALID_INPUT", `recipients: no .sops.yaml creation rule matches ${path} (or pass --age <recipient>)`, {
       field: "recipients",
     });
-  const r = await updateKeysFile(await readInput(path), format, await identitiesOf(args, io), { recipients, stores: storesOf(config) });
+  const r = await updateKeysFile(await readInput(path), format, await identitiesOf(args, io), {
+    recipients,
+    stores: storesOf(config),
+    keys: keyAccessOf(args, io),
+  });
   if (r.bytes === null) {
     writeLine(io.stderr, `updatekeys: ${path}: already up to date, nothing changed`);
     return 0;
@@ -50,6 +55,7 @@ export async function run(args: Options<typeof command>, io: Io): Promise<number
     io.stderr,
     `updatekeys: ${path}: same data key rewrapped for ${String(recipients.groups.flat().length)} recipients; values not re-encrypted`,
   );
+  for (const k of r.change.kept) writeLine(io.stderr, `updatekeys: kept (still listed): ${k}`);
   reportChange(io, "updatekeys", r.change);
   return 0;
 }

@@ -40,6 +40,8 @@ export const KNOWN_ENV = [
   "COFFER_TLS_CERT",
   "COFFER_TLS_KEY",
   "COFFER_TRUST_PROXY",
+  "COFFER_CONSOLE_IDLE",
+  "COFFER_CONSOLE_LIFETIME",
   // Read by the CLI itself, not part of the configuration object.
   "COFFER_REAUTH",
   "COFFER_BUNDLE_PASSPHRASE",
@@ -69,6 +71,8 @@ export type Config = {
   readonly autoRotate: { readonly enabled: boolean; readonly checkMs: number };
   /** How recently an interactive token must have authenticated to reveal (`COFFER_REAUTH_WINDOW`). */
   readonly reauthWindowMs: number;
+  /** Admin-console sessions: idle timeout (`COFFER_CONSOLE_IDLE`) and absolute lifetime (`COFFER_CONSOLE_LIFETIME`). */
+  readonly consoleSession: { readonly idleMs: number; readonly lifetimeMs: number };
   /**
    * Per-token rate limits (`COFFER_RATE_LIMIT_REVEAL`, `COFFER_RATE_LIMIT_WRITE`, e.g. `60/1m`), and failed
    * authentications per client address (`COFFER_RATE_LIMIT_AUTH`); null = off.
@@ -110,6 +114,12 @@ const EnvSchema = z.object({
   ),
   COFFER_REAUTH_WINDOW: z.optional(
     z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 15m")),
+  ),
+  COFFER_CONSOLE_IDLE: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 30m")),
+  ),
+  COFFER_CONSOLE_LIFETIME: z.optional(
+    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 12h")),
   ),
   COFFER_RATE_LIMIT_REVEAL: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
   COFFER_RATE_LIMIT_WRITE: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
@@ -327,6 +337,10 @@ export function loadConfig(src: ConfigSources): Config {
     }),
     autoRotate: Object.freeze({ enabled: env.COFFER_AUTO_ROTATE === "1", checkMs: durationMs(env.COFFER_AUTO_ROTATE_CHECK ?? "10m") }),
     reauthWindowMs: durationMs(env.COFFER_REAUTH_WINDOW ?? "15m"),
+    consoleSession: Object.freeze({
+      idleMs: durationMs(env.COFFER_CONSOLE_IDLE ?? "30m"),
+      lifetimeMs: durationMs(env.COFFER_CONSOLE_LIFETIME ?? "12h"),
+    }),
     rateLimits: Object.freeze({
       reveal: rateLimit(env.COFFER_RATE_LIMIT_REVEAL ?? "60/1m"),
       write: rateLimit(env.COFFER_RATE_LIMIT_WRITE ?? "600/1m"),

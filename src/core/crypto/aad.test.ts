@@ -162,4 +162,22 @@ describe("encodeFields", () => {
   it("encodes an empty list as no bytes", () => {
     assert.equal(encodeFields([]).byteLength, 0);
   });
+
+  it("encodes fields larger than its scratch buffer, and returns copies that later calls do not change", () => {
+    const big = ["x".repeat(5000), "é".repeat(3000), "🔑".repeat(700), 42];
+    const first = encodeFields(big);
+    assert.equal(toHex(first), specEncode(big.map(String)));
+    const small = encodeFields(["a"]);
+    assert.equal(toHex(first), specEncode(big.map(String)));
+    assert.equal(toHex(small), "0000000161");
+  });
+
+  it("matches the byte-for-byte specification for arbitrary strings", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "grapheme", maxLength: 400 }), { maxLength: 12 }), (fields) => {
+        assert.equal(toHex(encodeFields(fields)), specEncode(fields));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -41,16 +41,45 @@ export type Aad = ValueAad | DekAad | WrapAad;
 /** Format version of every AAD; bumped only with a migration that rewrites ciphertexts. */
 export const AAD_FORMAT = 1;
 
-export function encodeFields(fields: readonly (string | number)[]): Uint8Array {
-  const parts = fields.map((f) => Buffer.from(String(f), "utf8"));
-  const out = Buffer.alloc(parts.reduce((n, p) => n + 4 + p.byteLength, 0));
+/**
+ * Fields are encoded into one scratch buffer that grows as needed (one native UTF-8 write per
+ * field, no buffer per field): AADs and state MACs are encoded on every seal, open and row
+ * check. Only public context passes through it (names, ids, versions, times), never a value
+ * or a key, and it is used synchronously, so sharing it is safe.
+ */
+let scratch = Buffer.allocUnsafe(1024);
+
+/** Encodes `fields` into the scratch buffer. @returns the encoded length (valid until the next call). */
+function encodeIntoScratch(fields: readonly (string | number)[]): number {
   let at = 0;
-  for (const p of parts) {
-    out.writeUInt32BE(p.byteLength, at);
-    p.copy(out, at + 4);
-    at += 4 + p.byteLength;
+  for (const f of fields) {
+    const text = typeof f === "string" ? f : String(f);
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: room for the worst case, so write never truncates.
+    const need = at + 4 + text.length * 3;
+    if (need > scratch.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.max(need, scratch.byteLength * 2));
+      scratch.copy(grown, 0, 0, at);
+      scratch = grown;
+    }
+    const n = scratch.write(text, at + 4, "utf8");
+    scratch.writeUInt32BE(n, at);
+    at += 4 + n;
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return at;
+}
+
+/** Each field as a 4-byte big-endian length and its UTF-8 bytes, in order. */
+export function encodeFields(fields: readonly (string | number)[]): Uint8Array {
+  const n = encodeIntoScratch(fields);
+  const out = new Uint8Array(n);
+  out.set(scratch.subarray(0, n));
+  return out;
+}
+
+/** Passes the {@link encodeFields} encoding of `fields` to `use` without copying it (for a MAC's update). */
+export function withEncodedFields<T>(fields: readonly (string | number)[], use: (bytes: Uint8Array) => T): T {
+  const n = encodeIntoScratch(fields);
+  return use(scratch.subarray(0, n));
 }
 
 export function encodeAad(aad: Aad): Uint8Array {

@@ -1,8 +1,13 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
-import { inspect } from "node:util";
 import { CofferError } from "../errors/index.ts";
 import { decodeBase64Strict } from "./bytes.ts";
 import { systemEffects, type Effects } from "./effects.ts";
+
+/**
+ * `util.inspect.custom`, by its documented registry key: importing `node:util` as an ES module
+ * builds every one of its exports, several ms of every CLI start (docs/benchmarks.md).
+ */
+const INSPECT_CUSTOM = Symbol.for("nodejs.util.inspect.custom");
 
 export const KEY_BYTES = 32;
 
@@ -53,7 +58,7 @@ export class AesKey {
     return "AesKey(********)";
   }
 
-  [inspect.custom](): string {
+  [INSPECT_CUSTOM](): string {
     return "AesKey(********)";
   }
 }

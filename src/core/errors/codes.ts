@@ -41,6 +41,7 @@ export const CODES = [
   "STORE_CORRUPT",
   "STATE_TAMPERED",
   "KEY_CANNOT_MINT",
+  "CSRF_REFUSED",
   "LISTEN_FAILED",
   "INTERNAL",
 ] as const;

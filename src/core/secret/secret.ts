@@ -1,4 +1,8 @@
-import { inspect } from "node:util";
+/**
+ * `util.inspect.custom`, by its documented registry key: importing `node:util` as an ES module
+ * builds every one of its exports, several ms of every CLI start (docs/benchmarks.md).
+ */
+const INSPECT_CUSTOM = Symbol.for("nodejs.util.inspect.custom");
 
 /** What every non-reveal path prints instead of a value. Fixed length: it says nothing of the value. */
 export const MASK = "********";
@@ -59,7 +63,7 @@ export class Secret {
     return MASK;
   }
 
-  [inspect.custom](): string {
+  [INSPECT_CUSTOM](): string {
     return `Secret(${MASK})`;
   }
 }

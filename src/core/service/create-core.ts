@@ -13,6 +13,8 @@ import { backfillStateMacs } from "./integrity-marks.ts";
 import { SecretStateMac } from "./secret-state.ts";
 import { SecretGenerator } from "./secret-generate.ts";
 import { TemplateService } from "./templates.ts";
+import { ConsoleSessions } from "./console-sessions.ts";
+import { OwnerListing } from "./owner-listing.ts";
 
 export type Core = {
   readonly secrets: SecretsService;
@@ -21,6 +23,10 @@ export type Core = {
   /** Stored templates and their rendering (`/v1/templates`, `coffer render --stored`). */
   readonly templates: TemplateService;
   readonly tokens: TokenService;
+  /** Admin-console sessions (cookie sign-in, docs/console.md). */
+  readonly sessions: ConsoleSessions;
+  /** The owners a caller can see (`GET /v1/owners`). */
+  readonly owners: OwnerListing;
   /** The configured rotation policy and backup retention, for key status. */
   readonly policy: { readonly maxWraps: number; readonly maxAgeMs: number; readonly backupRetentionMs: number | null };
   readonly audit: AuditLog;
@@ -81,6 +87,8 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
       generator: new SecretGenerator(secrets),
       templates: new TemplateService({ store, audit, secrets }),
       tokens,
+      sessions: new ConsoleSessions({ store, tokens, audit, policy: config.consoleSession }),
+      owners: new OwnerListing({ store, audit }),
       policy,
       audit,
       keys,

@@ -1,4 +1,4 @@
-import { constantTimeEqual, encodeFields, hmacSha256 } from "../crypto/index.ts";
+import { constantTimeEqual, hmacSha256, hmacSha256Fields, type AesKey } from "../crypto/index.ts";
 import { CofferError } from "../errors/index.ts";
 import { formatOwner, ownerFromColumns } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
@@ -34,9 +34,11 @@ function metaForMac(text: string): string {
   }
 }
 
-function stateBytes(r: SecretState): Uint8Array {
-  const f = (v: string | number | null): string => (v === null ? "-" : `=${String(v)}`);
-  return encodeFields([
+const optional = (v: string | null): string => (v === null ? "-" : `=${v}`);
+
+/** The fields the MAC covers, in order, each length-prefixed by `encodeFields` (format 1: never change the bytes). */
+function stateFields(r: SecretState): (string | number)[] {
+  return [
     "coffer/secret-state",
     STATE_FORMAT,
     r.owner_type,
@@ -46,12 +48,16 @@ function stateBytes(r: SecretState): Uint8Array {
     metaForMac(r.meta),
     r.created_at,
     r.updated_at,
-    f(r.last_rotated_at),
-    f(r.deleted_at),
-  ]);
+    optional(r.last_rotated_at),
+    optional(r.deleted_at),
+  ];
 }
 
-/** The stored columns as they are (no parsing), with the key id: what a cached verification is keyed on. */
+/** The state MAC of a row: HMAC-SHA-256 over its encoded state fields. */
+function stateMac(key: AesKey, r: SecretState): Uint8Array {
+  return hmacSha256Fields(key, stateFields(r));
+}
+
 /** A row as it was verified: every column the MAC covers, the MAC, and the key that checked it. */
 type Verified = SecretState & { readonly keyId: string; readonly mac: Uint8Array };
 
@@ -116,7 +122,7 @@ export class SecretStateMac {
 
   async mac(db: Executor, r: SecretState): Promise<Uint8Array> {
     const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
-    return hmacSha256(k.key, stateBytes(r));
+    return stateMac(k.key, r);
   }
 
   /** Applies `patch` to the row with its new state MAC, in the caller's transaction. @returns the row as it now is. */
@@ -136,8 +142,7 @@ export class SecretStateMac {
     const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
     const seen = this.#verified.get(row.id);
     if (seen !== undefined && sameAsVerified(seen, k.id, row, row.state_mac)) return;
-    if (!constantTimeEqual(hmacSha256(k.key, stateBytes(row)), row.state_mac))
-      throw stateTampered(row, "rolled back, undeleted, edited or moved");
+    if (!constantTimeEqual(stateMac(k.key, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
     if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
     this.#verified.set(row.id, {
       owner_type: row.owner_type,

@@ -206,6 +206,29 @@ export class TokenService {
     return actor;
   }
 
+  /**
+   * The actor of an admin-console session: the token `tokenId` as it is now (scopes, owners,
+   * revocation, expiry re-read from the database), with `authenticatedAt` the time the token was
+   * last presented to the console, so the re-auth rule for reveals applies to the session.
+   * @throws CofferError UNAUTHENTICATED when the token is gone, revoked or expired.
+   */
+  async actorForSession(tokenId: string, authenticatedAt: string): Promise<TokenActor> {
+    const row = await this.#store.read(NO_OWNERS, (db) => tokenRepo.findToken(db, tokenId));
+    const now = this.#fx.now().getTime();
+    if (row === null || row.revoked_at !== null || (row.expires_at !== null && Date.parse(row.expires_at) <= now))
+      throw unauthenticated("the console session's token is unknown, expired or revoked; sign in again");
+    const v = toView(row);
+    return Object.freeze({
+      kind: "token",
+      tokenId: v.id,
+      name: v.name,
+      scopes: Object.freeze([...v.scopes]),
+      owners: Object.freeze([...v.owners]),
+      interactive: v.interactive,
+      authenticatedAt,
+    });
+  }
+
   async #insert(
     actor: Actor,
     ctx: RequestContext,

@@ -1,4 +1,5 @@
-import { CompiledQuery, sql, type Insertable, type Selectable, type SqlBool } from "kysely";
+import { sql, type Insertable, type Selectable, type SqlBool } from "kysely";
+import { runStatement, selectRows } from "./sqlite-direct.ts";
 import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 import type { AuditEventsTable, Executor } from "./schema.ts";
 
@@ -25,8 +26,7 @@ export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: 
     text = db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(sql.lit(1)).compile().sql;
     lastEventSql.set(pg, text);
   }
-  const r = await db.executeQuery<{ seq: number; mac: Uint8Array }>(CompiledQuery.raw(text, []));
-  return r.rows[0] ?? null;
+  return (await selectRows<{ seq: number; mac: Uint8Array }>(db, text, []))[0] ?? null;
 }
 
 /** SQL built once per dialect (every reveal and write runs these). */
@@ -58,7 +58,7 @@ export async function insertAuditEvents(db: Executor, rows: readonly Insertable<
     return `(${columns.map((_, j) => (pg ? `$${String(i * columns.length + j + 1)}` : "?")).join(", ")})`;
   });
   const params = rows.flatMap((row) => columns.map((c) => row[c]));
-  await db.executeQuery(CompiledQuery.raw(`${prefix} values ${tuples.join(", ")}`, params));
+  await runStatement(db, `${prefix} values ${tuples.join(", ")}`, params);
 }
 
 export type AuditFilter = {

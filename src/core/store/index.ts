@@ -15,3 +15,5 @@ export * as requestRepo from "./request-repo.ts";
 export * as integrityRepo from "./integrity-repo.ts";
 export * as leaseRepo from "./lease-repo.ts";
 export * as templateRepo from "./template-repo.ts";
+export * as sessionRepo from "./session-repo.ts";
+export * as ownerRepo from "./owner-repo.ts";

@@ -1,4 +1,5 @@
-import { CompiledQuery, type Selectable } from "kysely";
+import type { Selectable } from "kysely";
+import { runStatement, selectRows } from "./sqlite-direct.ts";
 import type { Executor, IntegrityMarksTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
@@ -14,8 +15,7 @@ export async function findMark(db: Executor, name: string): Promise<MarkRow | nu
     text = db.selectFrom("integrity_marks").selectAll().where("name", "=", "").compile().sql;
     findMarkSql.set(pg, text);
   }
-  const r = await db.executeQuery<MarkRow>(CompiledQuery.raw(text, [name]));
-  return r.rows[0] ?? null;
+  return (await selectRows<MarkRow>(db, text, [name]))[0] ?? null;
 }
 
 const updateMarkSql = new Map<boolean, string>();
@@ -32,7 +32,6 @@ export async function putMark(db: Executor, row: MarkRow): Promise<void> {
       .compile().sql;
     updateMarkSql.set(pg, text);
   }
-  const r = await db.executeQuery(CompiledQuery.raw(text, [row.seq, row.digest, row.key_id, row.mac, row.updated_at, row.name]));
-  if (Number(r.numAffectedRows ?? 0n) > 0) return;
+  if ((await runStatement(db, text, [row.seq, row.digest, row.key_id, row.mac, row.updated_at, row.name])) > 0) return;
   await db.insertInto("integrity_marks").values(row).execute();
 }

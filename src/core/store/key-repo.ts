@@ -1,6 +1,7 @@
 import type { Insertable, Selectable } from "kysely";
 import type { OwnerColumns } from "./secret-repo.ts";
-import { CompiledQuery, sql } from "kysely";
+import { sql } from "kysely";
+import { selectRows } from "./sqlite-direct.ts";
 import type { Executor, InternalKeysTable, KeyringKeysTable, ScopeKeysTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
@@ -35,7 +36,7 @@ export async function scopeKeyStillActive(db: Executor, id: string): Promise<boo
     text = (pg ? q.forShare() : q).compile().sql;
     stillActiveSql.set(pg, text);
   }
-  return (await db.executeQuery(CompiledQuery.raw(text, [id]))).rows.length > 0;
+  return (await selectRows(db, text, [id])).length > 0;
 }
 const stillActiveSql = new Map<boolean, string>();
 

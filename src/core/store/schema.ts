@@ -173,6 +173,18 @@ export interface TemplatesTable {
   updated_by: string;
 }
 
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the session id; the id itself is only in the browser's cookie. */
+  id_hash: string;
+  token_id: string;
+  created_at: string;
+  last_seen_at: string;
+  /** When the token was last presented (sign-in or re-authentication): what the re-auth rule checks. */
+  authenticated_at: string;
+  /** The absolute end of the session. */
+  expires_at: string;
+}
+
 export interface Database {
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -188,6 +200,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   integrity_marks: IntegrityMarksTable;
   templates: TemplatesTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 /** Repositories take the executor first: the pool or a transaction, chosen by the service. */

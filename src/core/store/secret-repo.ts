@@ -1,5 +1,6 @@
-import { CompiledQuery, type Insertable, type Selectable, type Updateable } from "kysely";
+import type { Insertable, Selectable, Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
+import { runStatement, selectRows } from "./sqlite-direct.ts";
 import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 
 export type SecretRow = Selectable<SecretsTable>;
@@ -26,8 +27,7 @@ export async function findSecret(db: Executor, owner: OwnerColumns, keyName: str
       .compile().sql;
     findSecretSql.set(pg, text);
   }
-  const r = await db.executeQuery<SecretRow>(CompiledQuery.raw(text, [owner.ownerType, owner.ownerId, keyName]));
-  return r.rows[0] ?? null;
+  return (await selectRows<SecretRow>(db, text, [owner.ownerType, owner.ownerId, keyName]))[0] ?? null;
 }
 
 /**
@@ -101,8 +101,7 @@ export async function findVersion(db: Executor, secretId: number, version: numbe
     text = db.selectFrom("secret_versions").selectAll().where("secret_id", "=", 0).where("version", "=", 0).compile().sql;
     findVersionSql.set(pg, text);
   }
-  const r = await db.executeQuery<VersionRow>(CompiledQuery.raw(text, [secretId, version]));
-  return r.rows[0] ?? null;
+  return (await selectRows<VersionRow>(db, text, [secretId, version]))[0] ?? null;
 }
 
 export async function listVersions(db: Executor, secretId: number): Promise<VersionRow[]> {
@@ -158,7 +157,7 @@ export async function updateWrappedDek(
       .compile().sql;
     updateWrappedDekSql.set(pg, text);
   }
-  await db.executeQuery(CompiledQuery.raw(text, [patch.wrapped_dek, patch.scope_key_id, key.secretId, key.version]));
+  await runStatement(db, text, [patch.wrapped_dek, patch.scope_key_id, key.secretId, key.version]);
 }
 
 /** A live secret and its current version's row (null when that row is missing: tampering). */

@@ -6,9 +6,11 @@ import { CofferError } from "../errors/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
+import { registerDirect, type DirectSqlite } from "./sqlite-direct.ts";
 import { mapStoreError, type ScrubResult, type Store } from "./store.ts";
 
 const MAX_CACHED_STATEMENTS = 256;
+const NO_PARAMS: readonly unknown[] = [];
 
 /**
  * Kysely prepares every query anew; better-sqlite3 statements are reusable, so keep the most
@@ -56,20 +58,30 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
   } catch (e) {
     throw new CofferError("CONFIG_INVALID", `cannot open the database ${settings.path}: ${(e as Error).message}`, { path: settings.path });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const statements = withStatementCache(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const direct: DirectSqlite = {
+    all: <T>(text: string, params: readonly unknown[]) => statements.prepare(text).all(...params) as T[],
+    run: (text: string, params: readonly unknown[]) => statements.prepare(text).run(...params).changes,
+  };
+  // The root executor reads directly only while no transaction is open on the connection.
+  registerDirect(db, direct, () => !raw.inTransaction);
   return {
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
     transaction: (_scope, fn) =>
       withMappedErrors(() =>
+        // Kysely's connection lock keeps other units of work out until COMMIT or ROLLBACK;
+        // inside it, the transaction's own statements run directly (sqlite-direct.ts).
         db.connection().execute(async (conn) => {
-          await sql`BEGIN IMMEDIATE`.execute(conn);
+          registerDirect(conn, direct, () => true);
+          direct.run("BEGIN IMMEDIATE", NO_PARAMS);
           try {
             const result = await fn(conn);
-            await sql`COMMIT`.execute(conn);
+            direct.run("COMMIT", NO_PARAMS);
             return result;
           } catch (e) {
-            await sql`ROLLBACK`.execute(conn);
+            if (raw.inTransaction) direct.run("ROLLBACK", NO_PARAMS);
             throw e;
           }
         }),

@@ -5,6 +5,7 @@ import * as m0003 from "./0003-server.ts";
 import * as m0004 from "./0004-integrity.ts";
 import * as m0005 from "./0005-leases.ts";
 import * as m0006 from "./0006-templates.ts";
+import * as m0007 from "./0007-console-sessions.ts";
 
 /** SQLite migrations, in order. Names are permanent. */
 export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -14,4 +15,5 @@ export const sqliteMigrations: Readonly<Record<string, Migration>> = Object.free
   "0004-integrity": m0004,
   "0005-leases": m0005,
   "0006-templates": m0006,
+  "0007-console-sessions": m0007,
 });
