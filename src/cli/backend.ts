@@ -1,23 +1,28 @@
-import { CODES, CofferError, type ErrorCode } from "../core/errors/index.ts";
-import { parseOwner } from "../core/model/index.ts";
-import { Secret } from "../core/secret/index.ts";
-import {
-  LOCAL_CONTEXT,
-  parseAnchor,
-  type AuditEventView,
-  type AuditVerification,
-  type GenerateResult,
-  type TemplateText,
-  type TemplateView,
-  type GeneratorOptions,
-  type ImportSummary,
-  type SecretView,
-  type VersionView,
+import type { Secret } from "../core/secret/index.ts";
+import type {
+  AuditEventView,
+  AuditVerification,
+  CheckReport,
+  CreateTokenInput,
+  EraseReport,
+  GenerateResult,
+  GeneratorOptions,
+  ImportSummary,
+  KeyStatus,
+  RekeyReport,
+  RetireReport,
+  RotationProgress,
+  RotationReport,
+  SecretView,
+  TemplateText,
+  TemplateView,
+  VersionView,
 } from "../core/service/index.ts";
+import type { ReadonlyDeep, TokenDto as TokenWire } from "../contract/index.ts";
 import type { ExportedBundle, ExportRequest, ImportRequest } from "./transfer.ts";
-import type { Io } from "./io.ts";
-import { withCore, type GlobalOptions } from "./local-core.ts";
-import { str } from "./commands/args.ts";
+
+/** A token as the commands print it (never its secret). */
+export type TokenDto = ReadonlyDeep<TokenWire>;
 
 export type Ref = { readonly owner: string; readonly key: string };
 export type TemplateRef = { readonly owner: string; readonly name: string };
@@ -34,9 +39,35 @@ export type AuditFilter = {
 };
 
 /**
- * What the `secrets`, `run` and `audit` commands need, in two implementations: local mode (the
- * store and keys opened in this process) and remote mode (a Coffer server through the SDK).
- * The commands print the same output and exit with the same statuses either way.
+ * `coffer keys rotate`'s request. `backupRetentionMs` undefined: the configured retention (the
+ * server's, remotely, where giving one is refused).
+ */
+export type KeysRotateRequest = {
+  readonly batchSize: number;
+  readonly resume: boolean;
+  readonly kid?: string;
+  readonly toKid?: string;
+  readonly backupRetentionMs?: number;
+  readonly onProgress: (p: RotationProgress) => void;
+};
+
+/**
+ * A finished KEK rotation. Over HTTP the server reports how many keys it rewrapped, not how
+ * many of them were scope keys: the split is then null.
+ */
+export type KeysRotated = Omit<RotationReport, "rewrappedScopeKeys" | "rewrappedInternalKeys"> & {
+  readonly rewrappedScopeKeys: number | null;
+  readonly rewrappedInternalKeys: number | null;
+};
+
+/** A token as created, with its secret once; the caller wipes it. */
+export type CreatedTokenOut = { readonly token: Secret; readonly view: TokenDto };
+
+/**
+ * What the commands that touch stored data need, in two implementations: local mode
+ * (`local-backend.ts`: the store and keys opened in this process) and remote mode
+ * (`remote-backend.ts`: a Coffer server through the SDK); `choose-backend.ts` picks one. The
+ * commands print the same output and exit with the same statuses either way.
  */
 export interface Backend {
   readonly mode: "local" | "remote";
@@ -56,7 +87,7 @@ export interface Backend {
   /** A fresh value made with the secret's kept generation policy. */
   regenerate(ref: Ref): Promise<SecretView>;
   /** Stored templates (`coffer template …`, `coffer render --stored`). */
-  templates: {
+  readonly templates: {
     put(t: TemplateRef & { readonly text: string }): Promise<TemplateView>;
     get(t: TemplateRef): Promise<TemplateText>;
     list(owner: string): Promise<readonly TemplateView[]>;
@@ -72,81 +103,24 @@ export interface Backend {
   importSecrets(r: ImportRequest): Promise<ImportSummary>;
   /** An owner's secrets as an age bundle (`coffer secrets export --bundle`); audited reveals. */
   exportBundle(r: ExportRequest): Promise<ExportedBundle>;
-}
-
-/** `--remote <url>` (given to the command or before it), else `COFFER_ADDR`; null for local mode. */
-export function remoteAddress(io: Io, args: Record<string, unknown>): string | null {
-  const flag = str(args, "remote");
-  const addr = flag ?? (io.env["COFFER_ADDR"] === "" ? undefined : io.env["COFFER_ADDR"]);
-  if (addr === undefined) return null;
-  if (!/^https?:\/\/[^\s/]+/.test(addr))
-    throw new CofferError("INVALID_INPUT", `${flag === undefined ? "COFFER_ADDR" : "--remote"}: must be an http:// or https:// URL`, {
-      field: flag === undefined ? "COFFER_ADDR" : "remote",
-    });
-  return addr;
-}
-
-/** Runs `fn` against the backend the arguments and environment choose, and always closes it. */
-export async function withBackend<T>(
-  io: Io,
-  args: Record<string, unknown>,
-  opts: GlobalOptions,
-  fn: (b: Backend) => Promise<T>,
-): Promise<T> {
-  const addr = remoteAddress(io, args);
-  if (addr === null) {
-    return withCore(io, opts, (core, actor) =>
-      fn({
-        mode: "local",
-        set: (i) => core.secrets.set(actor, LOCAL_CONTEXT, i),
-        get: (r) => core.secrets.get(actor, LOCAL_CONTEXT, r),
-        reveal: (r) => core.secrets.reveal(actor, LOCAL_CONTEXT, r),
-        unset: (r) => core.secrets.unset(actor, LOCAL_CONTEXT, r),
-        listAll: async (q) => {
-          const all: SecretView[] = [];
-          let cursor: number | null = 0;
-          while (cursor !== null) {
-            const page: { items: readonly SecretView[]; nextCursor: number | null } = await core.secrets.list(actor, LOCAL_CONTEXT, {
-              ...q,
-              cursor,
-            });
-            all.push(...page.items);
-            cursor = page.nextCursor;
-          }
-          return all;
-        },
-        history: (r) => core.secrets.history(actor, LOCAL_CONTEXT, r),
-        rotate: (r) => core.secrets.rotate(actor, LOCAL_CONTEXT, r),
-        generate: (i) => core.generator.generate(actor, LOCAL_CONTEXT, i),
-        regenerate: (r) => core.generator.regenerate(actor, LOCAL_CONTEXT, r),
-        templates: {
-          put: (t) => core.templates.put(actor, LOCAL_CONTEXT, t),
-          get: (t) => core.templates.get(actor, LOCAL_CONTEXT, t),
-          list: (owner) => core.templates.list(actor, LOCAL_CONTEXT, { owner }),
-          delete: (t) => core.templates.delete(actor, LOCAL_CONTEXT, t),
-          render: async (t) => (await core.templates.render(actor, LOCAL_CONTEXT, t)).bytes,
-        },
-        revealAll: (q) => core.secrets.revealAll(actor, LOCAL_CONTEXT, q),
-        auditList: async (f) =>
-          (await core.audit.list(actor, LOCAL_CONTEXT, { ...f, owner: f.owner === null ? null : parseOwner(f.owner) })).events,
-        auditVerify: (anchor) => core.audit.verify(actor, LOCAL_CONTEXT, { anchor: anchor === null ? null : parseAnchor(anchor) }),
-        // Lazy: only these two need the age and YAML code.
-        importSecrets: async (r) => (await import("./transfer.ts")).importLocal(core, actor, r),
-        exportBundle: async (r) => (await import("./transfer.ts")).exportLocal(core, actor, r),
-      }),
-    );
-  }
-  const token = io.env["COFFER_TOKEN"];
-  if (token === undefined || token === "")
-    throw new CofferError("UNAUTHENTICATED", "remote mode needs a token: set COFFER_TOKEN (create one with: coffer token create)");
-  const { remoteBackend } = await import("./remote-backend.ts");
-  return fn(remoteBackend(addr, token, io.env["COFFER_REAUTH"]));
-}
-
-/** An SDK error as the CofferError local mode would have thrown: same code, same exit status. */
-export function fromApiError(e: unknown): unknown {
-  if (typeof e !== "object" || e === null || (e as { name?: unknown }).name !== "CofferApiError") return e;
-  const { code, message } = e as { code: string; message: string };
-  const known = (CODES as readonly string[]).includes(code) ? (code as ErrorCode) : "SERVER_UNAVAILABLE";
-  return new CofferError(known, message);
+  /** Value HMACs compared across owners without decrypting (`coffer secrets check`; admin). */
+  checkValues(q: { readonly owner?: string }): Promise<CheckReport>;
+  /** API tokens (`coffer token …`; admin). */
+  readonly tokens: {
+    create(t: CreateTokenInput): Promise<CreatedTokenOut>;
+    list(): Promise<readonly TokenDto[]>;
+    revoke(id: string): Promise<TokenDto>;
+  };
+  /** The master keys (`coffer keys status|rotate|rekey|retire`; admin). */
+  readonly keys: {
+    status(): Promise<KeyStatus>;
+    rotate(r: KeysRotateRequest): Promise<KeysRotated>;
+    rekey(owner: string): Promise<RekeyReport>;
+    retire(kid: string): Promise<RetireReport>;
+  };
+  /**
+   * Crypto-erase of one owner (`coffer erase`; admin). `backupRetention` (`30d`, checked by the
+   * caller): how long backups are kept; none: the configured retention (the server's, remotely).
+   */
+  erase(e: { readonly owner: string; readonly confirm: string; readonly backupRetention?: string }): Promise<EraseReport>;
 }

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { CODES, CofferError, type ErrorCode } from "../core/errors/index.ts";
 import { Secret } from "../core/secret/index.ts";
 import type { SecretView, TemplateText, TemplateView } from "../core/service/index.ts";
 import { decodeValue, encodeValue, type RevealedDto } from "../contract/index.ts";
 import { CofferClient } from "../sdk/index.ts";
-import { fromApiError, type Backend } from "./backend.ts";
+import type { Backend, KeysRotated, KeysRotateRequest } from "./backend.ts";
 
 function secretOf(dto: RevealedDto): Secret {
   return Secret.adopt(decodeValue(dto));
@@ -13,6 +15,61 @@ function viewOf(dto: RevealedDto): SecretView {
   const view: Record<string, unknown> & SecretView = { ...dto, value: "********" };
   delete view["valueBase64"];
   return view;
+}
+
+/** An SDK error as the CofferError local mode would have thrown: same code, same exit status. */
+export function fromApiError(e: unknown): unknown {
+  if (typeof e !== "object" || e === null || (e as { name?: unknown }).name !== "CofferApiError") return e;
+  const { code, message } = e as { code: string; message: string };
+  const known = (CODES as readonly string[]).includes(code) ? (code as ErrorCode) : "SERVER_UNAVAILABLE";
+  return new CofferError(known, message);
+}
+
+/** How often, and how many times without progress, `keys rotate` asks the server how its job is going. */
+const POLL_MS = 250;
+const POLLS_WITHOUT_PROGRESS = 240;
+
+/**
+ * The server rotates in the background (202); this waits for the job, reporting progress,
+ * and gives up waiting (CONFLICT, the job goes on) when it stops moving for a minute.
+ */
+async function rotateRemote(c: CofferClient, r: KeysRotateRequest): Promise<KeysRotated> {
+  if (r.backupRetentionMs !== undefined)
+    throw new CofferError("USAGE", "--backup-retention: in remote mode the server's COFFER_BACKUP_RETENTION applies; leave it out");
+  const started = await c.rotateEncryption({
+    batchSize: r.batchSize,
+    ...(r.kid === undefined ? {} : { kid: r.kid }),
+    ...(r.toKid === undefined ? {} : { toKid: r.toKid }),
+    ...(r.resume ? { resume: true } : {}),
+  });
+  let { done, total } = started;
+  let state: string = started.state;
+  for (let idle = 0; state !== "done";) {
+    r.onProgress({ jobId: started.jobId, toKid: started.toKid, done, total });
+    if (idle >= POLLS_WITHOUT_PROGRESS)
+      throw new CofferError(
+        "CONFLICT",
+        `rotation ${started.jobId} to ${started.toKid} is still running on the server (${String(done)}/${String(total)} keys); follow it with: coffer keys status`,
+      );
+    await sleep(POLL_MS);
+    const job = (await c.encryptionStatus()).rotationJobs.find((j) => j.id === started.jobId);
+    if (job === undefined) break;
+    idle = job.done === done ? idle + 1 : 0;
+    ({ done, total, state } = job);
+  }
+  r.onProgress({ jobId: started.jobId, toKid: started.toKid, done, total });
+  return {
+    jobId: started.jobId,
+    fromKid: started.fromKid,
+    toKid: started.toKid,
+    minted: started.minted,
+    resumed: false,
+    done,
+    total,
+    rewrappedScopeKeys: null,
+    rewrappedInternalKeys: null,
+    oldKidSafeToRetireAt: started.oldKidSafeToRetireAt,
+  };
 }
 
 /** Remote mode: every call through the SDK; SDK errors become the CofferErrors local mode throws. */
@@ -127,5 +184,35 @@ export function remoteBackend(baseUrl: string, token: string, reauth: string | u
           ...seal,
         });
       }),
+    checkValues: (q) => call(() => c.checkValues(q)),
+    tokens: {
+      create: (t) =>
+        call(async () => {
+          const { token, ...view } = await c.createToken({
+            name: t.name,
+            scopes: t.scopes,
+            owners: t.owners,
+            ...(t.ttl === undefined || t.ttl === null ? {} : { ttl: t.ttl }),
+            ...(t.interactive === undefined ? {} : { interactive: t.interactive }),
+          });
+          return { token: Secret.fromString(token), view };
+        }),
+      list: () => call(() => c.listTokens()),
+      revoke: (id) => call(() => c.revokeToken(id)),
+    },
+    keys: {
+      status: () => call(() => c.encryptionStatus()),
+      rotate: (r) => call(() => rotateRemote(c, r)),
+      rekey: (owner) => call(() => c.rekeyOwner(owner)),
+      retire: (kid) => call(() => c.retireKey(kid)),
+    },
+    erase: (e) =>
+      call(() =>
+        c.eraseOwner({
+          owner: e.owner,
+          confirm: e.confirm,
+          ...(e.backupRetention === undefined ? {} : { backupRetention: e.backupRetention }),
+        }),
+      ),
   };
 }

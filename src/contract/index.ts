@@ -15,5 +15,6 @@ export * from "./admin.ts";
 export * from "./ops.ts";
 export { OPERATIONS, type Operation, type HeaderDoc } from "./routes.ts";
 export { openApiDocument } from "./openapi.ts";
+export * from "./owner-admin.ts";
 export * from "./console.ts";
 export * from "./value-encoding.ts";

@@ -35,3 +35,10 @@ export function templatePath(owner: string, name: string): string {
 
 /** `GET /v1/openapi.json`: the OpenAPI 3.1 document of this API (no token needed). */
 export const OPENAPI_PATH = "/v1/openapi.json";
+
+/** `POST`: a new scope key for an owner, every data key rewrapped (admin). */
+export const REKEY_PATH = "/v1/admin/encryption/rekey";
+/** `POST`: crypto-erase an owner (admin). */
+export const ERASE_PATH = "/v1/admin/erase";
+/** `GET`: value HMACs compared across owners without decrypting (admin). */
+export const VALUE_CHECK_PATH = "/v1/admin/value-check";

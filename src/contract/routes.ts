@@ -8,6 +8,8 @@ import { KeyNameParam, OwnerIdParam, OwnerTypeParam, doc } from "./common.ts";
 import { AuditPage, AuditQuery, AuditVerificationDto, AuditVerifyQuery } from "./audit.ts";
 import { KeyStatusDto, RotateEncryptionBody, RotationStartedDto } from "./admin.ts";
 import { HealthDto, ReadyDto } from "./ops.ts";
+import { EraseOwnerBody, EraseReportDto, RekeyOwnerBody, RekeyOwnerDto, ValueCheckDto, ValueCheckQuery } from "./owner-admin.ts";
+import { ERASE_PATH, REKEY_PATH, VALUE_CHECK_PATH } from "./paths.ts";
 import {
   GenerateBody,
   GenerateResultDto,
@@ -433,6 +435,35 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "console",
     headers: [CSRF_HEADER_DOC],
     ok: { status: 204, description: "Signed out; the cookie is cleared." },
+  },
+  {
+    method: "post",
+    path: REKEY_PATH,
+    operationId: "rekeyOwner",
+    summary: "Give an owner a new scope key and rewrap its data keys under it (admin)",
+    tag: "admin",
+    body: RekeyOwnerBody,
+    ok: { status: 200, description: "The new scope key.", schema: RekeyOwnerDto },
+    errors: [404],
+  },
+  {
+    method: "post",
+    path: ERASE_PATH,
+    operationId: "eraseOwner",
+    summary: "Crypto-erase an owner: its secrets, versions and scope keys, for good (admin)",
+    tag: "admin",
+    body: EraseOwnerBody,
+    ok: { status: 200, description: "What was erased and from when it is unrecoverable.", schema: EraseReportDto },
+    errors: [404],
+  },
+  {
+    method: "get",
+    path: VALUE_CHECK_PATH,
+    operationId: "checkValues",
+    summary: "Compare value HMACs across owners without decrypting: reuse, drift, unchecked versions (admin)",
+    tag: "admin",
+    query: ValueCheckQuery,
+    ok: { status: 200, description: "The report.", schema: ValueCheckDto },
   },
   // Operations
   {

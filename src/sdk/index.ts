@@ -11,12 +11,26 @@
  */
 // Values from paths.ts only (plain functions, no zod); everything else from the contract is a
 // type, inferred from the schemas the server validates with, and erased from the build.
-import { EXPORT_PATH, IMPORT_PATH, ownerPath, ownerSegments, secretPath, templatePath } from "../contract/paths.ts";
+import {
+  ERASE_PATH,
+  EXPORT_PATH,
+  IMPORT_PATH,
+  REKEY_PATH,
+  VALUE_CHECK_PATH,
+  ownerPath,
+  ownerSegments,
+  secretPath,
+  templatePath,
+} from "../contract/paths.ts";
 import type {
   AuditPage,
   AuditVerificationDto,
   CreatedTokenDto,
   CreateTokenBody,
+  EraseOwnerRequestDto,
+  EraseReportDto,
+  RekeyOwnerDto,
+  ValueCheckDto,
   GenerateRequestDto,
   GenerateResultDto,
   ImportRequestDto,
@@ -363,6 +377,24 @@ export class CofferClient {
   /** The owners this token can see that hold live secrets, with how many. Needs `secrets:read`. */
   async listOwners(): Promise<OwnerList["items"]> {
     return (await this.#json<OwnerList>({ method: "GET", path: "/v1/owners" })).items;
+  }
+
+  /** Gives `owner` a new scope key and rewraps every data key under it (online, audited). */
+  rekeyOwner(owner: string): Promise<RekeyOwnerDto> {
+    return this.#json({ method: "POST", path: REKEY_PATH, body: { owner } });
+  }
+
+  /**
+   * Crypto-erases `owner` for good: its secrets, versions and scope keys (audited); `confirm`
+   * must repeat the owner. The report says from when the data is unrecoverable, backups included.
+   */
+  eraseOwner(body: EraseOwnerRequestDto): Promise<EraseReportDto> {
+    return this.#json({ method: "POST", path: ERASE_PATH, body });
+  }
+
+  /** Compares stored value HMACs without decrypting: reused values, drift, unchecked versions. */
+  checkValues(q: { readonly owner?: string } = {}): Promise<ValueCheckDto> {
+    return this.#json({ method: "GET", path: VALUE_CHECK_PATH, query: { owner: q.owner } });
   }
 
   // Operations

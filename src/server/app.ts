@@ -8,6 +8,7 @@ import { OPENAPI_PATH, openApiDocument } from "../contract/index.ts";
 import { Metrics } from "./metrics.ts";
 import { sendProblem, toCofferError } from "./problem.ts";
 import { adminRoutes } from "./routes-admin.ts";
+import { ownerAdminRoutes } from "./routes-owner-admin.ts";
 import { consoleRoutes, sessionActor, setSecurityHeaders } from "./routes-console.ts";
 import { ctxOf, secretRoutes } from "./routes-secrets.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
@@ -173,6 +174,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   transferRoutes(app, opts.core, metrics);
   templateRoutes(app, opts.core, metrics);
   adminRoutes(app, opts.core, metrics, opts.background ?? new Set());
+  ownerAdminRoutes(app, opts.core);
   consoleRoutes(app, opts.core);
   metrics.kekConfigured.set(1);
   return app;

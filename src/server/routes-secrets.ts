@@ -217,6 +217,8 @@ export function secretRoutes(app: FastifyInstance, core: Core, metrics: Metrics,
 
   // `OWNER_ID:reveal`: every live secret of an owner (under a prefix), for `coffer run`.
   app.post<{ Params: { ownerType: string; tail: string } }>("/v1/secrets/:ownerType/:tail", async (req): Promise<RevealAllDto> => {
+    // `bogus/:reveal` (an owner without an id): the owner rule, as the CLI states it locally.
+    if (req.params.tail.startsWith(":")) ownerText({ ownerType: req.params.ownerType, ownerId: "" });
     const { name, action } = splitAction(req.params.tail, "ownerId");
     if (action !== "reveal") throw new CofferError("NOT_FOUND", `no action '${action}' on an owner; use :reveal`);
     const owner = ownerText({ ownerType: req.params.ownerType, ownerId: name });

@@ -46,7 +46,11 @@ export function parseMetaFlags(pairs: readonly string[]): Record<string, string>
   return out;
 }
 
-/** The global options (given before the command) that choose the data directory and database. */
-export function globalOptions(args: Record<string, unknown>): { home: string | undefined; db: string | undefined } {
-  return { home: str(args, "home"), db: str(args, "db") };
+/** The options that choose the backend: the data directory and database, or `--remote` (before the command or on it). */
+export function globalOptions(args: Record<string, unknown>): {
+  home: string | undefined;
+  db: string | undefined;
+  remote: string | undefined;
+} {
+  return { home: str(args, "home"), db: str(args, "db"), remote: str(args, "remote") };
 }

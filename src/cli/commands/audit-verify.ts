@@ -1,18 +1,30 @@
 import { EXIT_STATUS } from "../exit.ts";
 import type { Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson } from "../output.ts";
-import { flag, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, json, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    text(
+      "anchor",
+      "--anchor <seq:mac>",
+      "a head recorded earlier (audit list --json, or this command's output) that must still be in the chain",
+    ),
+    json,
+  ],
+  example: "coffer audit verify --anchor 42:9f3a…",
+});
 
 /**
  * Exits 0 when the chain is intact (and `--anchor <seq>:<mac>` is still in it, and every
  * secret's state agrees with it); otherwise names each problem and exits 7.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const anchor = str(args, "anchor") ?? null;
-  const result = await withBackend(io, args, globalOptions(args), (b) => b.auditVerify(anchor));
-  if (flag(args, "json")) printJson(io, result);
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const anchor = args.anchor ?? null;
+  const result = await withBackend(io, globalOptions(args), (b) => b.auditVerify(anchor));
+  if (args.json) printJson(io, result);
   else if (result.ok)
     io.stdout.write(
       `audit chain intact: ${String(result.events)} events, head seq ${String(result.headSeq)} mac ${result.headMac}${anchor === null ? "" : `; anchor ${anchor} found`}\n`,

@@ -1,15 +1,29 @@
-import { loadConfig } from "../../core/config/index.ts";
 import { CofferError } from "../../core/errors/index.ts";
-import { LOCAL_CONTEXT, parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { parseRetention, type EraseReport } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import { isInteractive, writeLine, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
 import { promptLine } from "../prompt.ts";
-import { flag, globalOptions, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, arg, flag, json, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [arg("owner")],
+  options: [
+    flag("yes", "--yes", "do not ask for confirmation (required when not interactive)"),
+    text(
+      "backupRetention",
+      "--backup-retention <duration>",
+      "how long database backups are kept, e.g. 30d, 12h, 90m (default: $COFFER_BACKUP_RETENTION)",
+    ),
+    json,
+  ],
+  example: "coffer erase project/old-customer --backup-retention 30d",
+});
 
 /** The owner typed again on a terminal, or `--yes`; nothing else confirms an erase. */
-async function confirmation(args: Record<string, unknown>, io: Io, owner: string): Promise<string> {
-  if (flag(args, "yes")) return owner;
+async function confirmation(args: Options<typeof command>, io: Io, owner: string): Promise<string> {
+  if (args.yes) return owner;
   if (!isInteractive(io)) throw new CofferError("CONFIRMATION_REQUIRED", "erasing needs confirmation: run on a terminal, or pass --yes");
   io.stderr.write(`This deletes every secret, version and scope key of ${owner}, for good.\n`);
   return (await promptLine(io, `Type ${owner} to confirm: `, false)).trim();
@@ -46,17 +60,16 @@ function printReport(io: Io, r: EraseReport): void {
  * (audited, all or nothing), then from when its data is unrecoverable in the live database and
  * in backups. Prints counts, kids and times; never a value.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const given = str(args, "backupRetention");
-  const opts = globalOptions(args);
-  const backupRetentionMs =
-    given === undefined ? loadConfig({ env: io.env, flags: opts }).backupRetentionMs : parseRetention(given, "--backup-retention");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const given = args.backupRetention;
+  // Checked here, so the mistake reads the same whichever backend would have taken it.
+  if (given !== undefined) parseRetention(given, "--backup-retention");
   const confirm = await confirmation(args, io, owner);
-  const report = await withCore(io, opts, (core, actor) =>
-    core.admin.erase.erase(actor, LOCAL_CONTEXT, { owner, confirm, backupRetentionMs }),
+  const report = await withBackend(io, globalOptions(args), (b) =>
+    b.erase({ owner, confirm, ...(given === undefined ? {} : { backupRetention: given }) }),
   );
-  if (flag(args, "json")) printJson(io, report);
+  if (args.json) printJson(io, report);
   else printReport(io, report);
   return 0;
 }

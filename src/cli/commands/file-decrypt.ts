@@ -1,15 +1,26 @@
 import { openFile } from "../../files/index.ts";
 import type { Io } from "../io.ts";
-import { flag, pos, required } from "./args.ts";
 import { formatsOf, identitiesOf, keyAccessOf, readInput, sopsConfigOf, storesOf, warnIgnoredMac, writeResult } from "./file-common.ts";
+import { defineCommand, arg, flag, type Options } from "../command.ts";
+import { fileOptions, outputOptions } from "./file-options.ts";
+
+export const command = defineCommand({
+  args: [arg("path")],
+  options: [
+    ...fileOptions,
+    ...outputOptions,
+    flag("ignoreMac", "--ignore-mac", "decrypt even if the MAC does not verify (warns on stderr)"),
+  ],
+  example: "coffer file decrypt secrets.enc.yaml --identity ~/.config/sops/age/keys.txt",
+});
 
 /** `coffer file decrypt <path>`: the plaintext, to stdout unless --in-place/--output; the MAC must verify. */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(pos(args, 0), "<path>");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const path = args.path;
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
   const opened = await openFile(await readInput(path), format, await identitiesOf(args, io), {
-    ignoreMac: flag(args, "ignoreMac"),
+    ignoreMac: args.ignoreMac,
     stores: storesOf(config),
     keys: keyAccessOf(args, io),
   });

@@ -7,7 +7,6 @@ import { encryptFile, openFile, parseDocument, resealFile } from "../../files/in
 import { isInteractive, writeLine, type Io } from "../io.ts";
 import { escapeControls } from "../output.ts";
 import { promptLine } from "../prompt.ts";
-import { pos, required } from "./args.ts";
 import {
   formatsOf,
   identitiesOf,
@@ -20,7 +19,18 @@ import {
   warnIgnoredMac,
   writeAtomic,
 } from "./file-common.ts";
-import { flag } from "./args.ts";
+import { defineCommand, arg, flag, type Options } from "../command.ts";
+import { fileOptions, recipientOptions } from "./file-options.ts";
+
+export const command = defineCommand({
+  args: [arg("path")],
+  options: [
+    ...fileOptions,
+    ...recipientOptions,
+    flag("ignoreMac", "--ignore-mac", "open even if the MAC does not verify (warns on stderr)"),
+  ],
+  example: "EDITOR=vi coffer file edit secrets.enc.yaml",
+});
 
 /** Runs `$VISUAL`/`$EDITOR` (split on spaces, like sops) on `file`; resolves with its exit status. */
 function runEditor(io: Io, file: string): Promise<number> {
@@ -90,15 +100,15 @@ async function reopen(io: Io, e: CofferError): Promise<boolean> {
  * save with the same data key; values whose plaintext did not change keep their ciphertext byte
  * for byte. A path that does not exist yet is created (recipients from --age or .sops.yaml).
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(pos(args, 0), "<path>");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const path = args.path;
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
   const stores = storesOf(config);
   const existing = await readText(path);
   if (existing === null) return createNew(args, io, path);
   const opened = await openFile(Buffer.from(existing, "utf8"), format, await identitiesOf(args, io), {
-    ignoreMac: flag(args, "ignoreMac"),
+    ignoreMac: args.ignoreMac,
     stores,
     keys: keyAccessOf(args, io),
   });
@@ -128,7 +138,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   return 0;
 }
 
-async function createNew(args: Record<string, unknown>, io: Io, path: string): Promise<number> {
+async function createNew(args: Options<typeof command>, io: Io, path: string): Promise<number> {
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
   const recipients = recipientsFromFlags(args) ?? recipientsFromConfig(config, path, args);

@@ -1,7 +1,7 @@
 import { CofferError } from "../../core/errors/index.ts";
 import { COMMENT_RULES, encryptFile, matchRule, RULE_KINDS, type EncryptionRule } from "../../files/index.ts";
 import type { Io } from "../io.ts";
-import { flag, pos, required, str } from "./args.ts";
+import { str } from "./args.ts";
 import {
   formatsOf,
   keyAccessOf,
@@ -12,6 +12,25 @@ import {
   storesOf,
   writeResult,
 } from "./file-common.ts";
+import { defineCommand, arg, flag, text, type Options } from "../command.ts";
+import { fileOptions, outputOptions, recipientOptions } from "./file-options.ts";
+
+export const command = defineCommand({
+  args: [arg("path")],
+  options: [
+    ...fileOptions,
+    ...outputOptions,
+    ...recipientOptions,
+    text("encryptedRegex", "--encrypted-regex <re>", "encrypt only values under keys matching re"),
+    text("unencryptedRegex", "--unencrypted-regex <re>", "leave values under keys matching re in plaintext"),
+    text("encryptedSuffix", "--encrypted-suffix <s>", "encrypt only values under keys ending with s"),
+    text("unencryptedSuffix", "--unencrypted-suffix <s>", "leave values under keys ending with s in plaintext (default: _unencrypted)"),
+    flag("macOnlyEncrypted", "--mac-only-encrypted", "the MAC covers encrypted values only"),
+    text("encryptedCommentRegex", "--encrypted-comment-regex <re>", "encrypt only comments matching re (YAML)"),
+    text("unencryptedCommentRegex", "--unencrypted-comment-regex <re>", "leave comments matching re in plaintext (YAML)"),
+  ],
+  example: "coffer file encrypt --age age1… secrets.yaml --in-place",
+});
 
 const FLAG_OF: Record<(typeof RULE_KINDS)[number], string> = {
   unencrypted_suffix: "unencryptedSuffix",
@@ -45,8 +64,8 @@ function rulesFromFlags(args: Record<string, unknown>): { rule: EncryptionRule |
 }
 
 /** `coffer file encrypt <path>`: a plaintext file → SOPS format, to stdout unless --in-place/--output. */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(pos(args, 0), "<path>");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const path = args.path;
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
   const recipients = recipientsFromFlags(args) ?? recipientsFromConfig(config, path, args);
@@ -67,7 +86,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     keys: keyAccessOf(args, io),
     rule: fromFlags ? flags.rule : (rule?.rule ?? null),
     ...(commentRule === null ? {} : { commentRule }),
-    macOnlyEncrypted: flag(args, "macOnlyEncrypted") || (rule?.macOnlyEncrypted ?? false),
+    macOnlyEncrypted: args.macOnlyEncrypted || (rule?.macOnlyEncrypted ?? false),
     stores: storesOf(config),
   });
   await writeResult(args, io, path, result.bytes);

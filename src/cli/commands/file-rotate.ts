@@ -1,6 +1,5 @@
 import { rotateFile } from "../../files/index.ts";
 import { writeLine, type Io } from "../io.ts";
-import { flag, pos, required } from "./args.ts";
 import {
   formatsOf,
   identitiesOf,
@@ -13,16 +12,29 @@ import {
   warnIgnoredMac,
   writeResult,
 } from "./file-common.ts";
+import { defineCommand, arg, flag, type Options } from "../command.ts";
+import { fileOptions, outputOptions, recipientOptions } from "./file-options.ts";
+
+export const command = defineCommand({
+  args: [arg("path")],
+  options: [
+    ...fileOptions,
+    ...outputOptions,
+    ...recipientOptions,
+    flag("ignoreMac", "--ignore-mac", "rotate even if the MAC does not verify (warns on stderr)"),
+  ],
+  example: "coffer file rotate secrets.enc.yaml --in-place",
+});
 
 /**
  * `coffer file rotate <path>`: a NEW data key, every value re-encrypted, wrapped to the file's
  * recipients (or `--age` ones). Result to stdout unless --in-place/--output.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(pos(args, 0), "<path>");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const path = args.path;
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
-  const ignoreMac = flag(args, "ignoreMac");
+  const ignoreMac = args.ignoreMac;
   const r = await rotateFile(await readInput(path), format, await identitiesOf(args, io), {
     recipients: recipientsFromFlags(args),
     stores: storesOf(config),

@@ -1,7 +1,6 @@
 import { CofferError } from "../../core/errors/index.ts";
 import { updateKeysFile } from "../../files/index.ts";
 import { writeLine, type Io } from "../io.ts";
-import { pos, required, str } from "./args.ts";
 import {
   formatsOf,
   identitiesOf,
@@ -14,14 +13,27 @@ import {
   storesOf,
   writeAtomic,
 } from "./file-common.ts";
+import { defineCommand, arg, flag, text, type Options } from "../command.ts";
+import { fileOptions, recipientOptions } from "./file-options.ts";
+
+export const command = defineCommand({
+  args: [arg("path")],
+  options: [
+    ...fileOptions,
+    ...recipientOptions,
+    text("output", "--output <path>", "write the result here instead of in place"),
+    flag("yes", "-y, --yes", "accepted for sops compatibility (Coffer never prompts)"),
+  ],
+  example: "coffer file updatekeys secrets.enc.yaml",
+});
 
 /**
  * `coffer file updatekeys <path>`: the SAME data key rewrapped for the current recipients
  * (`--age`, else the matching .sops.yaml rule); values, MAC and lastmodified are untouched.
  * Writes the file in place (like sops) unless --output.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(pos(args, 0), "<path>");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const path = args.path;
   const format = formatsOf(args, path);
   const config = await sopsConfigOf(args, io);
   const recipients = recipientsFromFlags(args) ?? recipientsFromConfig(config, path, args);
@@ -38,7 +50,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     writeLine(io.stderr, `updatekeys: ${path}: already up to date, nothing changed`);
     return 0;
   }
-  await writeAtomic(str(args, "output") ?? path, r.bytes);
+  await writeAtomic(args.output ?? path, r.bytes);
   writeLine(
     io.stderr,
     `updatekeys: ${path}: same data key rewrapped for ${String(recipients.groups.flat().length)} recipients; values not re-encrypted`,

@@ -5,7 +5,25 @@ import { LEGACY_FORMATS, LOCAL_CONTEXT, type LegacyFormat, type LegacyImportSumm
 import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
-import { flag, globalOptions, required, str } from "./args.ts";
+import { globalOptions, required } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
+import { defineCommand, choice, flag, json, requiredText, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    requiredText("legacy", "--legacy <file>", "a CSV (header owner,key,value) or JSON array of { owner, key, value }"),
+    text("legacyKeyFile", "--legacy-key-file <path>", "the legacy master key for v1: values (base64, 32 bytes, mode 0600)"),
+    text(
+      "legacyKeyring",
+      "--legacy-keyring <path>",
+      'the legacy keyring for v2:<kid>: values ({ "active", "keys": { "<kid>": "<base64>" } })',
+    ),
+    choice("format", "--format <format>", "the listing's format (default: from the file extension)", ["csv", "json"]),
+    flag("dryRun", "--dry-run", "decrypt, re-encrypt and verify everything, then write nothing"),
+    json,
+  ],
+  example: "coffer import --legacy secrets.csv --legacy-key-file legacy.key --dry-run",
+});
 
 /** `--format`, or the file's extension (`.csv`, `.json`); nothing is guessed from the content. */
 function formatOf(path: string, given: string | undefined): LegacyFormat {
@@ -39,22 +57,23 @@ function printSummary(io: Io, s: LegacyImportSummary): void {
  * imports `v1:`/`v2:` portable values from a CSV or JSON listing, all or nothing, each value
  * verified by a round trip. Prints owners, key names, versions and counts; never a value.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const path = required(str(args, "legacy"), "--legacy <file>");
-  const keyFile = str(args, "legacyKeyFile");
-  const keyringFile = str(args, "legacyKeyring");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "import --legacy");
+  const path = required(args.legacy, "--legacy <file>");
+  const keyFile = args.legacyKeyFile;
+  const keyringFile = args.legacyKeyring;
   if (keyFile === undefined && keyringFile === undefined) {
     throw new CofferError(
       "USAGE",
       "give the legacy key: --legacy-key-file <path> (v1 values), --legacy-keyring <path> (v2 values), or both",
     );
   }
-  const format = formatOf(path, str(args, "format"));
+  const format = formatOf(path, args.format);
   const text = readListing(path);
   const summary = await withCore(io, globalOptions(args), (core, actor) =>
-    core.admin.legacyImport.run(actor, LOCAL_CONTEXT, { text, format, keyFile, keyringFile, dryRun: flag(args, "dryRun") }),
+    core.admin.legacyImport.run(actor, LOCAL_CONTEXT, { text, format, keyFile, keyringFile, dryRun: args.dryRun }),
   );
-  if (flag(args, "json")) printJson(io, summary);
+  if (args.json) printJson(io, summary);
   else printSummary(io, summary);
   return 0;
 }

@@ -5,7 +5,20 @@ import { CofferError } from "../../core/errors/index.ts";
 import { recoverMasterKey, type RecoveredKey, type ShareInput } from "../../core/service/index.ts";
 import { readAll, writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, list, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
+import { defineCommand, flag, json, repeated, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    repeated("file", "--file <path>", "a file of shares, one per line (repeatable)"),
+    flag("stdin", "--stdin", "read shares from standard input, one per line"),
+    text("out", "--out <file>", "write the recovered key (base64) to a new file with mode 0600"),
+    flag("stdoutKey", "--stdout-key", "print the recovered key (base64) on standard output"),
+    json,
+  ],
+  example: "coffer keys combine --file shares/share-1-of-5.txt --file shares/share-4-of-5.txt --out master-key",
+});
 
 /** Each non-blank line of `text` is one share, named by where it came from. */
 function sharesIn(text: string, origin: string): ShareInput[] {
@@ -17,9 +30,9 @@ function sharesIn(text: string, origin: string): ShareInput[] {
   }));
 }
 
-async function readShares(args: Record<string, unknown>, io: Io): Promise<ShareInput[]> {
-  const files = list(args, "file");
-  const stdin = flag(args, "stdin");
+async function readShares(args: Options<typeof command>, io: Io): Promise<ShareInput[]> {
+  const files = args.file;
+  const stdin = args.stdin;
   if (files.length === 0 && !stdin) throw new CofferError("USAGE", "no shares given: pass --file <path> (repeatable) and/or --stdin");
   const shares: ShareInput[] = [];
   for (const f of files) {
@@ -81,12 +94,13 @@ function report(io: Io, r: RecoveredKey, how: Delivery): void {
  * `coffer keys combine`: rebuilds the master key from K or more shares and verifies it. Prints
  * the key only to a new 0600 file (`--out`) or, when asked explicitly, to stdout (`--stdout-key`).
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const outText = str(args, "out");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "keys combine");
+  const outText = args.out;
   const how: Delivery = {
     out: outText === undefined ? null : resolve(outText),
-    toStdout: flag(args, "stdoutKey"),
-    json: flag(args, "json"),
+    toStdout: args.stdoutKey,
+    json: args.json,
   };
   if (how.out !== null && how.toStdout) throw new CofferError("USAGE", "give --out <file> or --stdout-key, not both");
   if (how.json && how.toStdout) throw new CofferError("USAGE", "--stdout-key prints only the key; it cannot be combined with --json");

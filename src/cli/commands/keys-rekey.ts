@@ -1,14 +1,20 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, pos, required } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, json, arg, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [arg("owner")],
+  options: [json],
+  example: "coffer keys rekey project/acme",
+});
 
 /** `coffer keys rekey <owner>`: a new scope key for the owner, every data key rewrapped under it. */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const report = await withCore(io, globalOptions(args), (core, actor) => core.admin.rekey.rekey(actor, LOCAL_CONTEXT, { owner }));
-  if (flag(args, "json")) printJson(io, report);
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const report = await withBackend(io, globalOptions(args), (b) => b.keys.rekey(owner));
+  if (args.json) printJson(io, report);
   else
     io.stdout.write(
       `rekeyed ${report.owner}: new scope key ${report.scopeKeyId}, ${String(report.rewrapped)} data keys rewrapped, ${String(report.retiredScopeKeys)} old scope key(s) deleted\n`,

@@ -1,14 +1,20 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, pos, required } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, json, arg, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [arg("kid")],
+  options: [json],
+  example: "coffer keys retire primary",
+});
 
 /** `coffer keys retire <kid>`: refused while anything depends on the kid. */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const kid = required(pos(args, 0), "<kid>");
-  const report = await withCore(io, globalOptions(args), (core, actor) => core.admin.rotation.retire(actor, LOCAL_CONTEXT, { kid }));
-  if (flag(args, "json")) printJson(io, report);
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const kid = args.kid;
+  const report = await withBackend(io, globalOptions(args), (b) => b.keys.retire(kid));
+  if (args.json) printJson(io, report);
   else
     io.stdout.write(
       `retired ${report.kid} at ${report.retiredAt}; delete it from the keyring (and its backups) once database backups older than the rotation have aged out\n`,

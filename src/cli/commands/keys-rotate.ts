@@ -1,9 +1,26 @@
-import { loadConfig } from "../../core/config/index.ts";
-import { LOCAL_CONTEXT, parseRetention, type RotationReport } from "../../core/service/index.ts";
+import { parseRetention } from "../../core/service/index.ts";
+import type { KeysRotated } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, num, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, flag, intOr, json, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    flag("resume", "--resume", "only finish an interrupted rotation (running rotate again does the same first)"),
+    text("kid", "--kid <kid>", "the kid of the new key (default: k<today>, e.g. k2026-12-02)"),
+    text("toKid", "--to-kid <kid>", "switch to this kid of the keyring (a key you created, e.g. in a cloud KMS) instead of minting"),
+    text(
+      "backupRetention",
+      "--backup-retention <duration>",
+      "how long database backups are kept, to say when the old kid can be retired (default: $COFFER_BACKUP_RETENTION)",
+    ),
+    intOr("batch", "--batch <n>", "keys per transaction", 500),
+    json,
+  ],
+  example: "coffer keys rotate --backup-retention 30d",
+});
 
 /**
  * `coffer keys rotate [--kid K | --to-kid K] [--resume] [--batch N] [--backup-retention D]`:
@@ -11,21 +28,18 @@ import { flag, globalOptions, num, str } from "./args.ts";
  * and rewraps every scope key and internal key under it, a batch per transaction, printing
  * progress on stderr. An interrupted rotation is finished first by running it again.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const batchSize = num(args, "batch") ?? 500;
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const batchSize = args.batch;
   const opts = globalOptions(args);
-  const given = str(args, "backupRetention");
-  const backupRetentionMs =
-    given === undefined
-      ? loadConfig({ env: io.env, flags: opts, role: "cli" }).backupRetentionMs
-      : parseRetention(given, "--backup-retention");
-  const kid = str(args, "kid");
-  const toKid = str(args, "toKid");
-  const report = await withCore(io, opts, (core, actor) =>
-    core.admin.rotation.rotate(actor, LOCAL_CONTEXT, {
+  const given = args.backupRetention;
+  const backupRetentionMs = given === undefined ? undefined : parseRetention(given, "--backup-retention");
+  const kid = args.kid;
+  const toKid = args.toKid;
+  const report = await withBackend(io, opts, (b) =>
+    b.keys.rotate({
       batchSize,
-      backupRetentionMs,
-      ...(flag(args, "resume") ? { resume: true } : {}),
+      ...(backupRetentionMs === undefined ? {} : { backupRetentionMs }),
+      resume: args.resume,
       ...(kid === undefined ? {} : { kid }),
       ...(toKid === undefined ? {} : { toKid }),
       onProgress: (p) => {
@@ -38,15 +52,19 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     }),
   );
   if (io.stderr.isTTY === true) io.stderr.write("\n");
-  if (flag(args, "json")) printJson(io, report);
+  if (args.json) printJson(io, report);
   else printReport(io, report);
   return 0;
 }
 
-function printReport(io: Io, r: RotationReport): void {
+function printReport(io: Io, r: KeysRotated): void {
   const from = r.fromKid !== null && r.fromKid !== r.toKid ? ` from ${r.fromKid}` : "";
+  const counts =
+    r.rewrappedScopeKeys === null || r.rewrappedInternalKeys === null
+      ? `${String(r.done)} keys rewrapped`
+      : `${String(r.rewrappedScopeKeys)} scope keys and ${String(r.rewrappedInternalKeys)} internal keys rewrapped`;
   io.stdout.write(
-    `${r.resumed ? "resumed and finished" : "finished"} rotation ${r.jobId}${from} to ${r.toKid}${r.minted ? " (new key)" : ""}: ${String(r.rewrappedScopeKeys)} scope keys and ${String(r.rewrappedInternalKeys)} internal keys rewrapped\n`,
+    `${r.resumed ? "resumed and finished" : "finished"} rotation ${r.jobId}${from} to ${r.toKid}${r.minted ? " (new key)" : ""}: ${counts}\n`,
   );
   if (r.fromKid === null || r.fromKid === r.toKid) return;
   if (r.oldKidSafeToRetireAt !== null) {

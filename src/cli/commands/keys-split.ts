@@ -6,7 +6,20 @@ import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, num, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
+import { defineCommand, json, requiredInt, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    requiredInt("shares", "--shares <n>", "how many shares to make (N, 2-255)"),
+    requiredInt("threshold", "--threshold <k>", "how many shares rebuild the key (K, 2-N)"),
+    text("outDir", "--out-dir <dir>", "write share-<i>-of-<N>.txt files (mode 0600) there instead of printing the shares"),
+    text("kid", "--kid <kid>", "split this kid of the keyring instead of the active key"),
+    json,
+  ],
+  example: "coffer keys split --shares 5 --threshold 3 --out-dir ./shares",
+});
 
 const SHARE_FILE = /^share-[0-9]+-of-[0-9]+\.txt$/;
 
@@ -56,14 +69,14 @@ function writeShares(dir: string, shares: readonly Secret[]): string[] {
  * `coffer keys split --shares N --threshold K`: prints N shares of the master key (or writes
  * them to files with mode 0600), any K of which rebuild it. Audited as `keys.split`.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const total = num(args, "shares");
-  const threshold = num(args, "threshold");
-  if (total === undefined || threshold === undefined) throw new CofferError("USAGE", "give --shares <N> and --threshold <K>");
-  const outDirText = str(args, "outDir");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "keys split");
+  const total = args.shares;
+  const threshold = args.threshold;
+  const outDirText = args.outDir;
   const outDir = outDirText === undefined ? null : resolve(outDirText);
   if (outDir !== null) checkOutDir(outDir);
-  const kid = str(args, "kid");
+  const kid = args.kid;
   const set = await withCore(io, globalOptions(args), (core, actor) =>
     core.admin.escrow.split(actor, LOCAL_CONTEXT, { shares: total, threshold, kid }),
   );
@@ -75,13 +88,13 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       io.stderr.write(
         `wrote ${String(files.length)} share files (mode 0600); ${how}. Give each to a different custodian, then delete them here.\n`,
       );
-      if (flag(args, "json")) printJson(io, { ...summary, files });
+      if (args.json) printJson(io, { ...summary, files });
       else for (const f of files) writeLine(io.stdout, f);
       return 0;
     }
     io.stderr.write(`warning: the shares below are secret; ${how}. Give each to a different custodian; never store them together.\n`);
     const lines = set.shares.map((s) => s.revealText());
-    if (flag(args, "json")) printJson(io, { ...summary, shares: lines });
+    if (args.json) printJson(io, { ...summary, shares: lines });
     else for (const l of lines) writeLine(io.stdout, l);
     return 0;
   } finally {

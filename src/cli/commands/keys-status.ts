@@ -1,13 +1,18 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
-import { flag, globalOptions } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, flag, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [flag("json", "--json", "machine-readable output (the active kid is `active`)")],
+  example: "coffer keys status",
+});
 
 /** `coffer keys status`: the active kid and, for every kid, what depends on it. */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const status = await withCore(io, globalOptions(args), (core, actor) => core.admin.status.get(actor, LOCAL_CONTEXT));
-  if (flag(args, "json")) {
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const status = await withBackend(io, globalOptions(args), (b) => b.keys.status());
+  if (args.json) {
     printJson(io, status);
     return 0;
   }

@@ -2,9 +2,20 @@ import { join } from "node:path";
 import { fileRecipients, formatFromPath, keyLabel, sameKey, updateKeysFile, type KeyRef } from "../../files/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
-import { flag } from "./args.ts";
 import { identitiesOf, keyAccessOf, readText, writeAtomic } from "./file-common.ts";
 import { loadPolicy } from "./policy-common.ts";
+import { defineCommand, flag, repeated, type Options } from "../command.ts";
+import { policyOptions } from "./policy-options.ts";
+
+export const command = defineCommand({
+  options: [
+    ...policyOptions,
+    repeated("identity", "--identity <file>", "an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)"),
+    flag("dryRun", "--dry-run", "only report what would change"),
+    flag("skipUnavailable", "--skip-unavailable", "leave out a master key that cannot be reached (warns loudly) instead of failing"),
+  ],
+  example: "coffer policy apply --dry-run",
+});
 
 type Outcome = {
   group: string;
@@ -21,9 +32,9 @@ type Outcome = {
  * key (updatekeys: stanzas still listed are kept as they are, new ones wrapped, an unreachable
  * one an error unless --skip-unavailable), and reports each file, every key type included.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
   const { policy, base } = await loadPolicy(args);
-  const dry = flag(args, "dryRun");
+  const dry = args.dryRun;
   const identities = dry ? [] : await identitiesOf(args, io);
   const keys = keyAccessOf(args, io);
   const outcomes: Outcome[] = [];
@@ -51,7 +62,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
       o.removed = [...r.change.removed];
     }
   }
-  if (flag(args, "json")) printJson(io, { files: outcomes });
+  if (args.json) printJson(io, { files: outcomes });
   else
     for (const o of outcomes) {
       const delta = [...o.added.map((r) => `+${r}`), ...o.removed.map((r) => `-${r}`)].join(" ");

@@ -1,14 +1,21 @@
 import { findSecret } from "../../files/index.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson } from "../output.ts";
-import { flag, pos, required } from "./args.ts";
 import { loadPolicy } from "./policy-common.ts";
+import { defineCommand, arg, type Options } from "../command.ts";
+import { policyOptions } from "./policy-options.ts";
+
+export const command = defineCommand({
+  args: [arg("group"), arg("secret")],
+  options: [...policyOptions],
+  example: "coffer policy recipients prod db-password",
+});
 
 /** `coffer policy recipients <group> <secret>`: the computed recipients, one per line (name, role, kind, key). */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
   const { policy } = await loadPolicy(args);
-  const s = findSecret(policy, required(pos(args, 0), "<group>"), required(pos(args, 1), "<secret>"));
-  if (flag(args, "json")) {
+  const s = findSecret(policy, args.group, args.secret);
+  if (args.json) {
     printJson(io, { group: s.group, secret: s.name, file: s.file, recipients: s.recipients });
     return 0;
   }

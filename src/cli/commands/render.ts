@@ -11,10 +11,25 @@ import {
   templateReferences,
   type SecretReference,
 } from "../../core/template/index.ts";
-import { withBackend, type Backend } from "../backend.ts";
+import type { Backend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
 import { writeLine } from "../io.ts";
-import { globalOptions, required, str } from "./args.ts";
+import { globalOptions, required } from "./args.ts";
+import { defineCommand, text, textOr, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    text("template", "--template <file>", 'a template file, e.g. backup.toml.tmpl with {{ secret "project/acme" "RUSTIC_PASSWORD" }}'),
+    text("stored", "--stored <owner/name>", "a template stored on the server or database, e.g. project/acme/backup.toml"),
+    text("owner", "--owner <owner>", 'the owner of short references ({{ secret "KEY" }})'),
+    text("out", "--out <file>", "write here atomically (default: standard output)"),
+    textOr("mode", "--mode <octal>", "the mode of --out, set before any byte is written", "0600"),
+    text("format", "--format <format>", "toml, json, yaml, dotenv, shell or text (default: from the template's name)"),
+    text("reason", "--reason <text>", "recorded with each reveal (default: render <template name>)"),
+  ],
+  example: "coffer render --template backup.toml.tmpl --owner project/acme --out /etc/rustic/backup.toml --mode 0600",
+});
 
 const MODE_RULE = "must be an octal file mode such as 0600 or 0640";
 
@@ -109,32 +124,32 @@ async function output(io: Io, out: string | undefined, bytes: Uint8Array, mode: 
   }
 }
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const stored = str(args, "stored");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const stored = args.stored;
   if (stored !== undefined) {
-    if (str(args, "template") !== undefined) throw new CofferError("USAGE", "give --template <file> or --stored <owner>/<name>, not both");
+    if (args.template !== undefined) throw new CofferError("USAGE", "give --template <file> or --stored <owner>/<name>, not both");
     const ref = storedRef(stored);
-    const mode = parseMode(str(args, "mode"));
-    const reason = str(args, "reason");
-    const format = str(args, "format");
-    return withBackend(io, args, globalOptions(args), async (b) => {
+    const mode = parseMode(args.mode);
+    const reason = args.reason;
+    const format = args.format;
+    return withBackend(io, globalOptions(args), async (b) => {
       const bytes = await b.templates.render({
         ...ref,
         ...(reason === undefined ? {} : { reason }),
         ...(format === undefined ? {} : { format }),
       });
       try {
-        await output(io, str(args, "out"), bytes, mode, `${ref.owner}/${ref.name}`);
+        await output(io, args.out, bytes, mode, `${ref.owner}/${ref.name}`);
       } finally {
         bytes.fill(0);
       }
       return 0;
     });
   }
-  const path = required(str(args, "template"), "--template <file> or --stored <owner>/<name>");
-  const format = resolveTemplateFormat(str(args, "format"), path);
-  const mode = parseMode(str(args, "mode"));
-  const out = str(args, "out");
+  const path = required(args.template, "--template <file> or --stored <owner>/<name>");
+  const format = resolveTemplateFormat(args.format, path);
+  const mode = parseMode(args.mode);
+  const out = args.out;
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -144,9 +159,9 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     });
   }
   const template = parseTemplate(text);
-  const refs = resolveOwners(templateReferences(template), str(args, "owner"));
-  const reason = str(args, "reason") ?? `render ${basename(path)}`;
-  return withBackend(io, args, globalOptions(args), async (b) => {
+  const refs = resolveOwners(templateReferences(template), args.owner);
+  const reason = args.reason ?? `render ${basename(path)}`;
+  return withBackend(io, globalOptions(args), async (b) => {
     const values = await fetchValues(b, refs, reason);
     const byRef = new Map(refs.map((r) => [r.ref, r]));
     let rendered: Uint8Array | null = null;

@@ -3,13 +3,27 @@ import { basename } from "node:path";
 import { constants } from "node:os";
 import { CofferError, isCofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
 import { writeLine, type Io } from "../io.ts";
-import { localActor, openLocalCore } from "../local-core.ts";
-import { remoteAddress, withBackend } from "../backend.ts";
+import { openBackend } from "../choose-backend.ts";
 import { describeSkip, envValueOf, planChildEnv, resolveCommand, skipReason, type EnvValue, type Skip } from "../run-env.ts";
-import { flag, list, pos, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, flag, negatable, repeated, restArgs, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [restArgs("command", "the command and its arguments, after --")],
+  options: [
+    text("owner", "--owner <owner>", "whose secrets: user/<id>, project/<id> or system"),
+    text("file", "--file <path>", "a SOPS-encrypted file whose top-level values are injected (like sops exec-env)"),
+    repeated("identity", "--identity <file>", "with --file: an age identity file (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY)"),
+    text("prefix", "--prefix <p>", "only keys starting with p"),
+    negatable("override", "--no-override", "keep variables already set in the environment"),
+    repeated("allowEnv", "--allow-env <name>", "inject this name even though it changes how programs load (PATH, LD_PRELOAD…; repeatable)"),
+    repeated("keepEnv", "--keep-env <name>", "let the program inherit this Coffer credential (COFFER_TOKEN…; repeatable)"),
+    flag("strict", "--strict", "fail, starting nothing, if any name would not be injected"),
+    flag("allowEmpty", "--allow-empty", "run even when the owner (or --prefix) has no secrets"),
+  ],
+  example: "coffer run --owner project/acme -- npm start",
+});
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -91,19 +105,18 @@ function childEnv(io: Io, values: ReadonlyMap<string, EnvValue>, rules: Rules): 
  * and exits with its status (128 + signal number when it was killed by a signal). The command
  * is found with the caller's own PATH before anything is revealed (docs/run.md).
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const command = args["_"];
-  const argv = Array.isArray(command) && Array.isArray(command[0]) ? (command[0] as unknown[]).map(String) : [];
-  const owner = str(args, "owner") ?? pos(args, 0);
-  const sopsFile = str(args, "file");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const argv = args.command;
+  const owner = args.owner;
+  const sopsFile = args.file;
   const file = argv[0];
   if ((owner === undefined && sopsFile === undefined) || file === undefined || file === "")
     throw new CofferError("USAGE", "usage: coffer run --owner <owner> | --file <sops file> -- <command> [args...]");
   const rules: Rules = {
-    override: args["override"] !== false && !flag(args, "noOverride"),
-    allow: new Set(list(args, "allowEnv")),
-    keep: new Set(list(args, "keepEnv")),
-    strict: flag(args, "strict"),
+    override: args.override,
+    allow: new Set(args.allowEnv),
+    keep: new Set(args.keepEnv),
+    strict: args.strict,
   };
   // Resolved first, with the caller's PATH: a missing command reveals nothing.
   const program = resolveCommand(file, io.env["PATH"], process.cwd());
@@ -112,42 +125,24 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
   const fromFile = sopsFile === undefined ? null : await (await import("./file-env.ts")).loadFileEnv(sopsFile, args, io);
   if (fromFile !== null) checkStrict(fromFile.keys(), rules);
   if (owner === undefined) return start(childEnv(io, fromFile ?? new Map(), rules));
-  const prefix = str(args, "prefix");
-  const allowEmpty = flag(args, "allowEmpty");
+  const prefix = args.prefix;
+  const allowEmpty = args.allowEmpty;
   const query = { owner, ...(prefix === undefined ? {} : { prefix }) };
   const reveal = { ...query, reason: `coffer run ${basename(file)}` };
-  if (remoteAddress(io, args) !== null) {
-    const values = await withBackend(io, args, globalOptions(args), async (b) => {
-      await preCheck(async () => (await b.listAll({ ...query, includeDeleted: false })).map((s) => s.key), rules);
-      return toEnvValues(await b.revealAll(reveal));
-    });
-    refuseEmpty(values.size, owner, prefix, allowEmpty);
-    return start(childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules));
-  }
-  const core = await openLocalCore(io, globalOptions(args));
+  // Both modes: the child starts first; closing the local database (a WAL checkpoint) overlaps with its start-up.
+  const { backend: b, close } = await openBackend(io, globalOptions(args));
   let env: Record<string, string>;
   try {
-    const actor = localActor(io);
-    await preCheck(async () => {
-      const names: string[] = [];
-      let cursor: number | null = 0;
-      while (cursor !== null) {
-        const page: Awaited<ReturnType<typeof core.secrets.list>> = await core.secrets.list(actor, LOCAL_CONTEXT, { ...query, cursor });
-        names.push(...page.items.map((s) => s.key));
-        cursor = page.nextCursor;
-      }
-      return names;
-    }, rules);
-    const values = toEnvValues(await core.secrets.revealAll(actor, LOCAL_CONTEXT, reveal));
+    await preCheck(async () => (await b.listAll({ ...query, includeDeleted: false })).map((s) => s.key), rules);
+    const values = toEnvValues(await b.revealAll(reveal));
     refuseEmpty(values.size, owner, prefix, allowEmpty);
     env = childEnv(io, new Map([...values, ...(fromFile ?? [])]), rules);
   } catch (e) {
-    await core.close();
+    await close();
     throw e;
   }
-  // The child starts first; closing the database (a WAL checkpoint) overlaps with its start-up.
   const exited = start(env);
-  await core.close();
+  await close();
   return exited;
 }
 

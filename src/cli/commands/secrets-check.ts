@@ -1,8 +1,15 @@
-import { LOCAL_CONTEXT, type CheckReport } from "../../core/service/index.ts";
+import type { CheckReport } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import { writeLine, type Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson } from "../output.ts";
-import { flag, globalOptions, pos } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, json, optionalArg, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [optionalArg("owner")],
+  options: [json],
+  example: "coffer secrets check",
+});
 
 function printReport(io: Io, r: CheckReport): void {
   const out = (s: string): void => {
@@ -17,15 +24,13 @@ function printReport(io: Io, r: CheckReport): void {
 }
 
 /**
- * `coffer secrets check [owner] [--json]`: a report, exit 0 whatever it finds (local mode only:
- * it compares values across owners, which a scoped token must not learn).
+ * `coffer secrets check [owner] [--json]`: a report, exit 0 whatever it finds (admin only, locally
+ * or on the server: it compares values across owners, which a scoped token must not learn).
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = pos(args, 0);
-  const report = await withCore(io, globalOptions(args), (core, actor) =>
-    core.admin.valueCheck.check(actor, LOCAL_CONTEXT, owner === undefined ? {} : { owner }),
-  );
-  if (flag(args, "json")) printJson(io, report);
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const report = await withBackend(io, globalOptions(args), (b) => b.checkValues(owner === undefined ? {} : { owner }));
+  if (args.json) printJson(io, report);
   else printReport(io, report);
   return 0;
 }

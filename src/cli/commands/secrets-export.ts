@@ -5,11 +5,32 @@ import { CofferError } from "../../core/errors/index.ts";
 import type { Secret } from "../../core/secret/index.ts";
 import { escapeValue } from "../../core/template/index.ts";
 import { checkRecipient, type BundleSeal } from "../../files/index.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { writeLine, type Io } from "../io.ts";
 import { printJson, printSecretTable } from "../output.ts";
-import { flag, globalOptions, list, pos, required, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
 import { bundlePassphrase } from "./transfer-common.ts";
+import { defineCommand, arg, flag, json, repeated, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [arg("owner")],
+  options: [
+    text("prefix", "--prefix <p>", "only keys starting with p"),
+    flag("bundle", "--bundle", "export the values, encrypted with age (armored)"),
+    repeated("recipient", "--recipient <age1…>", "with --bundle: an age recipient (repeatable)"),
+    flag("passphrase", "--passphrase", "with --bundle: seal with a passphrase ($COFFER_BUNDLE_PASSPHRASE, or a hidden prompt) instead"),
+    text("output", "--output <file>", "with --bundle or --reveal: write to a new file with mode 0600 instead of stdout"),
+    flag("reveal", "--reveal", "print every current value in plaintext as --format (audited reveals; needs --reason)"),
+    text("format", "--format <format>", "with --reveal: dotenv, json or yaml"),
+    text(
+      "reason",
+      "--reason <text>",
+      "why the values are exported (recorded in the audit log; default for --bundle: coffer secrets export)",
+    ),
+    json,
+  ],
+  example: "coffer secrets export project/acme --bundle --recipient age1… --output acme.age",
+});
 
 export const DEFAULT_EXPORT_REASON = "coffer secrets export";
 const PLAINTEXT_FORMATS = ["dotenv", "json", "yaml"] as const;
@@ -47,20 +68,20 @@ function plaintextDocument(format: (typeof PLAINTEXT_FORMATS)[number], values: R
 }
 
 /** `--reveal --format F --reason R`: every current value in plaintext, each an audited reveal. */
-async function exportPlaintext(args: Record<string, unknown>, io: Io, owner: string, prefix: string | undefined): Promise<number> {
-  const format = str(args, "format");
+async function exportPlaintext(args: Options<typeof command>, io: Io, owner: string, prefix: string | undefined): Promise<number> {
+  const format = args.format;
   if (format === undefined || !(PLAINTEXT_FORMATS as readonly string[]).includes(format))
     throw new CofferError("INVALID_INPUT", `format: --reveal needs --format ${PLAINTEXT_FORMATS.join(", ")}`, { field: "format" });
-  const reason = str(args, "reason");
+  const reason = args.reason;
   if (reason === undefined)
     throw new CofferError("INVALID_INPUT", "reason: is required to export values; pass --reason <text>", { field: "reason" });
-  const values = await withBackend(io, args, globalOptions(args), (b) =>
+  const values = await withBackend(io, globalOptions(args), (b) =>
     b.revealAll({ owner, reason, ...(prefix === undefined ? {} : { prefix }) }),
   );
   let doc: Buffer | null = null;
   try {
     doc = plaintextDocument(format as (typeof PLAINTEXT_FORMATS)[number], values);
-    const file = str(args, "output");
+    const file = args.output;
     if (file === undefined) io.stdout.write(doc);
     else {
       await writePrivate(file, doc);
@@ -86,9 +107,9 @@ async function writePrivate(path: string, text: string | Uint8Array): Promise<vo
   }
 }
 
-async function sealOf(args: Record<string, unknown>, io: Io): Promise<BundleSeal> {
-  const recipients = list(args, "recipient").map((r, i) => checkRecipient(r, `recipient.${String(i)}`));
-  if (flag(args, "passphrase")) {
+async function sealOf(args: Options<typeof command>, io: Io): Promise<BundleSeal> {
+  const recipients = args.recipient.map((r, i) => checkRecipient(r, `recipient.${String(i)}`));
+  if (args.passphrase) {
     if (recipients.length > 0) throw new CofferError("USAGE", "give --recipient or --passphrase, not both");
     return { kind: "passphrase", passphrase: await bundlePassphrase(io, true) };
   }
@@ -101,21 +122,21 @@ async function sealOf(args: Record<string, unknown>, io: Io): Promise<BundleSeal
  * `--bundle (--recipient age1… | --passphrase) [--output f] [--reason r]`: every value in an
  * armored age bundle (audited reveals), on stdout or in a new 0600 file.
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const prefix = str(args, "prefix");
-  if (flag(args, "reveal")) {
-    if (flag(args, "bundle")) throw new CofferError("USAGE", "give --bundle (encrypted) or --reveal (plaintext), not both");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const prefix = args.prefix;
+  if (args.reveal) {
+    if (args.bundle) throw new CofferError("USAGE", "give --bundle (encrypted) or --reveal (plaintext), not both");
     return exportPlaintext(args, io, owner, prefix);
   }
-  if (str(args, "format") !== undefined) throw new CofferError("USAGE", "--format needs --reveal");
-  if (!flag(args, "bundle")) {
-    if (list(args, "recipient").length > 0 || flag(args, "passphrase") || str(args, "output") !== undefined)
+  if (args.format !== undefined) throw new CofferError("USAGE", "--format needs --reveal");
+  if (!args.bundle) {
+    if (args.recipient.length > 0 || args.passphrase || args.output !== undefined)
       throw new CofferError("USAGE", "--recipient, --passphrase and --output need --bundle");
-    const items = await withBackend(io, args, globalOptions(args), (b) =>
+    const items = await withBackend(io, globalOptions(args), (b) =>
       b.listAll({ owner, includeDeleted: false, ...(prefix === undefined ? {} : { prefix }) }),
     );
-    if (flag(args, "json")) printJson(io, { owner, count: items.length, secrets: items });
+    if (args.json) printJson(io, { owner, count: items.length, secrets: items });
     else {
       printSecretTable(io, items, true);
       writeLine(io.stdout, `${String(items.length)} secret(s) of ${owner}; values not exported (--bundle exports them, encrypted)`);
@@ -123,17 +144,17 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
     return 0;
   }
   const seal = await sealOf(args, io);
-  const reason = str(args, "reason") ?? DEFAULT_EXPORT_REASON;
+  const reason = args.reason ?? DEFAULT_EXPORT_REASON;
   try {
-    const out = await withBackend(io, args, globalOptions(args), (b) =>
+    const out = await withBackend(io, globalOptions(args), (b) =>
       b.exportBundle({ owner, reason, seal, ...(prefix === undefined ? {} : { prefix }) }),
     );
-    const file = str(args, "output");
+    const file = args.output;
     if (file === undefined) io.stdout.write(out.bundle);
     else await writePrivate(file, out.bundle);
     const how = seal.kind === "passphrase" ? "a passphrase" : `${String(seal.recipients.length)} age recipient(s)`;
     const summary = { owner, count: out.count, sealedTo: how, output: file ?? "stdout" };
-    if (flag(args, "json") && file !== undefined) printJson(io, summary);
+    if (args.json && file !== undefined) printJson(io, summary);
     else writeLine(io.stderr, `exported ${String(out.count)} secret(s) of ${owner} to ${file ?? "stdout"}, encrypted to ${how}`);
     return 0;
   } finally {

@@ -1,28 +1,41 @@
 import { encodeValue } from "../../contract/index.ts";
 import { CofferError } from "../../core/errors/index.ts";
 import { isInteractive, type Io } from "../io.ts";
-import { withBackend, type Backend, type Ref } from "../backend.ts";
+import type { Backend, Ref } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { confirm, promptLine } from "../prompt.ts";
-import { flag, num, pos, required, str } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, arg, flag, int, json, text, type Options } from "../command.ts";
 
-async function reasonFor(args: Record<string, unknown>, io: Io): Promise<string> {
-  const given = str(args, "reason");
+export const command = defineCommand({
+  args: [arg("owner"), arg("key")],
+  options: [
+    flag("reveal", "--reveal", "print the plaintext (audited)"),
+    text("reason", "--reason <text>", "why the plaintext is needed (recorded in the audit log)"),
+    flag("yes", "--yes", "do not ask for confirmation (required when not interactive)"),
+    int("version", "--version <n>", "a specific version"),
+    json,
+  ],
+  example: ["coffer secrets get project/acme DB_PASSWORD", 'coffer secrets get project/acme DB_PASSWORD --reveal --reason "debug login"'],
+});
+
+async function reasonFor(args: { readonly reason: string | undefined }, io: Io): Promise<string> {
+  const given = args.reason;
   if (given !== undefined) return given;
   if (isInteractive(io)) return promptLine(io, "Reason for revealing (recorded in the audit log): ", false);
   throw new CofferError("INVALID_INPUT", "reason: is required to reveal; pass --reason <text>", { field: "reason" });
 }
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const key = required(pos(args, 1), "<key>");
-  const version = num(args, "version");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const key = args.key;
+  const version = args.version;
   const ref = { owner, key, ...(version === undefined ? {} : { version }) };
-  return withBackend(io, args, globalOptions(args), async (b) => {
-    if (!flag(args, "reveal")) {
+  return withBackend(io, globalOptions(args), async (b) => {
+    if (!args.reveal) {
       const view = await b.get(ref);
-      if (flag(args, "json")) printJson(io, view);
+      if (args.json) printJson(io, view);
       else printSecret(io, view);
       return 0;
     }
@@ -34,11 +47,11 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
 export async function revealTo(
   io: Io,
   b: Backend,
-  args: Record<string, unknown>,
+  args: { readonly yes: boolean; readonly reason: string | undefined; readonly json: boolean },
   ref: Ref & { readonly version?: number },
 ): Promise<number> {
   const view = await b.get(ref);
-  if (!flag(args, "yes")) {
+  if (!args.yes) {
     if (!isInteractive(io))
       throw new CofferError("CONFIRMATION_REQUIRED", "revealing needs confirmation: run on a terminal, or pass --yes");
     if (!(await confirm(io, `Reveal ${view.owner} ${view.key} v${String(view.version)} in plaintext?`))) {
@@ -48,7 +61,7 @@ export async function revealTo(
   const reason = await reasonFor(args, io);
   const { view: revealed, value } = await b.reveal({ ...ref, reason });
   try {
-    if (flag(args, "json")) {
+    if (args.json) {
       const bytes = value.reveal();
       printJson(io, { ...revealed, ...encodeValue(bytes) });
       bytes.fill(0);

@@ -1,14 +1,20 @@
 import type { Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printVersions } from "../output.ts";
-import { flag, pos, required } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, json, arg, type Options } from "../command.ts";
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const key = required(pos(args, 1), "<key>");
-  const versions = await withBackend(io, args, globalOptions(args), (b) => b.history({ owner, key }));
-  if (flag(args, "json")) printJson(io, versions);
+export const command = defineCommand({
+  args: [arg("owner"), arg("key")],
+  options: [json],
+  example: "coffer secrets history project/acme DB_PASSWORD",
+});
+
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const key = args.key;
+  const versions = await withBackend(io, globalOptions(args), (b) => b.history({ owner, key }));
+  if (args.json) printJson(io, versions);
   else printVersions(io, versions);
   return 0;
 }

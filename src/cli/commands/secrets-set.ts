@@ -2,11 +2,24 @@ import { readFileSync } from "node:fs";
 import { CofferError } from "../../core/errors/index.ts";
 import { Secret } from "../../core/secret/index.ts";
 import { isInteractive, readAll, type Io } from "../io.ts";
-import { withBackend } from "../backend.ts";
+import { withBackend } from "../choose-backend.ts";
 import { printJson, printSecret } from "../output.ts";
 import { promptLine } from "../prompt.ts";
-import { flag, list, num, parseMetaFlags, pos, required, str } from "./args.ts";
+import { parseMetaFlags } from "./args.ts";
 import { globalOptions } from "./args.ts";
+import { defineCommand, arg, flag, int, json, optionalArg, repeated, text, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  args: [arg("owner"), arg("key"), optionalArg("value")],
+  options: [
+    flag("stdin", "--stdin", "read the value from standard input (one trailing newline is dropped)"),
+    text("file", "--file <path>", "read the value from a file, byte for byte"),
+    repeated("meta", "--meta <k=v>", "a metadata tag (repeatable)"),
+    int("expectVersion", "--expect-version <n>", "write only if the current version is n (0: must not exist)"),
+    json,
+  ],
+  example: 'printf %s "$DB_PASSWORD" | coffer secrets set project/acme DB_PASSWORD --stdin --meta env=prod',
+});
 
 /** Drops one trailing "\n" or "\r\n", as `echo value |` adds it. */
 function dropNewline(bytes: Uint8Array): Uint8Array {
@@ -16,10 +29,10 @@ function dropNewline(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(0, end);
 }
 
-async function readValue(args: Record<string, unknown>, io: Io): Promise<Secret> {
-  const inline = pos(args, 2);
-  const file = str(args, "file");
-  const sources = [inline !== undefined, flag(args, "stdin"), file !== undefined].filter(Boolean).length;
+async function readValue(args: Options<typeof command>, io: Io): Promise<Secret> {
+  const inline = args.value;
+  const file = args.file;
+  const sources = [inline !== undefined, args.stdin, file !== undefined].filter(Boolean).length;
   if (sources > 1) throw new CofferError("USAGE", "give the value one way only: an argument, --stdin or --file");
   if (inline !== undefined) {
     io.stderr.write(
@@ -27,7 +40,7 @@ async function readValue(args: Record<string, unknown>, io: Io): Promise<Secret>
     );
     return Secret.fromString(inline);
   }
-  if (flag(args, "stdin")) return Secret.adopt(dropNewline(await readAll(io.stdin)));
+  if (args.stdin) return Secret.adopt(dropNewline(await readAll(io.stdin)));
   if (file !== undefined) {
     try {
       return Secret.adopt(readFileSync(file));
@@ -42,14 +55,14 @@ async function readValue(args: Record<string, unknown>, io: Io): Promise<Secret>
   return Secret.fromString(await promptLine(io, "Value (hidden): ", true));
 }
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const owner = required(pos(args, 0), "<owner>");
-  const key = required(pos(args, 1), "<key>");
-  const meta = list(args, "meta").length > 0 ? parseMetaFlags(list(args, "meta")) : undefined;
-  const expectedVersion = num(args, "expectVersion");
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const owner = args.owner;
+  const key = args.key;
+  const meta = args.meta.length > 0 ? parseMetaFlags(args.meta) : undefined;
+  const expectedVersion = args.expectVersion;
   const value = await readValue(args, io);
   try {
-    const view = await withBackend(io, args, globalOptions(args), (b) =>
+    const view = await withBackend(io, globalOptions(args), (b) =>
       b.set({
         owner,
         key,
@@ -58,7 +71,7 @@ export async function run(args: Record<string, unknown>, io: Io): Promise<number
         ...(expectedVersion === undefined ? {} : { expectedVersion }),
       }),
     );
-    if (flag(args, "json")) printJson(io, view);
+    if (args.json) printJson(io, view);
     else printSecret(io, view);
     return 0;
   } finally {

@@ -1,6 +1,24 @@
 import { loadConfig } from "../../core/config/index.ts";
 import type { Io } from "../io.ts";
-import { globalOptions, num, str } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { refuseRemote } from "../choose-backend.ts";
+import { defineCommand, intOr, text, textOr, type Options } from "../command.ts";
+
+export const command = defineCommand({
+  options: [
+    intOr("port", "--port <port>", "TCP port (0: any free port)", 7300),
+    textOr("host", "--host <host>", "address to listen on", "127.0.0.1"),
+    text("publicUrl", "--public-url <url>", "the base URL clients use, for one-time links (default: from the request)"),
+    text("tlsCert", "--tls-cert <file>", "serve HTTPS with this PEM certificate chain; reloaded on SIGHUP (default: $COFFER_TLS_CERT)"),
+    text("tlsKey", "--tls-key <file>", "the certificate's PEM private key, not readable by others (default: $COFFER_TLS_KEY)"),
+    text(
+      "trustProxy",
+      "--trust-proxy <list>",
+      "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed (default: $COFFER_TRUST_PROXY; none)",
+    ),
+  ],
+  example: "coffer serve --host 0.0.0.0 --port 7300",
+});
 
 /**
  * `coffer serve`: the HTTP API. Boots fail-closed (a bad key or pending migrations: exit
@@ -9,20 +27,21 @@ import { globalOptions, num, str } from "./args.ts";
  * requests, exit 0. With --tls-cert/--tls-key it speaks HTTPS, and SIGHUP reloads both files
  * (a bad new pair is logged and the old one kept).
  */
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  refuseRemote(io, globalOptions(args), "serve");
   const config = loadConfig({
     env: io.env,
-    flags: { ...globalOptions(args), tlsCert: str(args, "tlsCert"), tlsKey: str(args, "tlsKey"), trustProxy: str(args, "trustProxy") },
+    flags: { ...globalOptions(args), tlsCert: args.tlsCert, tlsKey: args.tlsKey, trustProxy: args.trustProxy },
   });
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
   const { serve } = await import("../../server/index.ts");
   const server = await serve({
     config,
-    host: str(args, "host") ?? "127.0.0.1",
-    port: num(args, "port") ?? 7300,
+    host: args.host,
+    port: args.port,
     logStream: io.stderr,
     logLevel: io.env["COFFER_LOG_LEVEL"] ?? "info",
-    publicUrl: str(args, "publicUrl") ?? null,
+    publicUrl: args.publicUrl ?? null,
   });
   // The handlers go in before the "listening" line: a pipe write is synchronous, so whoever
   // reads that line may signal at once, and a SIGTERM before the handler would kill the process.

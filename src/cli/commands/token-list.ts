@@ -1,12 +1,17 @@
-import { LOCAL_CONTEXT } from "../../core/service/index.ts";
+import { withBackend } from "../choose-backend.ts";
 import type { Io } from "../io.ts";
-import { withCore } from "../local-core.ts";
 import { printJson, printTable } from "../output.ts";
-import { flag, globalOptions } from "./args.ts";
+import { globalOptions } from "./args.ts";
+import { defineCommand, json, type Options } from "../command.ts";
 
-export async function run(args: Record<string, unknown>, io: Io): Promise<number> {
-  const tokens = await withCore(io, globalOptions(args), (core, actor) => core.tokens.list(actor, LOCAL_CONTEXT));
-  if (flag(args, "json")) {
+export const command = defineCommand({
+  options: [json],
+  example: "coffer token list --remote http://127.0.0.1:7300",
+});
+
+export async function run(args: Options<typeof command>, io: Io): Promise<number> {
+  const tokens = await withBackend(io, globalOptions(args), (b) => b.tokens.list());
+  if (args.json) {
     printJson(io, tokens);
     return 0;
   }
