@@ -93,7 +93,7 @@ describe("failed authentications are limited per address and audited in aggregat
   });
 
   it("records auth.failed events per address with counts, never the presented token or a digest of it", () => {
-    const r = spawnSync(process.execPath, [BIN, "audit", "list", "--json", "--limit", "1000"], {
+    const r = spawnSync(process.execPath, [BIN, "audit", "list", "--json", "--oldest-first", "--limit", "1000"], {
       env: baseEnv({ COFFER_HOME: srv.home }),
       encoding: "utf8",
     });
