@@ -117,10 +117,25 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const status = await core.admin.status.get(SERVER_ACTOR, LOCAL_CONTEXT);
   const interrupted = status.rotationJobs.find((j) => j.state === "running") ?? null;
   if (interrupted !== null) {
-    logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
-    startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, { batchSize: 500, resume: true }).started.catch((e: unknown) => {
-      logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
-    });
+    // Only under the rotation lease: a running job may belong to a live server rotating now.
+    const resume = core.admin.autoRotation
+      .resumeInterrupted(SERVER_ACTOR, LOCAL_CONTEXT, () => {
+        logger.info({ job: interrupted.id, toKid: interrupted.toKid }, "resuming an interrupted KEK rotation");
+        const job = startRotation(core, metrics, background, SERVER_ACTOR, LOCAL_CONTEXT, { batchSize: 500, resume: true });
+        job.started.catch((e: unknown) => {
+          logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
+        });
+        return job.finished;
+      })
+      .then((outcome) => {
+        if (outcome === "other_server")
+          logger.info({ job: interrupted.id }, "another server holds the rotation lease and finishes the rotation");
+      })
+      .catch((e: unknown) => {
+        logger.error({ code: (e as { code?: string }).code ?? "INTERNAL" }, "resumed KEK rotation failed");
+      })
+      .finally(() => background.delete(resume));
+    background.add(resume);
   }
   const timer = opts.config.autoRotate.enabled ? autoRotate(core, metrics, background, logger, opts.config.autoRotate.checkMs) : null;
   let closing: Promise<void> | null = null;

@@ -153,6 +153,9 @@ export function openPostgresStore(settings: PostgresSettings): Store {
 
 /** How long the scrub waits for the ACCESS EXCLUSIVE lock that VACUUM (FULL) needs. */
 const SCRUB_LOCK_TIMEOUT = "5s";
+/** How often the rewrite is tried while another transaction holds a snapshot, and how far apart. */
+const SCRUB_ATTEMPTS = 5;
+const SCRUB_RETRY_MS = 200;
 
 /**
  * Run as the connecting (owner) role, outside any transaction (VACUUM cannot run in one).
@@ -174,18 +177,28 @@ async function scrubPostgres(pool: Kysely<unknown>): Promise<ScrubResult> {
       Number(
         (
           await sql<{ n: unknown }>`SELECT count(*) AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL`.execute(owner)
+            WHERE pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
+              AND (datname = current_database() OR datname IS NULL)`.execute(owner)
         ).rows[0]?.n ?? 0,
       );
-    const before = await node();
-    const holdersBefore = await snapshots();
     await sql.raw(`SET lock_timeout = '${SCRUB_LOCK_TIMEOUT}'`).execute(owner);
-    await sql`VACUUM (FULL) scope_keys`.execute(owner);
-    await sql`VACUUM secrets, secret_versions`.execute(owner);
-    if ((await node()) === before) {
-      return { complete: false, detail: "PostgreSQL: VACUUM (FULL) scope_keys was skipped (the connecting role does not own the table)" };
+    // A holder (an open transaction: a snapshot, or a transaction id that has written) is
+    // usually short-lived, so the rewrite is tried a few times, briefly apart, before the
+    // scrub is reported incomplete.
+    let held = 0;
+    for (let attempt = 0; attempt < SCRUB_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, SCRUB_RETRY_MS));
+      const before = await node();
+      const holdersBefore = await snapshots();
+      await sql`VACUUM (FULL) scope_keys`.execute(owner);
+      if ((await node()) === before) {
+        return { complete: false, detail: "PostgreSQL: VACUUM (FULL) scope_keys was skipped (the connecting role does not own the table)" };
+      }
+      held = holdersBefore + (await snapshots());
+      if (held === 0) break;
     }
-    if (holdersBefore + (await snapshots()) > 0) {
+    await sql`VACUUM secrets, secret_versions`.execute(owner);
+    if (held > 0) {
       return {
         complete: false,
         detail:

@@ -50,6 +50,35 @@ export class AutoRotation {
   }
 
   /**
+   * At a server's start: resumes a rotation that a crashed process left running — but only
+   * while this server holds the `kek-rotation` lease. A live server that holds it is rotating
+   * now (its job shows as running too) and finishes the job itself; resuming it here as well
+   * would race it with a keyring loaded before that server minted its key. `rotate` runs the
+   * resumed rotation; the lease is released when it ends.
+   */
+  async resumeInterrupted(
+    actor: Actor,
+    ctx: RequestContext,
+    rotate: () => Promise<RotationReport | null>,
+  ): Promise<"resumed" | "nothing_to_resume" | "other_server"> {
+    await this.#gate.admin(actor, ctx, "admin.encryption.rotate");
+    const now = this.#fx.now();
+    const taken = await this.#core.store.transaction(NO_OWNERS, (tx) =>
+      leaseRepo.tryAcquire(tx, ROTATION_LEASE, this.#holder, now.toISOString(), new Date(now.getTime() + this.#leaseMs).toISOString()),
+    );
+    if (!taken) return "other_server";
+    try {
+      this.#core.keys.keyring.refresh();
+      const status = await keyStatus(this.#core, { ...this.#core.policy, now });
+      if (!status.rotationJobs.some((j) => j.state === "running")) return "nothing_to_resume";
+      await rotate();
+      return "resumed";
+    } finally {
+      await this.#core.store.transaction(NO_OWNERS, (tx) => leaseRepo.release(tx, ROTATION_LEASE, this.#holder)).catch(() => undefined);
+    }
+  }
+
+  /**
    * One check. `rotate` runs the rotation (the server passes one that updates its metrics);
    * it is called only while this server holds the lease.
    */
