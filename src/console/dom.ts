@@ -5,7 +5,7 @@
 export type Child = Node | string | number | null | undefined | false;
 type Handler = (ev: Event) => void;
 export type Props = {
-  readonly class?: string;
+  readonly class?: string | null;
   readonly on?: Readonly<Record<string, Handler>>;
   readonly [attr: string]: string | number | boolean | undefined | null | Readonly<Record<string, Handler>>;
 };
@@ -109,38 +109,84 @@ export function modal(
   });
 }
 
+/**
+ * A form the page handles itself: `submit` runs instead of the browser's submission (which would
+ * navigate, and put the fields in a URL).
+ */
+export function form(submit: () => void, props: Props, ...children: Child[]): HTMLFormElement {
+  return h(
+    "form",
+    {
+      method: "post",
+      ...props,
+      on: {
+        submit: (e) => {
+          e.preventDefault();
+          submit();
+        },
+      },
+    },
+    ...children,
+  );
+}
+
+/** A form's main button. */
+export function submitButton(label: string): HTMLButtonElement {
+  return h("button", { type: "submit", class: "primary" }, label);
+}
+
+/** A page form's row with its one submit button. */
+export function submitRow(label: string): HTMLElement {
+  return h("div", { class: "actions left" }, submitButton(label));
+}
+
+/** A dialog's row of buttons. */
+export function actions(...children: Child[]): HTMLElement {
+  return h("div", { class: "actions" }, ...children);
+}
+
+/**
+ * A dialog button that closes it with `answer` (none for "Cancel", "Close", "Done", "Hide"); `cls`
+ * styles it ("primary" for the main one, "danger").
+ */
+export function closeButton(
+  close: (v: string | null) => void,
+  label: string,
+  cls: string | null = null,
+  answer: string | null = null,
+): HTMLButtonElement {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: cls,
+      on: {
+        click: () => {
+          close(answer);
+        },
+      },
+    },
+    label,
+  );
+}
+
+/**
+ * Shows a value the server gives out once (a new token, a one-time link) under a note, with a
+ * "Done" button; the value's element leaves the page when the dialog closes, however it closes.
+ * Resolves (with null) once closed.
+ */
+export function showOnceDialog(title: string, note: string, shown: HTMLElement): Promise<string | null> {
+  return modal(title, (close) => [h("p", {}, note), shown, actions(closeButton(close, "Done", "primary"))], {
+    onClose: () => {
+      shown.remove();
+    },
+  });
+}
+
 export function confirmDialog(title: string, text: Child[], confirmLabel: string, danger = false): Promise<boolean> {
   return modal(title, (close) => [
     h("div", {}, ...text),
-    h(
-      "div",
-      { class: "actions" },
-      h(
-        "button",
-        {
-          type: "button",
-          on: {
-            click: () => {
-              close(null);
-            },
-          },
-        },
-        "Cancel",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: danger ? "danger" : "primary",
-          on: {
-            click: () => {
-              close("yes");
-            },
-          },
-        },
-        confirmLabel,
-      ),
-    ),
+    actions(closeButton(close, "Cancel"), closeButton(close, confirmLabel, danger ? "danger" : "primary", "yes")),
   ]).then((v) => v === "yes");
 }
 
@@ -157,38 +203,16 @@ export function promptDialog(
       autocomplete: "off",
       spellcheck: "false",
     });
-    const form = h(
-      "form",
-      {
-        method: "post",
-        on: {
-          submit: (e) => {
-            e.preventDefault();
-            const v = input.value;
-            input.value = "";
-            close(v);
-          },
-        },
+    const answer = form(
+      () => {
+        const v = input.value;
+        input.value = "";
+        close(v);
       },
+      {},
       field(label, input, opts.hint),
-      h(
-        "div",
-        { class: "actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            on: {
-              click: () => {
-                close(null);
-              },
-            },
-          },
-          "Cancel",
-        ),
-        h("button", { type: "submit", class: "primary" }, opts.submit ?? "OK"),
-      ),
+      actions(closeButton(close, "Cancel"), submitButton(opts.submit ?? "OK")),
     );
-    return [form];
+    return [answer];
   });
 }

@@ -1,6 +1,6 @@
 import type { AuditEventDto } from "../sdk/index.ts";
 import { api, can } from "./api.ts";
-import { append, clear, field, h, table, when } from "./dom.ts";
+import { append, clear, field, form, h, submitRow, table, when } from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
 const PAGE = 100;
@@ -23,24 +23,17 @@ export async function auditPage(ctx: PageContext): Promise<void> {
   const out = h("div", {});
   append(
     ctx.main,
-    h(
-      "form",
-      {
-        method: "post",
-        class: "filters",
-        on: {
-          submit: (e) => {
-            e.preventDefault();
-            void load().catch(ctx.fail);
-          },
-        },
+    form(
+      () => {
+        void load().catch(ctx.fail);
       },
+      { class: "filters" },
       field("Owner", owner),
       field("Action", action),
       field("Actor", actor, "as recorded, e.g. token:t_1234"),
       field("Since (UTC)", sinceInput),
       field("Until (UTC)", untilInput),
-      h("div", { class: "actions left" }, h("button", { type: "submit", class: "primary" }, "Filter")),
+      submitRow("Filter"),
     ),
     out,
   );

@@ -1,6 +1,6 @@
 import type { KeyStatusDto } from "../sdk/index.ts";
 import { api, CofferApiError, describeError } from "./api.ts";
-import { append, clear, confirmDialog, h, modal, table, when, type Child } from "./dom.ts";
+import { actions, append, clear, closeButton, confirmDialog, h, modal, table, when, type Child } from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
 type Kid = KeyStatusDto["keys"][number];
@@ -232,23 +232,7 @@ export async function encryptionPage(ctx: PageContext): Promise<void> {
             {},
             "Create the new key with the provider yourself, add it to the keyring file, then rotate to it: coffer keys rotate --to-kid <new kid> (see docs/keys.md).",
           ),
-          h(
-            "div",
-            { class: "actions" },
-            h(
-              "button",
-              {
-                type: "button",
-                class: "primary",
-                on: {
-                  click: () => {
-                    close(null);
-                  },
-                },
-              },
-              "Close",
-            ),
-          ),
+          actions(closeButton(close, "Close", "primary")),
         ]);
         return;
       }

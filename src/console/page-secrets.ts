@@ -1,6 +1,23 @@
 import type { SecretDto } from "../sdk/index.ts";
 import { api, can, CofferApiError, describeError, reauthenticate } from "./api.ts";
-import { append, clear, confirmDialog, field, h, modal, promptDialog, table, uid, when } from "./dom.ts";
+import {
+  actions,
+  append,
+  clear,
+  closeButton,
+  confirmDialog,
+  field,
+  form,
+  h,
+  modal,
+  promptDialog,
+  showOnceDialog,
+  submitButton,
+  submitRow,
+  table,
+  uid,
+  when,
+} from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
 /** How long a revealed value stays on screen. */
@@ -53,23 +70,16 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
   const list = h("div", { class: "secret-list" });
   let owner = owners[0]?.owner ?? "";
 
-  const chooser = h(
-    "form",
-    {
-      method: "post",
-      class: "filters",
-      on: {
-        submit: (e) => {
-          e.preventDefault();
-          owner = ownerInput.value.trim() !== "" ? ownerInput.value.trim() : ownerSelect.value;
-          void load();
-        },
-      },
+  const chooser = form(
+    () => {
+      owner = ownerInput.value.trim() !== "" ? ownerInput.value.trim() : ownerSelect.value;
+      void load();
     },
+    { class: "filters" },
     owners.length === 0 ? h("p", { class: "empty" }, "No owner you can see holds a secret yet.") : field("Owner", ownerSelect),
     field("Or another owner", ownerInput, "user/<id>, project/<id> or system"),
     field("Key prefix", prefixInput),
-    h("div", { class: "actions left" }, h("button", { type: "submit", class: "primary" }, "Show")),
+    submitRow("Show"),
   );
   append(ctx.main, chooser, list);
 
@@ -100,7 +110,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
             String(s.version),
             when(s.updatedAt),
             metaList(s.meta),
-            actions(s),
+            rowActions(s),
           ]),
           `Secrets of ${owner}`,
         ),
@@ -116,7 +126,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
     return h("ul", { class: "meta" }, ...entries.map(([k, v]) => h("li", {}, h("code", {}, k), " = ", h("span", {}, v))));
   };
 
-  const actions = (s: SecretDto): HTMLElement => {
+  const rowActions = (s: SecretDto): HTMLElement => {
     const b = (label: string, fn: () => Promise<void>, cls = ""): HTMLElement =>
       h("button", { type: "button", class: cls, "aria-label": `${label} ${s.key}`, on: { click: () => void fn().catch(ctx.fail) } }, label);
     return h(
@@ -157,9 +167,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
           h("p", {}, "Shown once. It is not kept by this page."),
           shown,
           countdown,
-          h(
-            "div",
-            { class: "actions" },
+          actions(
             h(
               "button",
               {
@@ -180,19 +188,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
               },
               "Copy",
             ),
-            h(
-              "button",
-              {
-                type: "button",
-                class: "primary",
-                on: {
-                  click: () => {
-                    close(null);
-                  },
-                },
-              },
-              "Hide",
-            ),
+            closeButton(close, "Hide", "primary"),
           ),
         ];
       },
@@ -215,23 +211,7 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
         versions.map((v) => [String(v.version), v.current ? "yes" : "", when(v.createdAt), v.createdBy, when(v.destroyedAt)]),
         `Versions of ${s.key}`,
       ),
-      h(
-        "div",
-        { class: "actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "primary",
-            on: {
-              click: () => {
-                close(null);
-              },
-            },
-          },
-          "Close",
-        ),
-      ),
+      actions(closeButton(close, "Close", "primary")),
     ]);
   };
 
@@ -239,47 +219,25 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
     const value = h("input", { type: "password", required: true, autocomplete: "new-password", spellcheck: "false" });
     const cas = h("input", { type: "checkbox", checked: true, id: uid("cas") });
     const done = await modal(`New version of ${s.key}`, (close) => [
-      h(
-        "form",
-        {
-          method: "post",
-          on: {
-            submit: (e) => {
-              e.preventDefault();
-              const v = value.value;
-              value.value = "";
-              api
-                .putSecret(s.owner, s.key, { value: v, meta: s.meta }, cas.checked ? { ifMatch: s.version } : {})
-                .then((r) => {
-                  ctx.say(`${s.key} is now at version ${String(r.version)}.`);
-                  close("ok");
-                })
-                .catch((err: unknown) => {
-                  ctx.say(describeError(err), "error");
-                  close(null);
-                });
-            },
-          },
+      form(
+        () => {
+          const v = value.value;
+          value.value = "";
+          api
+            .putSecret(s.owner, s.key, { value: v, meta: s.meta }, cas.checked ? { ifMatch: s.version } : {})
+            .then((r) => {
+              ctx.say(`${s.key} is now at version ${String(r.version)}.`);
+              close("ok");
+            })
+            .catch((err: unknown) => {
+              ctx.say(describeError(err), "error");
+              close(null);
+            });
         },
+        {},
         field("New value", value),
         h("div", { class: "field inline" }, cas, h("label", { for: cas.id }, `Only if still at version ${String(s.version)}`)),
-        h(
-          "div",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              on: {
-                click: () => {
-                  close(null);
-                },
-              },
-            },
-            "Cancel",
-          ),
-          h("button", { type: "submit", class: "primary" }, "Save"),
-        ),
+        actions(closeButton(close, "Cancel"), submitButton("Save")),
       ),
     ]);
     if (done !== null) await load();
@@ -306,35 +264,10 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
     if (reason === null) return;
     const link = await withReauth(() => api.shareSecret(s.owner, s.key, { reason }));
     if (link === null) return;
-    const url = h("code", { class: "wrap" }, link.url);
-    await modal(
+    await showOnceDialog(
       "One-time link",
-      (close) => [
-        h("p", {}, `Works once, until ${when(link.expiresAt)}. Redeem it with: POST to the link (coffer share open).`),
-        url,
-        h(
-          "div",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              class: "primary",
-              on: {
-                click: () => {
-                  close(null);
-                },
-              },
-            },
-            "Done",
-          ),
-        ),
-      ],
-      {
-        onClose: () => {
-          url.remove();
-        },
-      },
+      `Works once, until ${when(link.expiresAt)}. Redeem it with: POST to the link (coffer share open).`,
+      h("code", { class: "wrap" }, link.url),
     );
   };
 
@@ -346,36 +279,30 @@ export async function secretsPage(ctx: PageContext): Promise<void> {
       "details",
       { class: "card" },
       h("summary", {}, "New secret"),
-      h(
-        "form",
-        {
-          method: "post",
-          on: {
-            submit: (e) => {
-              e.preventDefault();
-              const v = value.value;
-              value.value = "";
-              let m: Record<string, string>;
-              try {
-                m = parseMeta(meta.value);
-              } catch (err) {
-                ctx.fail(err);
-                return;
-              }
-              api
-                .putSecret(o, key.value.trim(), { value: v, meta: m }, { ifMatch: 0 })
-                .then((r) => {
-                  ctx.say(`Created ${r.key} (version ${String(r.version)}).`);
-                  return load();
-                })
-                .catch(ctx.fail);
-            },
-          },
+      form(
+        () => {
+          const v = value.value;
+          value.value = "";
+          let m: Record<string, string>;
+          try {
+            m = parseMeta(meta.value);
+          } catch (err) {
+            ctx.fail(err);
+            return;
+          }
+          api
+            .putSecret(o, key.value.trim(), { value: v, meta: m }, { ifMatch: 0 })
+            .then((r) => {
+              ctx.say(`Created ${r.key} (version ${String(r.version)}).`);
+              return load();
+            })
+            .catch(ctx.fail);
         },
+        {},
         field("Key", key),
         field("Value", value),
         field("Metadata", meta, "One key=value per line (optional)."),
-        h("div", { class: "actions left" }, h("button", { type: "submit", class: "primary" }, "Create")),
+        submitRow("Create"),
       ),
     );
   };

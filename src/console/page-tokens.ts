@@ -1,6 +1,6 @@
 import type { TokenDto } from "../sdk/index.ts";
 import { api } from "./api.ts";
-import { append, clear, confirmDialog, field, h, modal, table, uid, when } from "./dom.ts";
+import { append, clear, confirmDialog, field, form, h, showOnceDialog, submitRow, table, uid, when } from "./dom.ts";
 import type { PageContext } from "./main.ts";
 
 const SCOPES = ["secrets:read", "secrets:write", "secrets:reveal", "audit:read", "admin"] as const;
@@ -13,17 +13,11 @@ export async function tokensPage(ctx: PageContext): Promise<void> {
   const ttl = h("input", { type: "text", autocomplete: "off", spellcheck: "false", placeholder: "90d" });
   const interactive = h("input", { type: "checkbox", id: uid("interactive") });
   const boxes = SCOPES.map((s) => h("input", { type: "checkbox", value: s, id: uid("scope") }));
-  const form = h(
-    "form",
-    {
-      method: "post",
-      on: {
-        submit: (e) => {
-          e.preventDefault();
-          void create().catch(ctx.fail);
-        },
-      },
+  const newToken = form(
+    () => {
+      void create().catch(ctx.fail);
     },
+    {},
     field("Name", name),
     h(
       "fieldset",
@@ -34,9 +28,9 @@ export async function tokensPage(ctx: PageContext): Promise<void> {
     field("Owners", owners, "Comma-separated patterns: project/acme, project/*, user/alice, system, *"),
     field("Lifetime", ttl, "e.g. 12h, 90d; empty: does not expire"),
     h("div", { class: "field inline" }, interactive, h("label", { for: interactive.id }, "A person's token (reveals need recent sign-in)")),
-    h("div", { class: "actions left" }, h("button", { type: "submit", class: "primary" }, "Create token")),
+    submitRow("Create token"),
   );
-  append(ctx.main, h("details", { class: "card" }, h("summary", {}, "New token"), form), list);
+  append(ctx.main, h("details", { class: "card" }, h("summary", {}, "New token"), newToken), list);
 
   const create = async (): Promise<void> => {
     const t = await api.createToken({
@@ -49,35 +43,10 @@ export async function tokensPage(ctx: PageContext): Promise<void> {
       ...(ttl.value.trim() === "" ? {} : { ttl: ttl.value.trim() }),
       interactive: interactive.checked,
     });
-    const shown = h("code", { class: "revealed wrap" }, t.token);
-    await modal(
+    await showOnceDialog(
       `Token ${t.name} created`,
-      (close) => [
-        h("p", {}, "Copy it now: it is shown this once and Coffer keeps only its hash."),
-        shown,
-        h(
-          "div",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              class: "primary",
-              on: {
-                click: () => {
-                  close(null);
-                },
-              },
-            },
-            "Done",
-          ),
-        ),
-      ],
-      {
-        onClose: () => {
-          shown.remove();
-        },
-      },
+      "Copy it now: it is shown this once and Coffer keeps only its hash.",
+      h("code", { class: "revealed wrap" }, t.token),
     );
     ctx.say(`Created token ${t.name} (${t.id}).`);
     await load();
