@@ -46,15 +46,28 @@ export function setSecurityHeaders(reply: FastifyReply): void {
   void reply.header("cross-origin-resource-policy", "same-origin");
 }
 
-/** The session id from the Cookie header, or null. */
+/**
+ * The session id from the Cookie header, or null. More than one session cookie is refused: a
+ * cookie planted with a narrower Path (by another site on this host) is sent first, and taking
+ * it would work the user inside someone else's session.
+ * @throws CofferError UNAUTHENTICATED when the header carries two different session cookies.
+ */
 export function sessionIdOf(req: FastifyRequest): string | null {
   const header = req.headers.cookie;
   if (typeof header !== "string") return null;
+  let found: string | null = null;
   for (const part of header.split(";")) {
     const at = part.indexOf("=");
-    if (at > 0 && part.slice(0, at).trim() === SESSION_COOKIE) return part.slice(at + 1).trim();
+    if (at <= 0 || part.slice(0, at).trim() !== SESSION_COOKIE) continue;
+    const value = part.slice(at + 1).trim();
+    if (found !== null && found !== value)
+      throw new CofferError(
+        "UNAUTHENTICATED",
+        `the request carries more than one ${SESSION_COOKIE} cookie; sign out, clear this site's cookies and sign in again`,
+      );
+    found = value;
   }
-  return null;
+  return found;
 }
 
 /**

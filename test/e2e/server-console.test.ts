@@ -42,6 +42,20 @@ describe("console sessions over HTTP", () => {
     assert.equal((elsewhere.body as { code: string }).code, "CSRF_REFUSED");
   });
 
+  it("refuses a request carrying two different session cookies (one planted with a narrower Path would be sent first)", async () => {
+    const mine = await call(srv.url, "POST", "/v1/console/session", { body: { token } });
+    const id = /coffer_session=([A-Za-z0-9_-]+)/.exec(setCookie(mine.headers))?.[1] ?? "";
+    assert.notEqual(id, "");
+    const planted = "A".repeat(43);
+    const both = await call(srv.url, "GET", "/v1/console/session", {
+      headers: { cookie: `coffer_session=${planted}; coffer_session=${id}` },
+    });
+    assert.equal(both.status, 401, both.text);
+    assert.equal((both.body as { code: string }).code, "UNAUTHENTICATED");
+    const one = await call(srv.url, "GET", "/v1/console/session", { headers: { cookie: `coffer_session=${id}` } });
+    assert.equal(one.status, 200, one.text);
+  });
+
   it("refuses a wrong token at sign-in without a cookie, and names the field of a bad body", async () => {
     const wrong = await call(srv.url, "POST", "/v1/console/session", { body: { token: "coffer_nope" } });
     assert.equal(wrong.status, 401);
