@@ -4,11 +4,9 @@
 // never how fast: only reveals carry values, every answered reveal has its audit event, and the
 // per-token reveal limit holds exactly across both servers. Small by design (part of npm test).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { BIN } from "../fixtures/cli.ts";
 import { freshDatabase, type FreshDatabase } from "../fixtures/postgres.ts";
-import { baseEnv, call, removeHome, startServer, type ServerHandle } from "../fixtures/server.ts";
+import { call, removeHome, startServer, type ServerHandle, migrateWithCli } from "../fixtures/server.ts";
 
 const KEK = Buffer.alloc(32, 11).toString("base64");
 const OWNER = "project/load";
@@ -51,11 +49,7 @@ describe("under concurrent list, get and reveal load on two servers sharing one 
   const servers: ServerHandle[] = [];
   before(async () => {
     db = await freshDatabase();
-    const m = spawnSync(process.execPath, [BIN, "migrate"], {
-      env: baseEnv({ COFFER_DB_URL: db.url, COFFER_KEK_BASE64: KEK }),
-      encoding: "utf8",
-    });
-    assert.equal(m.status, 0, m.stderr);
+    migrateWithCli(db.url, KEK);
     const env = { COFFER_DB_URL: db.url, COFFER_KEK_BASE64: KEK, COFFER_RATE_LIMIT_REVEAL: `${String(REVEAL_LIMIT)}/1h` };
     servers.push(await startServer({ env }));
     servers.push(await startServer({ env }));

@@ -5,7 +5,7 @@ import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { BIN } from "../fixtures/cli.ts";
 import { freshDatabase, type FreshDatabase } from "../fixtures/postgres.ts";
-import { baseEnv, removeHome, startServer, type ServerHandle } from "../fixtures/server.ts";
+import { baseEnv, removeHome, startServer, type ServerHandle, migrateWithCli } from "../fixtures/server.ts";
 
 type Answer = { readonly status: number; readonly retryAfter: string | null; readonly body: Record<string, unknown> };
 
@@ -139,11 +139,7 @@ describe("the failed-authentication limit holds across two servers on one Postgr
   const servers: ServerHandle[] = [];
   before(async () => {
     db = await freshDatabase();
-    const m = spawnSync(process.execPath, [BIN, "migrate"], {
-      env: baseEnv({ COFFER_DB_URL: db.url, COFFER_KEK_BASE64: KEK }),
-      encoding: "utf8",
-    });
-    assert.equal(m.status, 0, m.stderr);
+    migrateWithCli(db.url, KEK);
   });
   after(async () => {
     for (const s of servers) {

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CofferApiError, CofferClient } from "../../src/sdk/index.ts";
-import { BIN } from "../fixtures/cli.ts";
 import { freshDatabase, type FreshDatabase } from "../fixtures/postgres.ts";
-import { baseEnv, call, removeHome, startServer, type ServerHandle } from "../fixtures/server.ts";
+import { call, removeHome, startServer, type ServerHandle, migrateWithCli } from "../fixtures/server.ts";
 
 const CANARY = "CANARY-http-7f3a91-do-not-leak";
 
@@ -281,11 +279,7 @@ describe("rate limits are held in the database: two servers on one PostgreSQL sh
   const servers: ServerHandle[] = [];
   before(async () => {
     db = await freshDatabase();
-    const m = spawnSync(process.execPath, [BIN, "migrate"], {
-      env: baseEnv({ COFFER_DB_URL: db.url, COFFER_KEK_BASE64: KEK }),
-      encoding: "utf8",
-    });
-    assert.equal(m.status, 0, m.stderr);
+    migrateWithCli(db.url, KEK);
   });
   after(async () => {
     for (const s of servers) {
