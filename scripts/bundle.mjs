@@ -10,6 +10,29 @@ import { build } from "esbuild";
 
 rmSync("dist/bundle", { recursive: true, force: true });
 
+// Kysely in one file of its own, dist/bundle/kysely.js. Every chunk that needs it imports that
+// file, and src/core/store/kysely-lazy.ts loads it on first use (COFFER_KYSELY_BUNDLE below):
+// one copy of Kysely, which `coffer run` on SQLite never loads (its statements run directly on
+// better-sqlite3, src/core/store/sqlite-direct.ts).
+const KYSELY_BUNDLE = "./kysely.js";
+await build({
+  stdin: { contents: 'export * from "kysely";\nexport * from "kysely/migration";\n', resolveDir: ".", loader: "js" },
+  outfile: "dist/bundle/kysely.js",
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  minifySyntax: true,
+  logLevel: "warning",
+});
+/** `kysely` and `kysely/migration` imports become imports of dist/bundle/kysely.js (all chunks sit beside it). */
+const kyselyBundle = {
+  name: "kysely-bundle",
+  setup(b) {
+    b.onResolve({ filter: /^kysely(\/migration)?$/ }, () => ({ path: KYSELY_BUNDLE, external: true }));
+  },
+};
+
 await build({
   entryPoints: ["src/cli/main.ts"],
   outdir: "dist/bundle",
@@ -32,6 +55,8 @@ await build({
     "@azure/keyvault-keys",
     "@azure/identity",
   ],
+  plugins: [kyselyBundle],
+  define: { COFFER_KYSELY_BUNDLE: JSON.stringify(KYSELY_BUNDLE) },
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });

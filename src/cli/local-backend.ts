@@ -1,4 +1,3 @@
-import { KeyStatusDto } from "../contract/index.ts";
 import { parseOwner } from "../core/model/index.ts";
 import { LOCAL_CONTEXT, parseAnchor, parseRetention, type Actor, type Core, type SecretView } from "../core/service/index.ts";
 import type { Backend } from "./backend.ts";
@@ -49,8 +48,9 @@ export function localBackend(core: Core, actor: Actor): Backend {
       revoke: (id) => core.tokens.revoke(actor, ctx, id),
     },
     keys: {
-      // In the API's shape (its field order too), so --json prints the same in both modes.
-      status: async () => KeyStatusDto.parse(await core.admin.status.get(actor, ctx)),
+      // In the API's shape (its field order too), so --json prints the same in both modes. The
+      // contract (zod and every route's schema) is loaded here only: `coffer run` never needs it.
+      status: async () => (await import("../contract/index.ts")).KeyStatusDto.parse(await core.admin.status.get(actor, ctx)),
       rotate: ({ resume, backupRetentionMs, ...r }) =>
         core.admin.rotation.rotate(actor, ctx, {
           ...r,

@@ -1,5 +1,7 @@
-import { sql, type Insertable, type Selectable, type SqlBool } from "kysely";
+import type { Insertable, Selectable, SqlBool } from "kysely";
+import { kysely } from "./kysely-lazy.ts";
 import { runStatement, selectRows } from "./sqlite-direct.ts";
+import { SQLITE_SQL, sqliteInsertPrefix } from "./sqlite-sql.ts";
 import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 import type { AuditEventsTable, Executor } from "./schema.ts";
 
@@ -14,7 +16,7 @@ const AUDIT_CHAIN_LOCK = 7_300_001;
  * BEGIN IMMEDIATE already serialises writers).
  */
 export async function lockAuditChain(db: Executor): Promise<void> {
-  if (isPostgres(db)) await sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(db);
+  if (isPostgres(db)) await kysely().sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(db);
 }
 
 /** The chain's head: the newest event's sequence number and MAC. */
@@ -23,14 +25,14 @@ export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: 
   let text = lastEventSql.get(pg);
   if (text === undefined) {
     // LIMIT as a literal: a bound LIMIT costs SQLite a slower plan (about 28 µs per write, measured).
-    text = db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(sql.lit(1)).compile().sql;
+    text = db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(kysely().sql.lit(1)).compile().sql;
     lastEventSql.set(pg, text);
   }
   return (await selectRows<{ seq: number; mac: Uint8Array }>(db, text, []))[0] ?? null;
 }
 
-/** SQL built once per dialect (every reveal and write runs these). */
-const lastEventSql = new Map<boolean, string>();
+/** SQL built once per dialect (every reveal and write runs these); SQLite's written out (sqlite-sql.ts). */
+const lastEventSql = new Map<boolean, string>([[false, SQLITE_SQL.lastAuditEvent]]);
 const insertPrefixSql = new Map<string, string>();
 
 /**
@@ -46,6 +48,11 @@ export async function insertAuditEvents(db: Executor, rows: readonly Insertable<
   const pg = isPostgres(db);
   const cacheKey = `${String(pg)}:${columns.join(",")}`;
   let prefix = insertPrefixSql.get(cacheKey);
+  if (prefix === undefined && !pg) {
+    // SQLite: written out, so `coffer run` does not load Kysely (sqlite-sql.ts).
+    prefix = sqliteInsertPrefix("audit_events", columns);
+    insertPrefixSql.set(cacheKey, prefix);
+  }
   if (prefix === undefined) {
     const single = db.insertInto("audit_events").values(first).compile().sql;
     const at = single.lastIndexOf(" values (");
@@ -88,6 +95,7 @@ export async function listAuditEvents(db: Executor, f: AuditFilter): Promise<Aud
   if (f.beforeSeq !== undefined && f.beforeSeq !== null) q = q.where("seq", "<", f.beforeSeq);
   const v = f.visible;
   if (v !== undefined && !(v.owners === null && v.ownerless)) {
+    const { sql } = kysely();
     const owned = v.owners === null ? sql<SqlBool>`owner_type IS NOT NULL` : ownerFilterSql(v.owners);
     q = q.where(v.ownerless ? sql<SqlBool>`(owner_type IS NULL OR ${owned})` : owned);
   }

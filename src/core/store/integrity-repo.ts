@@ -1,11 +1,13 @@
 import type { Selectable } from "kysely";
 import { runStatement, selectRows } from "./sqlite-direct.ts";
+import { SQLITE_SQL } from "./sqlite-sql.ts";
 import type { Executor, IntegrityMarksTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
 export type MarkRow = Selectable<IntegrityMarksTable>;
 
-const findMarkSql = new Map<boolean, string>();
+/** SQL built once per dialect; SQLite's written out (sqlite-sql.ts). */
+const findMarkSql = new Map<boolean, string>([[false, SQLITE_SQL.findMark]]);
 
 /** One integrity mark by name; its SQL is built once per dialect (every audit append reads one). */
 export async function findMark(db: Executor, name: string): Promise<MarkRow | null> {
@@ -18,7 +20,7 @@ export async function findMark(db: Executor, name: string): Promise<MarkRow | nu
   return (await selectRows<MarkRow>(db, text, [name]))[0] ?? null;
 }
 
-const updateMarkSql = new Map<boolean, string>();
+const updateMarkSql = new Map<boolean, string>([[false, SQLITE_SQL.updateMark]]);
 
 /** Writes a mark (insert, or update in place): the caller holds the lock that serialises its writers. */
 export async function putMark(db: Executor, row: MarkRow): Promise<void> {

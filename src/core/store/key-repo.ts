@@ -1,7 +1,8 @@
 import type { Insertable, Selectable } from "kysely";
 import type { OwnerColumns } from "./secret-repo.ts";
-import { sql } from "kysely";
+import { kysely } from "./kysely-lazy.ts";
 import { selectRows } from "./sqlite-direct.ts";
+import { SQLITE_SQL } from "./sqlite-sql.ts";
 import type { Executor, InternalKeysTable, KeyringKeysTable, ScopeKeysTable } from "./schema.ts";
 import { isPostgres } from "./store.ts";
 
@@ -32,7 +33,7 @@ export async function scopeKeyStillActive(db: Executor, id: string): Promise<boo
   const pg = isPostgres(db);
   let text = stillActiveSql.get(pg);
   if (text === undefined) {
-    const q = db.selectFrom("scope_keys").select("id").where("id", "=", "").where("state", "=", sql.lit("active"));
+    const q = db.selectFrom("scope_keys").select("id").where("id", "=", "").where("state", "=", kysely().sql.lit("active"));
     text = (pg ? q.forShare() : q).compile().sql;
     stillActiveSql.set(pg, text);
   }
@@ -41,6 +42,7 @@ export async function scopeKeyStillActive(db: Executor, id: string): Promise<boo
 const stillActiveSql = new Map<boolean, string>();
 
 export async function findScopeKey(db: Executor, id: string): Promise<ScopeKeyRow | null> {
+  if (!isPostgres(db)) return (await selectRows<ScopeKeyRow>(db, SQLITE_SQL.findScopeKey, [id]))[0] ?? null;
   return (await db.selectFrom("scope_keys").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
 }
 
@@ -80,12 +82,15 @@ export async function insertActiveScopeKey(db: Executor, row: Insertable<ScopeKe
   const r = await db
     .insertInto("scope_keys")
     .values(row)
-    .onConflict((oc) => oc.columns(["owner_type", "owner_id"]).where(sql.ref("state"), "=", sql.lit("active")).doNothing())
+    .onConflict((oc) =>
+      oc.columns(["owner_type", "owner_id"]).where(kysely().sql.ref("state"), "=", kysely().sql.lit("active")).doNothing(),
+    )
     .executeTakeFirst();
   return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
 export async function listKeyringKeys(db: Executor): Promise<KeyringKeyRow[]> {
+  if (!isPostgres(db)) return selectRows<KeyringKeyRow>(db, SQLITE_SQL.listKeyringKeys, []);
   return db.selectFrom("keyring_keys").selectAll().orderBy("created_at").execute();
 }
 
@@ -112,6 +117,7 @@ export async function addWraps(db: Executor, kid: string, n: number): Promise<vo
 }
 
 export async function findInternalKey(db: Executor, purpose: string): Promise<InternalKeyRow | null> {
+  if (!isPostgres(db)) return (await selectRows<InternalKeyRow>(db, SQLITE_SQL.findInternalKey, [purpose]))[0] ?? null;
   return (await db.selectFrom("internal_keys").selectAll().where("purpose", "=", purpose).executeTakeFirst()) ?? null;
 }
 
@@ -125,7 +131,7 @@ export async function insertInternalKey(db: Executor, row: Insertable<InternalKe
 
 /** Serialises internal-key creation across servers (PostgreSQL); SQLite's writer lock already does. */
 export async function lockInternalKeys(db: Executor): Promise<void> {
-  if (isPostgres(db)) await sql`SELECT pg_advisory_xact_lock(${INTERNAL_KEYS_LOCK})`.execute(db);
+  if (isPostgres(db)) await kysely().sql`SELECT pg_advisory_xact_lock(${INTERNAL_KEYS_LOCK})`.execute(db);
 }
 
 /** Records that `kid` became the active kid at `at` (a rotation to it, or a start that finds it active first). */

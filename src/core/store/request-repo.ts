@@ -1,4 +1,5 @@
-import { sql, type Insertable, type Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
+import { kysely } from "./kysely-lazy.ts";
 import type { Executor, IdempotencyKeysTable } from "./schema.ts";
 
 export type IdempotencyRow = Selectable<IdempotencyKeysTable>;
@@ -26,7 +27,7 @@ export async function deleteIdempotencyKeysBefore(db: Executor, before: string):
  * the current window including this hit.
  */
 export async function hitRateLimit(db: Executor, bucket: string, windowStart: number): Promise<{ count: number; windowStart: number }> {
-  const r = await sql<{ count: number | string; window_start: number | string }>`
+  const r = await kysely().sql<{ count: number | string; window_start: number | string }>`
     INSERT INTO rate_limits (bucket, window_start, count) VALUES (${bucket}, ${windowStart}, 1)
     ON CONFLICT (bucket) DO UPDATE SET
       count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,

@@ -1,6 +1,7 @@
 import type { Insertable, Selectable, Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
 import { runStatement, selectRows } from "./sqlite-direct.ts";
+import { SQLITE_SQL } from "./sqlite-sql.ts";
 import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 
 export type SecretRow = Selectable<SecretsTable>;
@@ -169,6 +170,25 @@ export type CurrentVersion = { readonly secret: SecretRow; readonly version: Ver
  * returned (with `version: null`) to be refused, not silently skipped.
  */
 export async function listCurrentVersions(db: Executor, owner: OwnerColumns, prefix: string): Promise<CurrentVersion[]> {
+  const rows = isPostgres(db) ? await currentVersionRows(db, owner, prefix) : await sqliteCurrentVersionRows(db, owner, prefix);
+  return rows.map(toCurrentVersion);
+}
+
+type CurrentVersionJoinRow = Awaited<ReturnType<typeof currentVersionRows>>[number];
+
+/** SQLite: written out (sqlite-sql.ts), so `coffer run` does not load Kysely. */
+function sqliteCurrentVersionRows(db: Executor, owner: OwnerColumns, prefix: string): Promise<CurrentVersionJoinRow[]> {
+  return prefix === ""
+    ? selectRows<CurrentVersionJoinRow>(db, SQLITE_SQL.listCurrentVersions, [owner.ownerType, owner.ownerId])
+    : selectRows<CurrentVersionJoinRow>(db, SQLITE_SQL.listCurrentVersionsPrefixed, [
+        owner.ownerType,
+        owner.ownerId,
+        prefix.length,
+        prefix,
+      ]);
+}
+
+function currentVersionRows(db: Executor, owner: OwnerColumns, prefix: string) {
   let q = db
     .selectFrom("secrets as s")
     .leftJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
@@ -201,8 +221,11 @@ export async function listCurrentVersions(db: Executor, owner: OwnerColumns, pre
     .where("s.owner_id", "=", owner.ownerId)
     .where("s.deleted_at", "is", null);
   if (prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["s.key_name", eb.lit(1), eb.val(prefix.length)]), "=", prefix));
-  const rows = await q.orderBy("s.key_name").execute();
-  return rows.map((r) => ({
+  return q.orderBy("s.key_name").execute();
+}
+
+function toCurrentVersion(r: CurrentVersionJoinRow): CurrentVersion {
+  return {
     secret: {
       id: r.s_id,
       owner_type: r.owner_type,
@@ -241,7 +264,7 @@ export async function listCurrentVersions(db: Executor, owner: OwnerColumns, pre
             created_by: r.created_by,
             destroyed_at: r.destroyed_at,
           },
-  }));
+  };
 }
 
 /** Every secret row (deleted ones too) after a cursor, in id order: for the backfill and `audit verify`. */

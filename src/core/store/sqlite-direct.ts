@@ -1,4 +1,4 @@
-import { CompiledQuery } from "kysely";
+import { kysely } from "./kysely-lazy.ts";
 import type { Executor } from "./schema.ts";
 
 /**
@@ -29,6 +29,14 @@ export function registerDirect(db: object, direct: DirectSqlite, usable: () => b
   handles.set(db, { direct, usable });
 }
 
+/**
+ * Whether the executor is one of the SQLite store's (with a synchronous path, usable now or
+ * not). Answered without touching the executor, so it does not load Kysely (kysely-lazy.ts).
+ */
+export function isDirectSqlite(db: Executor): boolean {
+  return handles.has(db);
+}
+
 /** The executor's synchronous path, when it has one and may use it now. */
 function directFor(db: Executor): DirectSqlite | null {
   const h = handles.get(db);
@@ -39,7 +47,7 @@ function directFor(db: Executor): DirectSqlite | null {
 export async function selectRows<T>(db: Executor, sql: string, params: readonly unknown[]): Promise<T[]> {
   const d = directFor(db);
   if (d !== null) return d.all<T>(sql, params);
-  return (await db.executeQuery<T>(CompiledQuery.raw(sql, [...params]))).rows;
+  return (await db.executeQuery<T>(kysely().CompiledQuery.raw(sql, [...params]))).rows;
 }
 
 /**
@@ -49,5 +57,5 @@ export async function selectRows<T>(db: Executor, sql: string, params: readonly 
 export async function runStatement(db: Executor, sql: string, params: readonly unknown[]): Promise<number> {
   const d = directFor(db);
   if (d !== null) return d.run(sql, params);
-  return Number((await db.executeQuery(CompiledQuery.raw(sql, [...params]))).numAffectedRows ?? 0n);
+  return Number((await db.executeQuery(kysely().CompiledQuery.raw(sql, [...params]))).numAffectedRows ?? 0n);
 }

@@ -1,11 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, SqliteDialect, sql } from "kysely";
+import type { DatabaseConnection, Dialect, Driver, Kysely, SqliteDatabase as KyselySqliteDatabase } from "kysely";
 import { CofferError } from "../errors/index.ts";
+import { kysely } from "./kysely-lazy.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
-import { sqliteMigrations } from "./migrations/sqlite/index.ts";
-import type { Database } from "./schema.ts";
+import { SQLITE_MIGRATION_NAMES } from "./migrations/sqlite/names.ts";
+import type { Database, Executor } from "./schema.ts";
 import { registerDirect, type DirectSqlite } from "./sqlite-direct.ts";
 import { mapStoreError, type ScrubResult, type Store } from "./store.ts";
 
@@ -38,9 +39,121 @@ function withStatementCache(raw: SqliteDatabase.Database): { close(): void; prep
   };
 }
 
+/** One unit of work on the connection at a time, in arrival order. */
+type Lock = { acquire(): Promise<() => void> };
+
+function createLock(): Lock {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    acquire: () => {
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const before = tail;
+      tail = before.then(() => held);
+      return before.then(() => release);
+    },
+  };
+}
+
+/**
+ * An executor whose Kysely instance is made (and Kysely loaded, kysely-lazy.ts) on the first
+ * property access. The store's hot statements never access it — they find the executor's
+ * direct path by identity (sqlite-direct.ts) — so a unit of work that runs only those never
+ * loads Kysely. Methods are bound to the real instance (Kysely keeps its state in private fields).
+ */
+function lazyExecutor(make: () => Executor): Executor {
+  let real: Executor | undefined;
+  const bound = new Map<PropertyKey, unknown>();
+  const handler: ProxyHandler<object> = {
+    get: (_target, prop) => {
+      // Not a thenable: awaiting or returning the executor from an async function must not load Kysely.
+      if (prop === "then") return undefined;
+      real ??= make();
+      const value: unknown = Reflect.get(real, prop, real);
+      if (typeof value !== "function" || isAccessor(real, prop)) return value;
+      let b = bound.get(prop);
+      if (b === undefined) {
+        b = (value as (...args: unknown[]) => unknown).bind(real);
+        bound.set(prop, b);
+      }
+      return b;
+    },
+  };
+  // Only ever used through the handler: a stand-in for the instance it makes.
+  return new Proxy({}, handler) as unknown as Executor;
+}
+
+/** Whether `prop` is a getter somewhere on `obj`'s prototype chain (its value is not a method to bind). */
+function isAccessor(obj: object, prop: PropertyKey): boolean {
+  for (let o: object | null = obj; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(o, prop);
+    if (d !== undefined) return d.get !== undefined;
+  }
+  return false;
+}
+
+/**
+ * Kysely's SQLite driver, taking the store's lock for each connection it hands out, so a
+ * query through Kysely's root instance waits for a transaction the store opened directly.
+ */
+function lockedDialect(database: KyselySqliteDatabase, lock: Lock): Dialect {
+  const inner = new (kysely().SqliteDialect)({ database });
+  return {
+    createAdapter: () => inner.createAdapter(),
+    createIntrospector: (db) => inner.createIntrospector(db),
+    createQueryCompiler: () => inner.createQueryCompiler(),
+    createDriver: () => lockedDriver(inner.createDriver(), lock),
+  };
+}
+
+function lockedDriver(driver: Driver, lock: Lock): Driver {
+  // Kysely hands out the one SQLite connection to one holder at a time (its own mutex), so one slot suffices.
+  let release: (() => void) | null = null;
+  const unsupported = (): Promise<void> => Promise.reject(new Error("savepoints are not supported by this driver"));
+  return {
+    init: (options) => driver.init(options),
+    acquireConnection: async (options): Promise<DatabaseConnection> => {
+      const r = await lock.acquire();
+      try {
+        const conn = await driver.acquireConnection(options);
+        release = r;
+        return conn;
+      } catch (e) {
+        r();
+        throw e;
+      }
+    },
+    releaseConnection: async (conn, options) => {
+      try {
+        await driver.releaseConnection(conn, options);
+      } finally {
+        const r = release;
+        release = null;
+        r?.();
+      }
+    },
+    beginTransaction: (conn, settings) => driver.beginTransaction(conn, settings),
+    commitTransaction: (conn) => driver.commitTransaction(conn),
+    rollbackTransaction: (conn) => driver.rollbackTransaction(conn),
+    savepoint: (conn, name, compile) => (driver.savepoint ? driver.savepoint(conn, name, compile) : unsupported()),
+    rollbackToSavepoint: (conn, name, compile) =>
+      driver.rollbackToSavepoint ? driver.rollbackToSavepoint(conn, name, compile) : unsupported(),
+    releaseSavepoint: (conn, name, compile) => (driver.releaseSavepoint ? driver.releaseSavepoint(conn, name, compile) : unsupported()),
+    destroy: (options) => driver.destroy(options),
+  };
+}
+
 /**
  * Opens (creating if needed) a SQLite store in WAL mode. Owner scopes are not enforced by
  * SQLite (there is no row-level security); the service's own filters are the guard here.
+ *
+ * Kysely is made lazily (kysely-lazy.ts): the statements `coffer run` needs (the migration
+ * check, key and mark lookups, an owner's current versions, the audit append) run directly on
+ * better-sqlite3 (sqlite-direct.ts), so its start-up does not load Kysely. The store's own lock
+ * serialises units of work on the connection: its transactions take it directly, Kysely's root
+ * instance takes it for every connection it hands out.
  * @throws CofferError CONFIG_INVALID when the file cannot be opened.
  */
 export function openSqliteStore(settings: { readonly path: string; readonly busyTimeoutMs: number }): Store {
@@ -59,7 +172,15 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
     throw new CofferError("CONFIG_INVALID", `cannot open the database ${settings.path}: ${(e as Error).message}`, { path: settings.path });
   }
   const statements = withStatementCache(raw);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  // Kysely never closes the file (its destroy() would): close() below does, once.
+  const database: KyselySqliteDatabase = { prepare: (text: string) => statements.prepare(text), close: () => undefined };
+  const lock = createLock();
+  let root: Kysely<Database> | null = null;
+  const db = lazyExecutor(() => (root = new (kysely().Kysely)<Database>({ dialect: lockedDialect(database, lock) })));
+  // For a transaction's statements without a direct path: the connection is already the
+  // transaction's (the store holds the lock), so this instance does not take it.
+  let inTx: Kysely<Database> | null = null;
+  const txKysely = (): Executor => (inTx ??= new (kysely().Kysely)<Database>({ dialect: new (kysely().SqliteDialect)({ database }) }));
   const direct: DirectSqlite = {
     all: <T>(text: string, params: readonly unknown[]) => statements.prepare(text).all(...params) as T[],
     run: (text: string, params: readonly unknown[]) => statements.prepare(text).run(...params).changes,
@@ -70,26 +191,42 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
     transaction: (_scope, fn) =>
-      withMappedErrors(() =>
-        // Kysely's connection lock keeps other units of work out until COMMIT or ROLLBACK;
-        // inside it, the transaction's own statements run directly (sqlite-direct.ts).
-        db.connection().execute(async (conn) => {
-          registerDirect(conn, direct, () => true);
+      withMappedErrors(async () => {
+        // Other units of work stay out until COMMIT or ROLLBACK; inside, the transaction's
+        // own statements run directly (sqlite-direct.ts), the others through txKysely.
+        const release = await lock.acquire();
+        try {
+          const tx = lazyExecutor(txKysely);
+          registerDirect(tx, direct, () => true);
           direct.run("BEGIN IMMEDIATE", NO_PARAMS);
           try {
-            const result = await fn(conn);
+            const result = await fn(tx);
             direct.run("COMMIT", NO_PARAMS);
             return result;
           } catch (e) {
             if (raw.inTransaction) direct.run("ROLLBACK", NO_PARAMS);
             throw e;
           }
-        }),
-      ),
+        } finally {
+          release();
+        }
+      }),
     scrubErased: () => scrubSqlite(db),
-    migrationStatus: () => migrationStatus(db as Kysely<unknown>, sqliteMigrations),
-    migrate: () => migrateToLatest(db as Kysely<unknown>, sqliteMigrations),
-    close: () => db.destroy(),
+    migrationStatus: () => migrationStatus(db as Kysely<unknown>, SQLITE_MIGRATION_NAMES),
+    migrate: async () => {
+      // The check runs directly; the migrations (and Kysely's migrator) load only when one is pending.
+      const status = await migrationStatus(db as Kysely<unknown>, SQLITE_MIGRATION_NAMES);
+      if (status.pending.length === 0) return [];
+      const { sqliteMigrations } = await import("./migrations/sqlite/index.ts");
+      return migrateToLatest(db as Kysely<unknown>, sqliteMigrations);
+    },
+    close: async () => {
+      const made = root;
+      root = null;
+      inTx = null;
+      if (made !== null) await made.destroy();
+      statements.close();
+    },
   };
 }
 
@@ -112,6 +249,7 @@ type CheckpointRow = { readonly busy: number; readonly log: number; readonly che
  * WAL is left as is and the result says so.
  */
 async function scrubSqlite(db: Kysely<Database>): Promise<ScrubResult> {
+  const { sql } = kysely();
   try {
     return await db.connection().execute(async (conn) => {
       await sql`VACUUM`.execute(conn);

@@ -1,8 +1,10 @@
-import { PostgresAdapter, sql, type Expression, type SqlBool } from "kysely";
+import type { Expression, SqlBool } from "kysely";
 import { CofferError } from "../errors/index.ts";
+import { kysely } from "./kysely-lazy.ts";
 import { SYSTEM_OWNER_ID } from "../model/index.ts";
 import type { MigrationStatus } from "./migrate.ts";
 import type { Executor } from "./schema.ts";
+import { isDirectSqlite } from "./sqlite-direct.ts";
 
 /**
  * Which owners' rows a unit of work may touch. On PostgreSQL this is enforced by row-level
@@ -94,6 +96,7 @@ export function ownerPatternColumns(pattern: string): { readonly type: string; r
  * serves it and no LIKE escaping is involved. Built once per query, not per row.
  */
 export function ownerFilterSql(patterns: readonly string[], alias: string | null = null): Expression<SqlBool> {
+  const { sql } = kysely();
   const type = sql.ref(alias === null ? "owner_type" : `${alias}.owner_type`);
   const id = sql.ref(alias === null ? "owner_id" : `${alias}.owner_id`);
   const parts = patterns.map((p) => {
@@ -105,9 +108,13 @@ export function ownerFilterSql(patterns: readonly string[], alias: string | null
   return sql<SqlBool>`(${sql.join(parts, sql` OR `)})`;
 }
 
-/** The executor's dialect, for the few statements that differ (row locks, advisory locks). */
+/**
+ * The executor's dialect, for the few statements that differ (row locks, advisory locks). The
+ * SQLite store's own executors are known without asking Kysely (it may not be loaded).
+ */
 export function isPostgres(db: Executor): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
+  if (isDirectSqlite(db)) return false;
+  return db.getExecutor().adapter instanceof kysely().PostgresAdapter;
 }
 
 const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "57014", "55P03", "40P01"]);
