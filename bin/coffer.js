@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `coffer` command: checks the Node version, then hands over to the bundled CLI.
-import { enableCompileCache } from "node:module";
+// A namespace import: a named one would fail to link on a Node without it, before the check below.
+import * as nodeModule from "node:module";
 
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -8,7 +9,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 // V8 code cache on disk (os.tmpdir()/node-compile-cache): later starts skip compiling.
-enableCompileCache();
+nodeModule.enableCompileCache?.();
 const { main } = await import("../dist/bundle/main.js");
 // The standard streams as getters: Node builds each stream object on first access (a few ms
 // each at start-up), and `coffer run` usually touches none of them.

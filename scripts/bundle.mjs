@@ -11,7 +11,7 @@ import { build } from "esbuild";
 rmSync("dist/bundle", { recursive: true, force: true });
 
 // Kysely in one file of its own, dist/bundle/kysely.js. Every chunk that needs it imports that
-// file, and src/core/store/kysely-lazy.ts loads it on first use (COFFER_KYSELY_BUNDLE below):
+// file, and src/core/store/kysely-lazy.ts loads it on first use (BUNDLED_KYSELY below):
 // one copy of Kysely, which `coffer run` on SQLite never loads (its statements run directly on
 // better-sqlite3, src/core/store/sqlite-direct.ts).
 const KYSELY_BUNDLE = "./kysely.js";
@@ -30,6 +30,43 @@ const kyselyBundle = {
   name: "kysely-bundle",
   setup(b) {
     b.onResolve({ filter: /^kysely(\/migration)?$/ }, () => ({ path: KYSELY_BUNDLE, external: true }));
+  },
+};
+
+/**
+ * Node's built-in modules through `process.getBuiltinModule`, not as ES modules: Node builds an
+ * ES module's namespace from every export, and that of node:fs includes `promises` (which loads
+ * fs/promises, readline and the REPL history), node:crypto's `webcrypto`, node:net's
+ * `BlockList`: several ms of every start (measured on `coffer run`). The shim exports every
+ * export but the lazily loaded ones below (importing one of those fails the build: use
+ * `process.getBuiltinModule` where it is needed).
+ */
+const LAZY_BUILTIN_EXPORTS = new Set([
+  "promises",
+  "webcrypto",
+  "subtle",
+  "getRandomValues",
+  "BlockList",
+  "SocketAddress",
+  "ReadStream",
+  "WriteStream",
+  "FileReadStream",
+  "FileWriteStream",
+  "Utf8Stream",
+  "rootCertificates",
+]);
+const builtinShim = {
+  name: "builtin-shim",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "builtin" }));
+    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
+      const mod = process.getBuiltinModule(args.path);
+      if (mod === undefined) throw new Error(`not a built-in module: ${args.path}`);
+      const names = Object.keys(mod).filter((k) => !LAZY_BUILTIN_EXPORTS.has(k) && k !== "default" && /^[A-Za-z_$][\w$]*$/.test(k));
+      const lines = [`const m = process.getBuiltinModule(${JSON.stringify(args.path)});`, "export default m;"];
+      for (const n of names) lines.push(`export const ${n} = m.${n};`);
+      return { contents: lines.join("\n"), loader: "js" };
+    });
   },
 };
 
@@ -55,8 +92,8 @@ await build({
     "@azure/keyvault-keys",
     "@azure/identity",
   ],
-  plugins: [kyselyBundle],
-  define: { COFFER_KYSELY_BUNDLE: JSON.stringify(KYSELY_BUNDLE) },
+  plugins: [kyselyBundle, builtinShim],
+  define: { BUNDLED_KYSELY: JSON.stringify(KYSELY_BUNDLE) },
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });

@@ -1,4 +1,3 @@
-import { rootCertificates } from "node:tls";
 import type { TokenCredential } from "@azure/core-auth";
 import type { CryptographyClient, CryptographyClientOptions, KeyClient } from "@azure/keyvault-keys";
 import { AesKey, encodeFields, gcmOpen, gcmSeal } from "../crypto/index.ts";
@@ -185,7 +184,8 @@ export class AzureKeyVaultClient implements KeyServiceClient {
         // The challenge's resource must match the vault's domain; a loopback address (a local
         // proxy or a protocol fake) has no such domain.
         ...(isLoopback(host) ? { disableChallengeResourceVerification: true } : {}),
-        ...(s?.caCertificates == null ? {} : { tlsOptions: { ca: [...rootCertificates, s.caCertificates] } }),
+        // node:tls loaded here only: every CLI start (`coffer run`) would otherwise pay for it.
+        ...(s?.caCertificates == null ? {} : { tlsOptions: { ca: [...(await import("node:tls")).rootCertificates, s.caCertificates] } }),
       };
       return { mod, credential, options };
     })();

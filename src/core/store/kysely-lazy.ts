@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
  * chunk), so this loader and the chunks that import Kysely statically share it. Undefined when
  * running from source: the package itself.
  */
-declare const COFFER_KYSELY_BUNDLE: string | undefined;
+declare const BUNDLED_KYSELY: string | undefined;
 
 type KyselyModule = typeof import("kysely");
 let loaded: KyselyModule | undefined;
@@ -18,6 +18,6 @@ let loaded: KyselyModule | undefined;
  * Node ≥ 22.12 — because query builders are: the first builder call loads it.
  */
 export function kysely(): KyselyModule {
-  loaded ??= createRequire(import.meta.url)(typeof COFFER_KYSELY_BUNDLE === "string" ? COFFER_KYSELY_BUNDLE : "kysely") as KyselyModule;
+  loaded ??= createRequire(import.meta.url)(typeof BUNDLED_KYSELY === "string" ? BUNDLED_KYSELY : "kysely") as KyselyModule;
   return loaded;
 }
