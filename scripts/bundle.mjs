@@ -37,32 +37,25 @@ const kyselyBundle = {
  * Node's built-in modules through `process.getBuiltinModule`, not as ES modules: Node builds an
  * ES module's namespace from every export, and that of node:fs includes `promises` (which loads
  * fs/promises, readline and the REPL history), node:crypto's `webcrypto`, node:net's
- * `BlockList`: several ms of every start (measured on `coffer run`). The shim exports every
- * export but the lazily loaded ones below (importing one of those fails the build: use
- * `process.getBuiltinModule` where it is needed).
+ * `BlockList`: several ms of every start (measured on `coffer run`). A static import gets a shim
+ * that exports every export but those lazily loaded ones (importing one of them by name fails
+ * the build; `process.getBuiltinModule` gives it where needed, as does the default import);
+ * a dynamic `import("node:…")` is left to Node and gets the whole module.
  */
-const LAZY_BUILTIN_EXPORTS = new Set([
-  "promises",
-  "webcrypto",
-  "subtle",
-  "getRandomValues",
-  "BlockList",
-  "SocketAddress",
-  "ReadStream",
-  "WriteStream",
-  "FileReadStream",
-  "FileWriteStream",
-  "Utf8Stream",
-  "rootCertificates",
-]);
+const LAZY_BUILTIN_EXPORTS = {
+  "node:fs": ["promises", "ReadStream", "WriteStream", "FileReadStream", "FileWriteStream", "Utf8Stream"],
+  "node:crypto": ["webcrypto", "subtle", "getRandomValues"],
+  "node:net": ["BlockList", "SocketAddress"],
+};
 const builtinShim = {
   name: "builtin-shim",
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "builtin" }));
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === "dynamic-import" ? undefined : { path: args.path, namespace: "builtin" }));
     b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
       const mod = process.getBuiltinModule(args.path);
       if (mod === undefined) throw new Error(`not a built-in module: ${args.path}`);
-      const names = Object.keys(mod).filter((k) => !LAZY_BUILTIN_EXPORTS.has(k) && k !== "default" && /^[A-Za-z_$][\w$]*$/.test(k));
+      const lazy = new Set(LAZY_BUILTIN_EXPORTS[args.path] ?? []);
+      const names = Object.keys(mod).filter((k) => !lazy.has(k) && k !== "default" && /^[A-Za-z_$][\w$]*$/.test(k));
       const lines = [`const m = process.getBuiltinModule(${JSON.stringify(args.path)});`, "export default m;"];
       for (const n of names) lines.push(`export const ${n} = m.${n};`);
       return { contents: lines.join("\n"), loader: "js" };
