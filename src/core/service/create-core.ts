@@ -10,7 +10,7 @@ import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets/index.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./access/index.ts";
 import { TokenService } from "./tokens/index.ts";
 import { AuthGuard } from "./access/index.ts";
-import { backfillStateMacs } from "./secrets/index.ts";
+import { prepareStateMacs } from "./secrets/index.ts";
 import { SecretStateMac } from "./secrets/index.ts";
 import { SecretGenerator } from "./secrets/index.ts";
 import { TemplateService } from "./templates/index.ts";
@@ -123,8 +123,14 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     await audit.init();
     await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
     const authGuard = new AuthGuard({ store, audit, limit: config.rateLimits.auth });
-    // Before anything is served: every secret row carries a state MAC from here on.
-    await backfillStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
+    // Before anything is served: every secret row carries a state MAC of the current format from here on.
+    const prepared = await prepareStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
+    if (prepared !== null && prepared.refused > 0)
+      logger.warn(
+        { action: prepared.action, refused: prepared.refused },
+        "secret rows whose state MAC does not verify were left as they are; reads refuse them (run coffer audit verify)",
+      );
+    if (prepared?.action === "integrity.upgrade") logger.info({ upgraded: prepared.upgraded }, "state MACs upgraded to format 2");
     const secrets = new SecretsService({
       store,
       keys,
