@@ -70,6 +70,16 @@ export async function keyedBlake3For(key: AesKey): Promise<KeyedBlake3> {
   return created;
 }
 
+/**
+ * Starts compiling BLAKE3's WebAssembly module (no key involved; hash-wasm compiles a module once
+ * per process), so that the first keyed instance does not wait for it: V8 compiles on a
+ * background thread while start-up goes on. A failure here is ignored: the first keyed use
+ * compiles again and reports it.
+ */
+export function prewarmKeyedBlake3(): void {
+  createBLAKE3(256).catch(() => undefined);
+}
+
 /** The keyed BLAKE3 of `key` when one was made already, else undefined (synchronous). */
 export function keyedBlake3If(key: AesKey): KeyedBlake3 | undefined {
   return keyedBlake3s.get(key);

@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { kekNeedsCreation, openKeyring, type Keyring } from "../keys/index.ts";
 import { CofferError } from "../errors/index.ts";
+import { prewarmKeyedBlake3 } from "../crypto/index.ts";
 import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
 import { AuditLog, type AuditAnchor, type AuditEventView, type AuditListFilter, type AuditVerification } from "./audit/index.ts";
 import type { Actor, RequestContext } from "./access/index.ts";
@@ -106,6 +107,8 @@ export type CoreOptions = {
 };
 
 export async function createCore(config: Config, opts: CoreOptions = {}): Promise<Core> {
+  // Every read checks a state MAC (BLAKE3 in WebAssembly): compile it while the store opens.
+  prewarmKeyedBlake3();
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
   let keyring: Keyring | null = create ? null : await openKeyring(config.kek, { allowCreate: false, recorded: [] });
