@@ -107,6 +107,10 @@ await build({
     "@azure/identity",
   ],
   plugins: [kyselyBundle, builtinShim, sqliteBinding],
+  // hash-wasm's ES module build: its "main" (picked for platform node) is a UMD file that carries
+  // every algorithm's WebAssembly as base64 text (~280 KB evaluated on every start); the ES
+  // build ("sideEffects": false) lets the bundle keep BLAKE3 alone.
+  alias: { "hash-wasm": "hash-wasm/dist/index.esm.js" },
   define: { BUNDLED_KYSELY: JSON.stringify(KYSELY_BUNDLE) },
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",

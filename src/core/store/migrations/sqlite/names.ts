@@ -11,4 +11,5 @@ export const SQLITE_MIGRATION_NAMES: readonly string[] = Object.freeze([
   "0005-leases",
   "0006-templates",
   "0007-console-sessions",
+  "0008-state-mac-format-2",
 ]);
