@@ -41,8 +41,11 @@ export async function openBackend(
 ): Promise<{ readonly backend: Backend; readonly close: () => Promise<void> }> {
   const addr = remoteAddress(io, opts);
   if (addr === null) {
+    // Loaded while the core opens (start-up of `coffer run`); a core that fails to open leaves it unawaited.
+    const loading = import("./local-backend.ts");
+    loading.catch(() => undefined);
     const core = await openLocalCore(io, opts);
-    const { localBackend } = await import("./local-backend.ts");
+    const { localBackend } = await loading;
     return { backend: localBackend(core, localActor(io)), close: () => core.close() };
   }
   const token = io.env["COFFER_TOKEN"];

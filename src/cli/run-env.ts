@@ -103,9 +103,11 @@ export function isEnvName(name: string): boolean {
   return ENV_NAME.test(name);
 }
 
+const LOADER_NAME_SET: ReadonlySet<string> = new Set(LOADER_NAMES);
+
 export function isLoaderName(name: string): boolean {
   const up = name.toUpperCase();
-  return LOADER_NAMES.includes(up) || LOADER_PREFIXES.some((p) => up.startsWith(p));
+  return LOADER_NAME_SET.has(up) || LOADER_PREFIXES.some((p) => up.startsWith(p));
 }
 
 export function isCredentialVar(name: string): boolean {
