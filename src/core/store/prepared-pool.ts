@@ -6,7 +6,7 @@ import type pg from "pg";
 /** At most this many prepared statements per connection; past it, queries go unnamed. */
 const MAX_PREPARED_PER_CONNECTION = 256;
 
-type Prepared = { readonly names: Set<string>; sessionScope: string | null };
+type Prepared = { readonly names: Set<string>; sessionScope: string | null; wrapper: PostgresPoolClient };
 const prepared = new WeakMap<pg.PoolClient, Prepared>();
 
 function statementName(sql: string): string {
@@ -55,28 +55,40 @@ export function preparedStatementPool(pool: pg.Pool): PostgresPool {
       const client = await pool.connect();
       let state = prepared.get(client);
       if (state === undefined) {
-        state = { names: new Set(), sessionScope: null };
+        state = newState(client);
         prepared.set(client, state);
         client.on("error", () => undefined);
       }
-      const conn = state;
-      const names = state.names;
-      return {
-        query: (async (sql: string, parameters: readonly unknown[]) => {
-          const scope = sessionScope.getStore();
-          if (scope !== undefined && conn.sessionScope !== scope) await setSessionScope(client, conn, scope);
-          if (parameters.length === 0) return client.query(sql);
-          const name = statementName(sql);
-          if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
-          names.add(name);
-          return client.query({ name, text: sql, values: [...parameters] });
-        }) as unknown as PostgresPoolClient["query"],
-        release: () => {
-          client.release();
-        },
-      };
+      return state.wrapper;
     },
     end: () => pool.end(),
     options: pool.options,
   };
+}
+
+/**
+ * The per-connection state and the one wrapper Kysely sees for a pg client. Kysely knows its
+ * connections by the object `connect()` returns and runs `onCreateConnection` (`SET ROLE
+ * coffer_app`) for each new one: a fresh wrapper per checkout made every unit of work pay
+ * that extra round trip, so the wrapper lives as long as its client.
+ */
+function newState(client: pg.PoolClient): Prepared {
+  const state: Prepared = { names: new Set(), sessionScope: null, wrapper: undefined as unknown as PostgresPoolClient };
+  const names = state.names;
+  state.wrapper = {
+    query: (async (sql: string, parameters: readonly unknown[]) => {
+      const scope = sessionScope.getStore();
+      if (scope !== undefined && state.sessionScope !== scope) await setSessionScope(client, state, scope);
+      if (parameters.length === 0) return client.query(sql);
+      const name = statementName(sql);
+      if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
+      names.add(name);
+      return client.query({ name, text: sql, values: [...parameters] });
+    }) as unknown as PostgresPoolClient["query"],
+    // Kysely asks for the client to be destroyed (not reused) when a ROLLBACK failed on it.
+    release: (destroy?: boolean) => {
+      client.release(destroy === true);
+    },
+  };
+  return state;
 }
