@@ -4,6 +4,7 @@ import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
+import { registerPgDirect } from "./pg-direct.ts";
 import { preparedStatementPool, sessionScope } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
 import { mapStoreError, ownerPatternToLike, type OwnerScope, type ScrubResult, type Store } from "./store.ts";
@@ -89,13 +90,18 @@ function beginScoped(scope: OwnerScope): CompiledQuery {
  * run as the connecting (owner) role on a connection of their own.
  */
 export function openPostgresStore(settings: PostgresSettings): Store {
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool: preparedStatementPool(pool(settings, settings.poolMax)),
-      onCreateConnection: async (conn) => {
-        await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
-      },
-    }),
+  const appPool = preparedStatementPool(pool(settings, settings.poolMax), APP_ROLE);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: appPool }) });
+  // The root executor's prebuilt reads (autocommit, as through Kysely) go straight to the pool.
+  registerPgDirect(db, {
+    all: async <T>(text: string, params: readonly unknown[]): Promise<T[]> => {
+      const client = await appPool.connect();
+      try {
+        return (await client.query<T>(text, params)).rows;
+      } finally {
+        client.release();
+      }
+    },
   });
   const asOwner = async <T>(fn: (owner: Kysely<unknown>) => Promise<T>): Promise<T> => {
     const owner = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pool(settings, 1) }) });

@@ -6,11 +6,20 @@ import type pg from "pg";
 /** At most this many prepared statements per connection; past it, queries go unnamed. */
 const MAX_PREPARED_PER_CONNECTION = 256;
 
-type Prepared = { readonly names: Set<string>; sessionScope: string | null; wrapper: PostgresPoolClient };
+type Prepared = { readonly names: Set<string>; sessionScope: string | null; readonly wrapper: PostgresPoolClient };
 const prepared = new WeakMap<pg.PoolClient, Prepared>();
 
+/** Statement names by SQL text: Coffer's texts are a fixed set, so this stays small (and is capped). */
+const names = new Map<string, string>();
+const MAX_NAMES = 1024;
+
 function statementName(sql: string): string {
-  return `coffer_${createHash("sha1").update(sql).digest("hex")}`;
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = `coffer_${createHash("sha1").update(sql).digest("hex")}`;
+    if (names.size < MAX_NAMES) names.set(sql, name);
+  }
+  return name;
 }
 
 /**
@@ -38,27 +47,38 @@ async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: st
 }
 
 /**
- * A pg pool for Kysely whose parameterised queries run as named (prepared) statements, one
- * per distinct SQL text and connection. Kysely sends every query unnamed, so PostgreSQL
- * parsed and planned each one on every call: measured at about 90 µs of a 94 µs lookup here.
- * Coffer's SQL texts are a fixed set, so the statements per connection stay few (and are
- * capped). Parameterless queries (BEGIN; set_config…, COMMIT) keep the simple protocol,
- * which allows several statements in one round trip.
+ * A pg pool for Kysely (and the store's direct reads, pg-direct.ts) whose connections run as
+ * `role`, and whose parameterised queries run as named (prepared) statements, one per distinct
+ * SQL text and connection. Kysely sends every query unnamed, so PostgreSQL parsed and planned
+ * each one on every call: measured at about 90 µs of a 94 µs lookup here. Coffer's SQL texts
+ * are a fixed set, so the statements per connection stay few (and are capped). Parameterless
+ * queries (BEGIN; set_config…, COMMIT) keep the simple protocol, which allows several
+ * statements in one round trip.
+ *
+ * `SET ROLE` runs here, once per connection, the first time the pool hands it out, before any
+ * other statement; a connection on which it fails is destroyed, never handed out. (Kysely's
+ * `onCreateConnection` would miss connections used by the direct path.)
  *
  * Also listens for errors on checked-out clients: pg-pool removes its listener while a
  * client is out, and a connection dropped mid-query would otherwise crash the process with
  * an unhandled 'error' event instead of failing the query.
  */
-export function preparedStatementPool(pool: pg.Pool): PostgresPool {
+export function preparedStatementPool(pool: pg.Pool, role: string): PostgresPool {
+  if (!/^[a-z_][a-z0-9_]*$/.test(role)) throw new Error("preparedStatementPool: role must be a plain lower-case identifier");
   return {
     connect: async (): Promise<PostgresPoolClient> => {
       const client = await pool.connect();
-      let state = prepared.get(client);
-      if (state === undefined) {
-        state = newState(client);
-        prepared.set(client, state);
-        client.on("error", () => undefined);
+      const known = prepared.get(client);
+      if (known !== undefined) return known.wrapper;
+      client.on("error", () => undefined);
+      try {
+        await client.query(`SET ROLE ${role}`);
+      } catch (e) {
+        client.release(true);
+        throw e;
       }
+      const state = newState(client);
+      prepared.set(client, state);
       return state.wrapper;
     },
     end: () => pool.end(),
@@ -67,27 +87,29 @@ export function preparedStatementPool(pool: pg.Pool): PostgresPool {
 }
 
 /**
- * The per-connection state and the one wrapper Kysely sees for a pg client. Kysely knows its
- * connections by the object `connect()` returns and runs `onCreateConnection` (`SET ROLE
- * coffer_app`) for each new one: a fresh wrapper per checkout made every unit of work pay
- * that extra round trip, so the wrapper lives as long as its client.
+ * The per-connection state and the one wrapper handed out for a pg client, for as long as the
+ * client lives. Kysely knows its connections by that object: a fresh one per checkout would be
+ * a "new connection" to it each time.
  */
 function newState(client: pg.PoolClient): Prepared {
-  const state: Prepared = { names: new Set(), sessionScope: null, wrapper: undefined as unknown as PostgresPoolClient };
-  const names = state.names;
-  state.wrapper = {
-    query: (async (sql: string, parameters: readonly unknown[]) => {
-      const scope = sessionScope.getStore();
-      if (scope !== undefined && state.sessionScope !== scope) await setSessionScope(client, state, scope);
-      if (parameters.length === 0) return client.query(sql);
-      const name = statementName(sql);
-      if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
-      names.add(name);
-      return client.query({ name, text: sql, values: [...parameters] });
-    }) as unknown as PostgresPoolClient["query"],
-    // Kysely asks for the client to be destroyed (not reused) when a ROLLBACK failed on it.
-    release: (destroy?: boolean) => {
-      client.release(destroy === true);
+  const names = new Set<string>();
+  const state: Prepared = {
+    names,
+    sessionScope: null,
+    wrapper: {
+      query: (async (sql: string, parameters: readonly unknown[]) => {
+        const scope = sessionScope.getStore();
+        if (scope !== undefined && state.sessionScope !== scope) await setSessionScope(client, state, scope);
+        if (parameters.length === 0) return client.query(sql);
+        const name = statementName(sql);
+        if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
+        names.add(name);
+        return client.query({ name, text: sql, values: [...parameters] });
+      }) as unknown as PostgresPoolClient["query"],
+      // Kysely asks for the client to be destroyed (not reused) when a ROLLBACK failed on it.
+      release: (destroy?: boolean) => {
+        client.release(destroy === true);
+      },
     },
   };
   return state;

@@ -3,6 +3,8 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { Secret } from "../secret/index.ts";
 import { openStore } from "./open-store.ts";
+import { pgDirectFor } from "./pg-direct.ts";
+import { selectRows } from "./sqlite-direct.ts";
 import type { Executor } from "./schema.ts";
 import { NO_OWNERS, ownerPatternToLike, type OwnerScope } from "./store.ts";
 import { LOCAL_CONTEXT } from "../service/index.ts";
@@ -196,6 +198,40 @@ describe("PostgreSQL owner scopes on a reused connection", () => {
       assert.deepEqual(await store.read(NO_OWNERS, owners), []);
       assert.deepEqual(await store.read({ kind: "all", why: "test" }, owners), [{ owner_id: "a" }, { owner_id: "b" }, { owner_id: "c" }]);
       assert.deepEqual(await store.read(scope("project/a"), owners), [{ owner_id: "a" }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("runs the store's direct reads as coffer_app under the read's scope, from a connection's first statement", async () => {
+    const store = await openStore({ kind: "postgres", url: Secret.fromString(t.dbUrl ?? ""), poolMax: 1, statementTimeoutMs: 5000 });
+    const direct = async (db: Executor): Promise<{ who: string; owners: string[] }> => {
+      assert.notEqual(pgDirectFor(db), null, "the read must take the direct path, or this test proves nothing about it");
+      const rows = await selectRows<{ owner_id: string; who: string }>(
+        db,
+        "SELECT owner_id, current_user AS who FROM secrets WHERE owner_type = $1 ORDER BY owner_id",
+        ["project"],
+      );
+      const who = await selectRows<{ who: string }>(db, "SELECT current_user AS who", []);
+      return { who: who[0]?.who ?? "", owners: rows.map((r) => r.owner_id) };
+    };
+    const scope = (p: string): OwnerScope => ({ kind: "owners", patterns: [p] });
+    try {
+      // The first statement the new connection ever runs is this direct read: run as the
+      // connecting superuser it would bypass row-level security and list every owner.
+      assert.deepEqual(await store.read(scope("project/a"), direct), { who: "coffer_app", owners: ["a"] });
+      assert.deepEqual(await store.read({ kind: "all", why: "test" }, direct), { who: "coffer_app", owners: ["a", "b", "c"] });
+      assert.deepEqual(
+        await store.read(scope("project/b"), direct),
+        { who: "coffer_app", owners: ["b"] },
+        "the wider scope did not linger",
+      );
+      assert.deepEqual(
+        await store.transaction(scope("project/c"), (db) => Promise.resolve(pgDirectFor(db))),
+        null,
+        "a transaction never goes direct",
+      );
+      assert.deepEqual(await store.read(NO_OWNERS, direct), { who: "coffer_app", owners: [] });
     } finally {
       await store.close();
     }
