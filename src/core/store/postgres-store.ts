@@ -5,7 +5,7 @@ import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
 import { registerPgDirect } from "./pg-direct.ts";
-import { preparedStatementPool, sessionScope } from "./prepared-pool.ts";
+import { DEFERRED_BEGIN, preparedStatementPool, sessionScope } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
 import { mapStoreError, ownerPatternToLike, type OwnerScope, type ScrubResult, type Store } from "./store.ts";
 
@@ -74,14 +74,15 @@ function scopeSettings(scope: OwnerScope): { all: "on" | "off"; owners: string }
 }
 
 /**
- * BEGIN and the transaction-local owner scope that the row-level security policies read, in
- * one round trip: a parameterless multi-statement string goes over the simple-query protocol.
- * The scope is inlined as a literal, so it is checked against a strict character set first
- * (owner patterns are validated long before; this is the last guard).
+ * BEGIN and the transaction-local owner scope that the row-level security policies read. The
+ * pool sends them with the transaction's first statement, in the same round trip, and that
+ * statement runs only if both succeeded (prepared-pool.ts, pg-pipeline.ts). The scope is
+ * checked against a strict character set first (owner patterns are validated long before;
+ * this is the last guard).
  */
 function beginScoped(scope: OwnerScope): CompiledQuery {
   const { all, owners } = scopeSettings(scope);
-  return CompiledQuery.raw(`BEGIN; SELECT set_config('coffer.all_owners', '${all}', true), set_config('coffer.owners', '${owners}', true)`);
+  return CompiledQuery.raw(DEFERRED_BEGIN, [all, owners]);
 }
 
 /**
@@ -90,7 +91,7 @@ function beginScoped(scope: OwnerScope): CompiledQuery {
  * run as the connecting (owner) role on a connection of their own.
  */
 export function openPostgresStore(settings: PostgresSettings): Store {
-  const appPool = preparedStatementPool(pool(settings, settings.poolMax), APP_ROLE);
+  const appPool = preparedStatementPool(pool(settings, settings.poolMax), APP_ROLE, types);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: appPool }) });
   // The root executor's prebuilt reads (autocommit, as through Kysely) go straight to the pool.
   registerPgDirect(db, {
@@ -113,7 +114,7 @@ export function openPostgresStore(settings: PostgresSettings): Store {
       await owner.destroy();
     }
   };
-  // A transaction sets its scope transaction-locally (BEGIN; set_config(…, true)); it runs
+  // A transaction sets its scope transaction-locally (BEGIN, set_config(…, true)); it runs
   // outside any read's session scope so no session-level setting happens inside it.
   const transaction = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
     sessionScope
