@@ -28,13 +28,13 @@ describe("coffer CLI on PostgreSQL (real child processes, real server)", () => {
     const status = cli.run(["migrate", "--status"]);
     assert.match(
       status.stdout,
-      /postgres: 0 applied, pending: 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates, 0007-console-sessions/,
+      /postgres: 0 applied, pending: 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates, 0007-console-sessions, 0008-state-mac-format-2/,
     );
     const r = cli.run(["migrate"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(
       r.stdout,
-      "postgres: applied 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates, 0007-console-sessions\n",
+      "postgres: applied 0001-initial, 0002-rotation-jobs, 0003-server, 0004-integrity, 0005-leases, 0006-templates, 0007-console-sessions, 0008-state-mac-format-2\n",
     );
     assert.equal(cli.run(["migrate"]).stdout, "postgres: schema is up to date\n");
   });

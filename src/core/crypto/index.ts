@@ -8,7 +8,7 @@ export { systemEffects } from "./effects.ts";
 export type { Effects } from "./effects.ts";
 export { sealVersion, openVersion } from "./envelope.ts";
 export type { SealedVersion } from "./envelope.ts";
-export { hmacSha256, hmacSha256Fields, fingerprintKey } from "./mac.ts";
+export { hmacSha256, hmacSha256Fields, fingerprintKey, KeyedBlake3, keyedBlake3For, keyedBlake3If, prewarmKeyedBlake3 } from "./mac.ts";
 export { sha256Hex } from "./digest.ts";
 export { parsePortable, formatPortable, sealPortable, openPortable } from "./portable.ts";
 export type { Portable } from "./portable.ts";

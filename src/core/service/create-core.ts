@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { kekNeedsCreation, openKeyring, type Keyring } from "../keys/index.ts";
 import { CofferError } from "../errors/index.ts";
+import { prewarmKeyedBlake3 } from "../crypto/index.ts";
 import { keyRepo, NO_OWNERS, openStore, type Store } from "../store/index.ts";
 import { AuditLog, type AuditAnchor, type AuditEventView, type AuditListFilter, type AuditVerification } from "./audit/index.ts";
 import type { Actor, RequestContext } from "./access/index.ts";
@@ -10,7 +11,7 @@ import { REQUEST_DIGEST_PURPOSE, SecretsService } from "./secrets/index.ts";
 import { RateLimiter, recentAuthentication, type ReauthHook } from "./access/index.ts";
 import { TokenService } from "./tokens/index.ts";
 import { AuthGuard } from "./access/index.ts";
-import { backfillStateMacs } from "./secrets/index.ts";
+import { prepareStateMacs } from "./secrets/index.ts";
 import { SecretStateMac } from "./secrets/index.ts";
 import { SecretGenerator } from "./secrets/index.ts";
 import { TemplateService } from "./templates/index.ts";
@@ -106,6 +107,8 @@ export type CoreOptions = {
 };
 
 export async function createCore(config: Config, opts: CoreOptions = {}): Promise<Core> {
+  // Every read checks a state MAC (BLAKE3 in WebAssembly): compile it while the store opens.
+  prewarmKeyedBlake3();
   const logger = opts.logger ?? silentLogger;
   const create = kekNeedsCreation(config.kek);
   let keyring: Keyring | null = create ? null : await openKeyring(config.kek, { allowCreate: false, recorded: [] });
@@ -123,8 +126,14 @@ export async function createCore(config: Config, opts: CoreOptions = {}): Promis
     await audit.init();
     await keys.ensureInternalKey(REQUEST_DIGEST_PURPOSE);
     const authGuard = new AuthGuard({ store, audit, limit: config.rateLimits.auth });
-    // Before anything is served: every secret row carries a state MAC from here on.
-    await backfillStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
+    // Before anything is served: every secret row carries a state MAC of the current format from here on.
+    const prepared = await prepareStateMacs({ store, keys, audit, state: new SecretStateMac(keys), now: () => new Date() });
+    if (prepared !== null && prepared.refused > 0)
+      logger.warn(
+        { action: prepared.action, refused: prepared.refused },
+        "secret rows whose state MAC does not verify were left as they are; reads refuse them (run coffer audit verify)",
+      );
+    if (prepared?.action === "integrity.upgrade") logger.info({ upgraded: prepared.upgraded }, "state MACs upgraded to format 2");
     const secrets = new SecretsService({
       store,
       keys,

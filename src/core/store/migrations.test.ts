@@ -15,6 +15,7 @@ import { createCore, LOCAL_CONTEXT as CTX, migrateDatabase, silentLogger } from 
 import { AuditLog } from "../service/audit/index.ts";
 import { SecretsService } from "../service/secrets/index.ts";
 import { KeyManager } from "../service/scope-keys/index.ts";
+import { STATE_MAC_2_PURPOSE, VALUE_HMAC_PURPOSE } from "../service/secrets/secret-state.ts";
 import { ACTOR, DIALECTS, type Dialect } from "../../../test/fixtures/temp-core.ts";
 import { freshDatabase } from "../../../test/fixtures/postgres.ts";
 import { postgresShape, sqliteShape } from "../../../test/fixtures/logical-schema.ts";
@@ -107,7 +108,7 @@ async function coreWithoutSchemaStep(config: Config): Promise<{ secrets: Secrets
   await keys.verifyKeyring();
   const audit = new AuditLog(store, keys);
   await audit.init();
-  for (const purpose of ["state-mac", "value-hmac"]) await keys.ensureInternalKey(purpose);
+  for (const purpose of [STATE_MAC_2_PURPOSE, VALUE_HMAC_PURPOSE]) await keys.ensureInternalKey(purpose);
   return { secrets: new SecretsService({ store, keys, audit, logger: silentLogger }), audit, close: () => store.close() };
 }
 

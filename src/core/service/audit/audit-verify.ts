@@ -2,7 +2,7 @@ import { constantTimeEqual, hmacSha256, toHex, type AesKey } from "../../crypto/
 import { invalidInput } from "../../errors/index.ts";
 import { auditRepo, integrityRepo, NO_OWNERS, type Store } from "../../store/index.ts";
 import { chainBytes, GENESIS } from "./audit-chain.ts";
-import { AUDIT_HEAD_MARK, BACKFILL_ACTION, markVerifies, STATE_MACS_MARK } from "../secrets/integrity-marks.ts";
+import { AUDIT_HEAD_MARK, BACKFILL_ACTION, markVerifies, STATE_MACS_MARK, UPGRADE_ACTION } from "../secrets/integrity-marks.ts";
 import type { KeyManager } from "../scope-keys/key-manager.ts";
 import { crossCheckSecrets, WriteTracker } from "../secrets/state-cross-check.ts";
 
@@ -40,6 +40,7 @@ type Walk = {
   readonly anchorSeq: number | null;
   anchorMac: Uint8Array | null;
   readonly backfills: number[];
+  readonly upgrades: number[];
   readonly writes: WriteTracker;
 };
 
@@ -57,6 +58,7 @@ export async function verifyAuditLog(deps: Deps, anchor: AuditAnchor | null): Pr
     anchorSeq: anchor?.seq ?? null,
     anchorMac: null,
     backfills: [],
+    upgrades: [],
     writes: new WriteTracker(),
   };
   for (;;) {
@@ -84,6 +86,7 @@ async function checkEvent(deps: Deps, walk: Walk, row: auditRepo.AuditRow, probl
   if (key === null || !constantTimeEqual(hmacSha256(key, chainBytes(row)), row.mac))
     problems.push({ seq: row.seq, problem: "its MAC does not match its contents (modified or moved)" });
   if (row.action === BACKFILL_ACTION && row.outcome === "success") walk.backfills.push(row.seq);
+  if (row.action === UPGRADE_ACTION && row.outcome === "success") walk.upgrades.push(row.seq);
   walk.writes.record(row);
   if (row.seq === walk.anchorSeq) walk.anchorMac = row.mac;
   walk.prev = { seq: row.seq, mac: row.mac };
@@ -122,6 +125,11 @@ async function checkMarks(deps: Deps, walk: Walk, headSeq: number, headMac: Uint
     out.push({
       seq,
       problem: "state MACs were backfilled again: the marker was removed outside Coffer, so rows may have been re-MAC'd after tampering",
+    });
+  for (const seq of walk.upgrades.slice(1))
+    out.push({
+      seq,
+      problem: "state MACs were upgraded again: the marker was reverted outside Coffer, so old rows may have been re-MAC'd after tampering",
     });
   return out;
 }

@@ -276,6 +276,17 @@ export class KeyManager {
     return { id: row.id, key };
   }
 
+  /**
+   * The internal key for `purpose` when this process holds it fresh in its cache, else null:
+   * synchronous, for a read path that runs on every request (the state MAC check). A null
+   * answer sends the caller to {@link internalKey}, which loads and caches it.
+   */
+  peekInternalKey(purpose: string): ScopeKey | null {
+    const id = this.#internalByPurpose.get(purpose);
+    const cached = id === undefined ? null : this.#fromCache(id);
+    return id !== undefined && cached !== null ? { id, key: cached } : null;
+  }
+
   /** @throws CofferError KEY_NOT_FOUND when the key row is gone, DECRYPT_FAILED when it does not unwrap. */
   async internalKeyById(db: Executor, id: string): Promise<AesKey> {
     const cached = this.#fromCache(id);

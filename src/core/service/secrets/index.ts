@@ -16,4 +16,4 @@ export { GENERATOR_CHARSETS, GENERATOR_ENCODINGS, GENERATOR_META_KEY, SecretGene
 export type { GenerateInput, GenerateResult, GeneratorOptions } from "./secret-generate.ts";
 export type { SecretView, VersionView } from "./secret-views.ts";
 export { SecretStateMac } from "./secret-state.ts";
-export { backfillStateMacs } from "./integrity-marks.ts";
+export { prepareStateMacs } from "./integrity-marks.ts";

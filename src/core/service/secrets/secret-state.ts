@@ -1,4 +1,12 @@
-import { constantTimeEqual, hmacSha256, hmacSha256Fields, type AesKey } from "../../crypto/index.ts";
+import {
+  constantTimeEqual,
+  hmacSha256,
+  hmacSha256Fields,
+  keyedBlake3For,
+  keyedBlake3If,
+  type AesKey,
+  type KeyedBlake3,
+} from "../../crypto/index.ts";
 import { CofferError } from "../../errors/index.ts";
 import { formatOwner, ownerFromColumns } from "../../model/index.ts";
 import type { Secret } from "../../secret/index.ts";
@@ -6,14 +14,27 @@ import { secretRepo, type Executor } from "../../store/index.ts";
 import { canonicalJson } from "../audit/canonical-json.ts";
 import type { KeyManager } from "../scope-keys/key-manager.ts";
 
-/** The internal key that MACs each secret's state (identity, current version, deleted marker, metadata, times). */
+/**
+ * The internal key of state MAC format 1 (HMAC-SHA-256), kept only to verify format-1 MACs once
+ * while they are upgraded (integrity-marks.ts); reads never accept format 1.
+ */
 export const STATE_MAC_PURPOSE = "state-mac";
+/** The internal key that MACs each secret's state (identity, current version, deleted marker, metadata, times). */
+export const STATE_MAC_2_PURPOSE = "state-mac-2";
 /** The internal key that computes each version's plaintext HMAC (`coffer secrets check`). */
 export const VALUE_HMAC_PURPOSE = "value-hmac";
-const STATE_FORMAT = 1;
+/**
+ * The state MAC format, stored as the MAC's first byte: 2 is BLAKE3 keyed-hash (33 bytes in
+ * all). Format 1 (December 2026) was HMAC-SHA-256 (32 bytes, no format byte); its per-call cost
+ * in `node:crypto` alone was 12-16% of a masked get (docs/benchmarks.md).
+ */
+export const STATE_FORMAT = 2;
+const LEGACY_FORMAT = 1;
 /** How many verified (MAC → state) pairs are remembered per process. */
 const VERIFIED_CACHE_MAX = 10_000;
 const VALUE_FORMAT = "coffer/value-hmac/v1";
+/** What {@link SecretStateMac.check} returns when it verified synchronously. */
+const CHECKED: Promise<void> = Promise.resolve();
 
 /** The columns a state MAC covers: every column of the row but its id and the MAC itself. */
 export type SecretState = Omit<secretRepo.SecretRow, "id" | "state_mac">;
@@ -36,11 +57,11 @@ function metaForMac(text: string): string {
 
 const optional = (v: string | null): string => (v === null ? "-" : `=${v}`);
 
-/** The fields the MAC covers, in order, each length-prefixed by `encodeFields` (format 1: never change the bytes). */
-function stateFields(r: SecretState): (string | number)[] {
+/** The fields the MAC covers, in order, each length-prefixed by `encodeFields` (never change the bytes of a format). */
+function stateFields(r: SecretState, format: number): (string | number)[] {
   return [
     "coffer/secret-state",
-    STATE_FORMAT,
+    format,
     r.owner_type,
     r.owner_id,
     r.key_name,
@@ -53,9 +74,28 @@ function stateFields(r: SecretState): (string | number)[] {
   ];
 }
 
-/** The state MAC of a row: HMAC-SHA-256 over its encoded state fields. */
-function stateMac(key: AesKey, r: SecretState): Uint8Array {
-  return hmacSha256Fields(key, stateFields(r));
+/** The state MAC of a row (format 2): the format byte, then BLAKE3 keyed-hash of its encoded state fields. */
+function stateMac(h: KeyedBlake3, r: SecretState): Uint8Array {
+  const tag = h.macFields(stateFields(r, STATE_FORMAT));
+  const out = new Uint8Array(1 + tag.byteLength);
+  out[0] = STATE_FORMAT;
+  out.set(tag, 1);
+  return out;
+}
+
+/** Whether a stored MAC is in the current format (its first byte; a format-1 MAC has none). */
+export function isCurrentFormat(mac: Uint8Array): boolean {
+  return mac.byteLength === 33 && mac[0] === STATE_FORMAT;
+}
+
+/** A row's format-1 MAC: HMAC-SHA-256 under the `state-mac` key (what Coffer wrote before format 2). */
+export function format1Mac(key: AesKey, r: SecretState): Uint8Array {
+  return hmacSha256Fields(key, stateFields(r, LEGACY_FORMAT));
+}
+
+/** Whether `mac` is the row's format-1 MAC: the upgrade's check. */
+export function verifiesAsFormat1(key: AesKey, r: SecretState, mac: Uint8Array): boolean {
+  return constantTimeEqual(format1Mac(key, r), mac);
 }
 
 /** A row as it was verified: every column the MAC covers, the MAC, and the key that checked it. */
@@ -120,9 +160,14 @@ export class SecretStateMac {
     this.#keys = keys;
   }
 
+  /** The current key's id and its keyed BLAKE3 (made once per key object). */
+  async #key(db: Executor): Promise<{ readonly id: string; readonly h: KeyedBlake3 }> {
+    const k = await this.#keys.internalKey(db, STATE_MAC_2_PURPOSE);
+    return { id: k.id, h: await keyedBlake3For(k.key) };
+  }
+
   async mac(db: Executor, r: SecretState): Promise<Uint8Array> {
-    const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
-    return stateMac(k.key, r);
+    return stateMac((await this.#key(db)).h, r);
   }
 
   /** Applies `patch` to the row with its new state MAC, in the caller's transaction. @returns the row as it now is. */
@@ -135,14 +180,37 @@ export class SecretStateMac {
 
   /**
    * Refuses a row whose state does not verify (a NULL MAC included: every row was MAC'd at the
-   * first open with the key). @throws CofferError STATE_TAMPERED naming the secret.
+   * first open with the key). Synchronous work once the key is loaded (one promise already
+   * settled is returned), since every read of a secret runs it.
+   * @throws CofferError STATE_TAMPERED naming the secret (as a rejected promise).
    */
-  async check(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+  check(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+    const k = this.#keys.peekInternalKey(STATE_MAC_2_PURPOSE);
+    const h = k === null ? undefined : keyedBlake3If(k.key);
+    if (k === null || h === undefined) return this.#loadAndCheck(db, row);
+    try {
+      this.#checkWith(k.id, h, row);
+      return CHECKED;
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  async #loadAndCheck(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+    const k = await this.#key(db);
+    this.#checkWith(k.id, k.h, row);
+  }
+
+  #checkWith(keyId: string, h: KeyedBlake3, row: secretRepo.SecretRow): void {
     if (row.state_mac === null) throw stateTampered(row, "its state MAC was removed");
-    const k = await this.#keys.internalKey(db, STATE_MAC_PURPOSE);
     const seen = this.#verified.get(row.id);
-    if (seen !== undefined && sameAsVerified(seen, k.id, row, row.state_mac)) return;
-    if (!constantTimeEqual(stateMac(k.key, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
+    if (seen !== undefined && sameAsVerified(seen, keyId, row, row.state_mac)) return;
+    if (!isCurrentFormat(row.state_mac))
+      throw stateTampered(
+        row,
+        "its state MAC is not in the current format: copied from a copy of the database older than the format upgrade",
+      );
+    if (!constantTimeEqual(stateMac(h, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
     if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
     this.#verified.set(row.id, {
       owner_type: row.owner_type,
@@ -154,8 +222,8 @@ export class SecretStateMac {
       updated_at: row.updated_at,
       last_rotated_at: row.last_rotated_at,
       deleted_at: row.deleted_at,
-      keyId: k.id,
-      mac: Uint8Array.from(row.state_mac),
+      keyId,
+      mac: new Uint8Array(row.state_mac), // a copy (a Buffer's slice would be a view)
     });
   }
 

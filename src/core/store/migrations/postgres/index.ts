@@ -6,6 +6,7 @@ import * as m0004 from "./0004-integrity.ts";
 import * as m0005 from "./0005-leases.ts";
 import * as m0006 from "./0006-templates.ts";
 import * as m0007 from "./0007-console-sessions.ts";
+import * as m0008 from "./0008-state-mac-format-2.ts";
 
 /** PostgreSQL migrations, in order; names match the SQLite migrations one for one. */
 export const postgresMigrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -16,4 +17,5 @@ export const postgresMigrations: Readonly<Record<string, Migration>> = Object.fr
   "0005-leases": m0005,
   "0006-templates": m0006,
   "0007-console-sessions": m0007,
+  "0008-state-mac-format-2": m0008,
 });
