@@ -174,7 +174,8 @@ function breakdownTable(r: BenchReport): string | null {
   if (rows.length === 0) return null;
   return [
     table(["where the time goes (per op)", "round trips", "wall us", "client CPU us", "server CPU us", "waiting us"], rows),
-    "(client CPU: this process, all threads; server CPU: its PostgreSQL backends, from /proc (n/a for a server elsewhere); waiting: the rest)",
+    "(client CPU: this process, all its threads, so waiting can come out slightly below zero; server CPU: its PostgreSQL backends, " +
+      "from /proc/<pid>/schedstat (n/a for a server elsewhere); waiting: the rest of the wall time)",
   ].join("\n");
 }
 
