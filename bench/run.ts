@@ -12,7 +12,6 @@ import {
   DIALECTS,
   countsFor,
   makeWorkload,
-  opsPerSec,
   progress,
   timeInterleaved,
   type BenchDb,
@@ -21,6 +20,7 @@ import {
   type Workload,
 } from "./common.ts";
 import { openFloor } from "./floors.ts";
+import { installRoundTripCounter, probeSide } from "./pg-breakdown.ts";
 import { preparePostgres } from "./pg-server.ts";
 import { measurePoolScaling } from "./pool-scaling.ts";
 import { formatFilesText, measureFiles } from "./files.ts";
@@ -145,6 +145,8 @@ async function measureOps(
   w: Workload,
   counts: Counts,
 ): Promise<{ operations: OpResult[]; stateMac: StateMacShare }> {
+  // PostgreSQL: round trips are counted per pg client from the start (pg-breakdown.ts).
+  if (db.dialect === "postgres") installRoundTripCounter();
   const coffer = await openCofferOps(db, home, w);
   try {
     const floor = await openFloor({ db, dir, workload: w, schema: coffer.schema() });
@@ -162,11 +164,18 @@ async function measureOps(
       ] as const) {
         progress(`${op}: ${n.toLocaleString("en-US")} operations, floor and Coffer alternating`);
         // Writes change the tables: their statistics are refreshed after each round, untimed.
-        const t = await timeInterleaved(n, counts.rounds, floor[op], coffer[op], op === "set" ? () => floor.refreshStats() : undefined);
-        const r = opResult(db.dialect, op, t);
-        progress(
-          `${op}: Coffer ${opsPerSec(n, t.cofferMs).toFixed(0)}/s, floor ${opsPerSec(n, t.floorMs).toFixed(0)}/s (${r.ratioPct.toFixed(1)}%)`,
-        );
+        const after = op === "set" ? () => floor.refreshStats() : undefined;
+        let r: OpResult;
+        if (db.dialect === "postgres") {
+          const [f, c] = [probeSide(floor[op]), probeSide(coffer[op])];
+          r = opResult(db.dialect, op, await timeInterleaved(n, counts.rounds, f.fn, c.fn, after), {
+            coffer: c.result(),
+            floor: f.result(),
+          });
+        } else {
+          r = opResult(db.dialect, op, await timeInterleaved(n, counts.rounds, floor[op], coffer[op], after));
+        }
+        progress(`${op}: Coffer ${r.cofferOpsPerSec.toFixed(0)}/s, floor ${r.floorOpsPerSec.toFixed(0)}/s (${r.ratioPct.toFixed(1)}%)`);
         results.push(r);
       }
       // At most 5,000 rows: the checker remembers 10,000 verified rows, so the repeat pass hits.

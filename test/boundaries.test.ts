@@ -52,6 +52,8 @@ const BENCH = join(ROOT, "bench");
 const BENCH_FLOORS = new Set([
   "bench/floors.ts",
   "bench/floor-postgres.ts",
+  // Imports pg only to count each client's round trips (no SQL): where the time goes.
+  "bench/pg-breakdown.ts",
   "bench/http-floor.ts",
   "bench/pg-server.ts",
   "bench/rotation.ts",

@@ -4,7 +4,8 @@ import { CofferError } from "../errors/index.ts";
 import type { Secret } from "../secret/index.ts";
 import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { postgresMigrations } from "./migrations/postgres/index.ts";
-import { preparedStatementPool, sessionScope } from "./prepared-pool.ts";
+import { registerPgDirect } from "./pg-direct.ts";
+import { DEFERRED_BEGIN, preparedStatementPool, sessionScope } from "./prepared-pool.ts";
 import type { Database, Executor } from "./schema.ts";
 import { mapStoreError, ownerPatternToLike, type OwnerScope, type ScrubResult, type Store } from "./store.ts";
 
@@ -26,6 +27,28 @@ const JSONB = 3802;
 const JSON_OID = 114;
 const INT8 = 20;
 
+/** PostgreSQL's text form of a UTC timestamptz (the session time zone UTC, as Coffer's servers run). */
+const UTC_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * A timestamp as the ISO-8601 string `Date#toISOString` gives (milliseconds, `Z`). The common
+ * UTC form is rewritten as text, which is what the Date round trip produced for it (fractions
+ * past the millisecond truncated) without parsing a date on every read of every row; any
+ * other form (another session time zone, no zone) goes through Date as before.
+ */
+export function parseTimestamp(v: string): string {
+  const m = UTC_TIMESTAMP.exec(v);
+  if (m !== null) return `${m[1] ?? ""}T${m[2] ?? ""}.${(m[3] ?? "").padEnd(3, "0").slice(0, 3)}Z`;
+  return new Date(v.includes("+") || v.endsWith("Z") ? v : `${v}Z`).toISOString();
+}
+
+const asText = (v: string): string => v;
+function parseInt8(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new CofferError("INTERNAL", "a bigint column exceeded 2^53");
+  return n;
+}
+
 /**
  * The application's view of PostgreSQL values: times as ISO-8601 strings and JSON as text,
  * as in SQLite, so repositories and services see one shape on both dialects; bigint as a
@@ -33,16 +56,9 @@ const INT8 = 20;
  */
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary"): ((v: string) => unknown) => {
-    if (oid === TIMESTAMPTZ || oid === TIMESTAMP)
-      return (v: string) => new Date(v.includes("+") || v.endsWith("Z") ? v : `${v}Z`).toISOString();
-    if (oid === JSONB || oid === JSON_OID) return (v: string) => v;
-    if (oid === INT8) {
-      return (v: string) => {
-        const n = Number(v);
-        if (!Number.isSafeInteger(n)) throw new CofferError("INTERNAL", "a bigint column exceeded 2^53");
-        return n;
-      };
-    }
+    if (oid === TIMESTAMPTZ || oid === TIMESTAMP) return parseTimestamp;
+    if (oid === JSONB || oid === JSON_OID) return asText;
+    if (oid === INT8) return parseInt8;
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- pg's TypeId is a numeric enum of OIDs; any OID is valid here.
     return pg.types.getTypeParser(oid, format) as (v: string) => unknown;
   }) as pg.CustomTypesConfig["getTypeParser"],
@@ -72,15 +88,32 @@ function scopeSettings(scope: OwnerScope): { all: "on" | "off"; owners: string }
   return { all, owners };
 }
 
+/** Session scopes (`all|owners`) by owner patterns: a server sees few distinct ones. */
+const sessionScopes = new Map<string, string>();
+const MAX_SESSION_SCOPES = 1024;
+
+/** A read's session scope, checked once per distinct scope (see `scopeSettings`). */
+function sessionScopeOf(scope: OwnerScope): string {
+  const key = scope.kind === "all" ? "\u0000all" : scope.patterns.join("\u0000");
+  let text = sessionScopes.get(key);
+  if (text === undefined) {
+    const { all, owners } = scopeSettings(scope);
+    text = `${all}|${owners}`;
+    if (sessionScopes.size < MAX_SESSION_SCOPES) sessionScopes.set(key, text);
+  }
+  return text;
+}
+
 /**
- * BEGIN and the transaction-local owner scope that the row-level security policies read, in
- * one round trip: a parameterless multi-statement string goes over the simple-query protocol.
- * The scope is inlined as a literal, so it is checked against a strict character set first
- * (owner patterns are validated long before; this is the last guard).
+ * BEGIN and the transaction-local owner scope that the row-level security policies read. The
+ * pool sends them with the transaction's first statement, in the same round trip, and that
+ * statement runs only if both succeeded (prepared-pool.ts, pg-pipeline.ts). The scope is
+ * checked against a strict character set first (owner patterns are validated long before;
+ * this is the last guard).
  */
 function beginScoped(scope: OwnerScope): CompiledQuery {
   const { all, owners } = scopeSettings(scope);
-  return CompiledQuery.raw(`BEGIN; SELECT set_config('coffer.all_owners', '${all}', true), set_config('coffer.owners', '${owners}', true)`);
+  return CompiledQuery.raw(DEFERRED_BEGIN, [all, owners]);
 }
 
 /**
@@ -89,13 +122,18 @@ function beginScoped(scope: OwnerScope): CompiledQuery {
  * run as the connecting (owner) role on a connection of their own.
  */
 export function openPostgresStore(settings: PostgresSettings): Store {
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool: preparedStatementPool(pool(settings, settings.poolMax)),
-      onCreateConnection: async (conn) => {
-        await conn.executeQuery(CompiledQuery.raw(`SET ROLE ${APP_ROLE}`));
-      },
-    }),
+  const appPool = preparedStatementPool(pool(settings, settings.poolMax), APP_ROLE, types);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: appPool }) });
+  // The root executor's prebuilt reads (autocommit, as through Kysely) go straight to the pool.
+  registerPgDirect(db, {
+    all: async <T>(text: string, params: readonly unknown[]): Promise<T[]> => {
+      const client = await appPool.connect();
+      try {
+        return (await client.query<T>(text, params)).rows;
+      } finally {
+        client.release();
+      }
+    },
   });
   const asOwner = async <T>(fn: (owner: Kysely<unknown>) => Promise<T>): Promise<T> => {
     const owner = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pool(settings, 1) }) });
@@ -107,7 +145,7 @@ export function openPostgresStore(settings: PostgresSettings): Store {
       await owner.destroy();
     }
   };
-  // A transaction sets its scope transaction-locally (BEGIN; set_config(…, true)); it runs
+  // A transaction sets its scope transaction-locally (BEGIN, set_config(…, true)); it runs
   // outside any read's session scope so no session-level setting happens inside it.
   const transaction = <T>(scope: OwnerScope, fn: (tx: Executor) => Promise<T>): Promise<T> =>
     sessionScope
@@ -133,9 +171,8 @@ export function openPostgresStore(settings: PostgresSettings): Store {
   // connection already has is one round trip, like a bare query. Each statement sees committed
   // data (READ COMMITTED); no read needs a multi-statement snapshot.
   const read = <T>(scope: OwnerScope, fn: (db: Executor) => Promise<T>): Promise<T> => {
-    const { all, owners } = scopeSettings(scope);
     return sessionScope
-      .run(`${all}|${owners}`, () => fn(db))
+      .run(sessionScopeOf(scope), () => fn(db))
       .catch((e: unknown) => {
         throw mapStoreError(e);
       });

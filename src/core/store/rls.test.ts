@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import pg from "pg";
 import { Secret } from "../secret/index.ts";
 import { openStore } from "./open-store.ts";
+import { pgDirectFor } from "./pg-direct.ts";
+import { selectRows } from "./sqlite-direct.ts";
 import type { Executor } from "./schema.ts";
 import { NO_OWNERS, ownerPatternToLike, type OwnerScope } from "./store.ts";
 import { LOCAL_CONTEXT } from "../service/index.ts";
@@ -197,6 +200,85 @@ describe("PostgreSQL owner scopes on a reused connection", () => {
       assert.deepEqual(await store.read({ kind: "all", why: "test" }, owners), [{ owner_id: "a" }, { owner_id: "b" }, { owner_id: "c" }]);
       assert.deepEqual(await store.read(scope("project/a"), owners), [{ owner_id: "a" }]);
     } finally {
+      await store.close();
+    }
+  });
+
+  it("runs the store's direct reads as coffer_app under the read's scope, from a connection's first statement", async () => {
+    const store = await openStore({ kind: "postgres", url: Secret.fromString(t.dbUrl ?? ""), poolMax: 1, statementTimeoutMs: 5000 });
+    const direct = async (db: Executor): Promise<{ who: string; owners: string[] }> => {
+      assert.notEqual(pgDirectFor(db), null, "the read must take the direct path, or this test proves nothing about it");
+      const rows = await selectRows<{ owner_id: string; who: string }>(
+        db,
+        "SELECT owner_id, current_user AS who FROM secrets WHERE owner_type = $1 ORDER BY owner_id",
+        ["project"],
+      );
+      const who = await selectRows<{ who: string }>(db, "SELECT current_user AS who", []);
+      return { who: who[0]?.who ?? "", owners: rows.map((r) => r.owner_id) };
+    };
+    const scope = (p: string): OwnerScope => ({ kind: "owners", patterns: [p] });
+    try {
+      // The first statement the new connection ever runs is this direct read: run as the
+      // connecting superuser it would bypass row-level security and list every owner.
+      assert.deepEqual(await store.read(scope("project/a"), direct), { who: "coffer_app", owners: ["a"] });
+      assert.deepEqual(await store.read({ kind: "all", why: "test" }, direct), { who: "coffer_app", owners: ["a", "b", "c"] });
+      assert.deepEqual(
+        await store.read(scope("project/b"), direct),
+        { who: "coffer_app", owners: ["b"] },
+        "the wider scope did not linger",
+      );
+      assert.deepEqual(
+        await store.transaction(scope("project/c"), (db) => Promise.resolve(pgDirectFor(db))),
+        null,
+        "a transaction never goes direct",
+      );
+      assert.deepEqual(await store.read(NO_OWNERS, direct), { who: "coffer_app", owners: [] });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("sends a transaction's BEGIN and scope with its first statement, and that statement sees only the scope", async () => {
+    const store = await openStore({ kind: "postgres", url: Secret.fromString(t.dbUrl ?? ""), poolMax: 1, statementTimeoutMs: 5000 });
+    const scope = (p: string): OwnerScope => ({ kind: "owners", patterns: [p] });
+    const owners = async (db: Executor): Promise<string[]> =>
+      (
+        await sql<{ owner_id: string }>`SELECT owner_id FROM secrets WHERE owner_type = ${"project"} ORDER BY owner_id`.execute(db)
+      ).rows.map((r) => r.owner_id);
+    // Round trips: pg sends a client's next query only after the previous one's answer.
+    let queries = 0;
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
+    proto.query = function (this: unknown, ...args: unknown[]): unknown {
+      queries++;
+      return original.apply(this, args);
+    };
+    const roundTrips = async <T>(fn: () => Promise<T>): Promise<{ value: T; roundTrips: number }> => {
+      const before = queries;
+      const value = await fn();
+      return { value, roundTrips: queries - before };
+    };
+    try {
+      // The first transaction on the connection prepares BEGIN and the scope statement.
+      assert.deepEqual(await store.transaction(scope("project/a"), owners), ["a"]);
+      // The connection's session scope is now every owner; the transaction's own must win.
+      assert.deepEqual(await store.read({ kind: "all", why: "test" }, owners), ["a", "b", "c"]);
+      const b = await roundTrips(() => store.transaction(scope("project/b"), owners));
+      assert.deepEqual(b, { value: ["b"], roundTrips: 2 }, "BEGIN + scope + the statement, then COMMIT");
+      const touched = await store.transaction(scope("project/c"), async (db) =>
+        Number((await sql`UPDATE secrets SET meta = meta WHERE owner_type = ${"project"}`.execute(db)).numAffectedRows),
+      );
+      assert.equal(touched, 1, "a write through the pipelined opening reaches only the scope's rows");
+      await assert.rejects(
+        store.transaction(scope("project/a"), (db) => sql`SELECT 1 / ${0}::int AS x`.execute(db)),
+        /division by zero/,
+      );
+      assert.deepEqual(await store.transaction(scope("project/a"), owners), ["a"], "the failed transaction was rolled back");
+      assert.deepEqual(await store.read(scope("project/c"), owners), ["c"], "no transaction scope lingers in the session");
+      const empty = await roundTrips(() => store.transaction(scope("project/a"), () => Promise.resolve("nothing")));
+      assert.deepEqual(empty, { value: "nothing", roundTrips: 0 }, "a transaction without statements sends nothing");
+    } finally {
+      proto.query = original;
       await store.close();
     }
   });

@@ -1,4 +1,5 @@
 import { kysely } from "./kysely-lazy.ts";
+import { pgDirectFor } from "./pg-direct.ts";
 import type { Executor } from "./schema.ts";
 
 /**
@@ -43,10 +44,12 @@ function directFor(db: Executor): DirectSqlite | null {
   return h !== undefined && h.usable() ? h.direct : null;
 }
 
-/** Runs a prebuilt SELECT: directly on SQLite when safe, otherwise through Kysely. */
+/** Runs a prebuilt SELECT: directly on SQLite when safe (PostgreSQL: pg-direct.ts), otherwise through Kysely. */
 export async function selectRows<T>(db: Executor, sql: string, params: readonly unknown[]): Promise<T[]> {
   const d = directFor(db);
   if (d !== null) return d.all<T>(sql, params);
+  const p = pgDirectFor(db);
+  if (p !== null) return p.all<T>(sql, params);
   return (await db.executeQuery<T>(kysely().CompiledQuery.raw(sql, [...params]))).rows;
 }
 
