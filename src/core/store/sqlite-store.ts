@@ -71,14 +71,13 @@ function lazyExecutor(make: () => Executor): Executor {
       // Not a thenable: awaiting or returning the executor from an async function must not load Kysely.
       if (prop === "then") return undefined;
       real ??= make();
+      const cached = bound.get(prop);
+      if (cached !== undefined) return cached;
       const value: unknown = Reflect.get(real, prop, real);
       if (typeof value !== "function" || isAccessor(real, prop)) return value;
-      let b = bound.get(prop);
-      if (b === undefined) {
-        b = (value as (...args: unknown[]) => unknown).bind(real);
-        bound.set(prop, b);
-      }
-      return b;
+      const method = (value as (...args: unknown[]) => unknown).bind(real);
+      bound.set(prop, method);
+      return method;
     },
   };
   // Only ever used through the handler: a stand-in for the instance it makes.
