@@ -84,10 +84,24 @@ export class AuthGuard {
     }
   }
 
+  /**
+   * Whether {@link guard} would run an attempt from this address without asking the database:
+   * no limit, no address, or an address seen clean within {@link CLEAN_ADDRESS_CACHE_MS}. A
+   * caller whose attempt cannot fail (a token verified moments ago) may then skip the guard.
+   */
+  admitsAtOnce(ctx: RequestContext): boolean {
+    const bucket = this.#limit === null ? null : addressBucket(ctx.clientAddr);
+    return bucket === null || this.#isClean(bucket, this.#fx.now().getTime());
+  }
+
+  #isClean(bucket: string, nowMs: number): boolean {
+    const cleanAt = this.#clean.get(bucket);
+    return cleanAt !== undefined && nowMs - cleanAt < CLEAN_ADDRESS_CACHE_MS && nowMs >= cleanAt;
+  }
+
   async #refuseIfLimited(limit: RateLimit, bucket: string): Promise<void> {
     const nowMs = this.#fx.now().getTime();
-    const cleanAt = this.#clean.get(bucket);
-    if (cleanAt !== undefined && nowMs - cleanAt < CLEAN_ADDRESS_CACHE_MS && nowMs >= cleanAt) return;
+    if (this.#isClean(bucket, nowMs)) return;
     const held = await this.#store.read(NO_OWNERS, (db) => requestRepo.peekRateLimit(db, bucket));
     const nowS = Math.floor(nowMs / 1000);
     const current = held !== null && held.windowStart + limit.windowSeconds > nowS ? held : null;
