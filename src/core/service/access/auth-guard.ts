@@ -57,6 +57,8 @@ export class AuthGuard {
   readonly #fx: Effects;
   /** Bucket → when it was last seen with no failure in its window (ms). */
   readonly #clean = new Map<string, number>();
+  /** Client address → its bucket ({@link addressBucket} parses it; once per address is enough). */
+  readonly #buckets = new Map<string, string | null>();
   #lastSweep = 0;
 
   constructor(deps: { store: Store; audit: AuditLog; limit: RateLimit | null; fx?: Effects }) {
@@ -73,7 +75,7 @@ export class AuthGuard {
    */
   async guard<T>(ctx: RequestContext, credential: Credential, attempt: () => Promise<T>): Promise<T> {
     const limit = this.#limit;
-    const bucket = addressBucket(ctx.clientAddr);
+    const bucket = this.#bucketOf(ctx.clientAddr);
     if (limit === null || bucket === null) return attempt();
     await this.#refuseIfLimited(limit, bucket);
     try {
@@ -90,8 +92,19 @@ export class AuthGuard {
    * caller whose attempt cannot fail (a token verified moments ago) may then skip the guard.
    */
   admitsAtOnce(ctx: RequestContext): boolean {
-    const bucket = this.#limit === null ? null : addressBucket(ctx.clientAddr);
+    const bucket = this.#limit === null ? null : this.#bucketOf(ctx.clientAddr);
     return bucket === null || this.#isClean(bucket, this.#fx.now().getTime());
+  }
+
+  #bucketOf(addr: string | null): string | null {
+    if (addr === null) return null;
+    let bucket = this.#buckets.get(addr);
+    if (bucket === undefined) {
+      bucket = addressBucket(addr);
+      if (this.#buckets.size >= CLEAN_CACHE_MAX) this.#buckets.clear();
+      this.#buckets.set(addr, bucket);
+    }
+    return bucket;
   }
 
   #isClean(bucket: string, nowMs: number): boolean {
