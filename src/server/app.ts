@@ -11,6 +11,7 @@ import { adminRoutes } from "./routes-admin.ts";
 import { ownerAdminRoutes } from "./routes-owner-admin.ts";
 import { consoleRoutes, sessionActor, setSecurityHeaders } from "./routes-console.ts";
 import { ctxOf, secretRoutes } from "./routes-secrets.ts";
+import { lazyChildLogger, requestLogger } from "./request-log.ts";
 import { invalidEncoding, registerStrictUtf8 } from "./strict-utf8.ts";
 import { templateRoutes } from "./routes-templates.ts";
 import { transferRoutes } from "./routes-transfer.ts";
@@ -74,7 +75,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new Metrics();
   // Typed as the default instance: the route modules do not care which pino flavour logs.
   const app: FastifyInstance = Fastify({
-    ...(opts.logger === false ? { logger: false } : { loggerInstance: opts.logger }),
+    ...(opts.logger === false ? { logger: false } : { loggerInstance: opts.logger, childLoggerFactory: lazyChildLogger }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
@@ -120,20 +121,21 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     req.actor = await opts.core.tokens.authenticate(m[1] ?? "", ctxOf(req));
   });
 
-  app.addHook("onResponse", async (req, reply) => {
+  const requestLog = requestLogger(opts.logger);
+  app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
-    metrics.requestDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const elapsed = reply.elapsedTime;
+    metrics.requestDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, elapsed / 1000);
     // Route template, not the URL: one-time link tokens travel in the path.
-    req.log.info(
-      {
-        method: req.method,
-        route,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        actor: req.actor?.tokenId ?? null,
-      },
-      "request",
-    );
+    requestLog?.({
+      reqId: req.id,
+      method: req.method,
+      route,
+      status: reply.statusCode,
+      ms: Math.round(elapsed * 100) / 100,
+      actor: req.actor?.tokenId ?? null,
+    });
+    done();
   });
 
   app.setErrorHandler(async (error: unknown, req: FastifyRequest, reply: FastifyReply) => {

@@ -36,10 +36,25 @@ export type RunningServer = {
 
 const SERVER_ACTOR: Actor = Object.freeze({ kind: "local", user: "coffer-serve" });
 
+/**
+ * fd 2 through pino's buffered writer (one write per 4 KiB, not per line; flushed on shutdown
+ * and at exit): request logs stay on without a synchronous write per request. It is fed Buffers:
+ * in text mode sonic-boom measures its whole pending string on every line (`Buffer.byteLength`
+ * of a growing concatenation, flattened each time), which cost more than formatting the line.
+ */
+function bufferedStderr(): pino.DestinationStream & { flush(cb?: (err?: Error) => void): void } {
+  const sonic = pino.destination({ dest: 2, sync: false, minLength: 4096, contentMode: "buffer" });
+  return {
+    // Buffer mode takes Buffers; sonic-boom's types only name strings.
+    write: (line: string) => sonic.write(Buffer.from(line, "utf8") as unknown as string),
+    flush: (cb) => {
+      sonic.flush(cb);
+    },
+  };
+}
+
 export function serverLogger(stream: NodeJS.WritableStream, level: string): PinoLogger {
-  // The process's own stderr gets pino's buffered writer (one write per 4 KiB, not per line;
-  // flushed on shutdown): request logs stay on without a synchronous write per request.
-  const dest = stream === process.stderr ? pino.destination({ dest: 2, sync: false, minLength: 4096 }) : stream;
+  const dest = stream === process.stderr ? bufferedStderr() : stream;
   return pino(
     {
       level,

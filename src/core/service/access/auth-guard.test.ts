@@ -52,6 +52,17 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.core.tokens.authenticate(good)).kind, "token");
     });
 
+    it("refuses a token verified moments ago (cached) from an address once that address reaches its limit", async () => {
+      const a = from("198.51.100.9");
+      // Verified and cached, the address seen clean: the next call is answered without a lookup.
+      assert.equal((await t.core.tokens.authenticate(good, a)).kind, "token");
+      assert.equal((await t.core.tokens.authenticate(good, a)).kind, "token");
+      for (let i = 0; i < LIMIT; i++) await assert.rejects(t.core.tokens.authenticate(GUESS, a), code("UNAUTHENTICATED"));
+      await assert.rejects(t.core.tokens.authenticate(good, a), code("RATE_LIMITED"));
+      // The same cached token from another address still passes at once.
+      assert.equal((await t.core.tokens.authenticate(good, from("198.51.100.10"))).kind, "token");
+    });
+
     it("holds across servers: another core on the same database refuses the limited address", async () => {
       const a = from("198.51.100.20");
       const other = await t.reopen({ COFFER_RATE_LIMIT_AUTH: `${String(LIMIT)}/1h` });

@@ -57,6 +57,8 @@ export class AuthGuard {
   readonly #fx: Effects;
   /** Bucket → when it was last seen with no failure in its window (ms). */
   readonly #clean = new Map<string, number>();
+  /** Client address → its bucket ({@link addressBucket} parses it; once per address is enough). */
+  readonly #buckets = new Map<string, string | null>();
   #lastSweep = 0;
 
   constructor(deps: { store: Store; audit: AuditLog; limit: RateLimit | null; fx?: Effects }) {
@@ -73,7 +75,7 @@ export class AuthGuard {
    */
   async guard<T>(ctx: RequestContext, credential: Credential, attempt: () => Promise<T>): Promise<T> {
     const limit = this.#limit;
-    const bucket = addressBucket(ctx.clientAddr);
+    const bucket = this.#bucketOf(ctx.clientAddr);
     if (limit === null || bucket === null) return attempt();
     await this.#refuseIfLimited(limit, bucket);
     try {
@@ -84,10 +86,35 @@ export class AuthGuard {
     }
   }
 
+  /**
+   * Whether {@link guard} would run an attempt from this address without asking the database:
+   * no limit, no address, or an address seen clean within {@link CLEAN_ADDRESS_CACHE_MS}. A
+   * caller whose attempt cannot fail (a token verified moments ago) may then skip the guard.
+   */
+  admitsAtOnce(ctx: RequestContext): boolean {
+    const bucket = this.#limit === null ? null : this.#bucketOf(ctx.clientAddr);
+    return bucket === null || this.#isClean(bucket, this.#fx.now().getTime());
+  }
+
+  #bucketOf(addr: string | null): string | null {
+    if (addr === null) return null;
+    let bucket = this.#buckets.get(addr);
+    if (bucket === undefined) {
+      bucket = addressBucket(addr);
+      if (this.#buckets.size >= CLEAN_CACHE_MAX) this.#buckets.clear();
+      this.#buckets.set(addr, bucket);
+    }
+    return bucket;
+  }
+
+  #isClean(bucket: string, nowMs: number): boolean {
+    const cleanAt = this.#clean.get(bucket);
+    return cleanAt !== undefined && nowMs - cleanAt < CLEAN_ADDRESS_CACHE_MS && nowMs >= cleanAt;
+  }
+
   async #refuseIfLimited(limit: RateLimit, bucket: string): Promise<void> {
     const nowMs = this.#fx.now().getTime();
-    const cleanAt = this.#clean.get(bucket);
-    if (cleanAt !== undefined && nowMs - cleanAt < CLEAN_ADDRESS_CACHE_MS && nowMs >= cleanAt) return;
+    if (this.#isClean(bucket, nowMs)) return;
     const held = await this.#store.read(NO_OWNERS, (db) => requestRepo.peekRateLimit(db, bucket));
     const nowS = Math.floor(nowMs / 1000);
     const current = held !== null && held.windowStart + limit.windowSeconds > nowS ? held : null;
