@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { CofferError } from "../errors/index.ts";
 
@@ -70,4 +70,31 @@ export function replaceFileAtomically(path: string, text: string, what: string, 
     if (e instanceof CofferError) throw e;
     throw ioError(what, path, e);
   }
+}
+
+/**
+ * Creates `path` with `text` only if it does not exist, and atomically: the text is written and
+ * fsynced in a temporary file first, then hard-linked into place (link fails if the name exists),
+ * so a concurrent reader sees no file or the whole file, never an empty one (a plain `wx`
+ * create-then-write showed a second process starting at once an empty key file).
+ * @returns false when `path` already existed (nothing written).
+ */
+export function createFileAtomically(path: string, text: string, mode: number, what: string): boolean {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  writeNewFileDurably(tmp, text, mode, what);
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw ioError(what, path, e);
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  }
+  fsyncDir(dir);
+  return true;
 }

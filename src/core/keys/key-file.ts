@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { CofferError } from "../errors/index.ts";
 import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
+import { createFileAtomically } from "./durable-file.ts";
 
 /**
  * Refuses a key file that group or others can read or write: a key readable by another
@@ -94,9 +95,9 @@ export function fileExists(path: string): boolean {
 }
 
 /**
- * Creates a new random key file with mode 0600 in a directory created with mode 0700. Fails
- * rather than overwrite an existing file (`wx`), so two processes starting at once cannot
- * each write a different key.
+ * Creates a new random key file with mode 0600 in a directory created with mode 0700, durably
+ * (fsynced) and atomically. Never overwrites an existing file: when two processes start at
+ * once, the second reads the first one's key (whole: the file appears complete or not at all).
  */
 export function createKeyFile(path: string): AesKey {
   const dir = dirname(path);
@@ -106,15 +107,11 @@ export function createKeyFile(path: string): AesKey {
   if (created !== undefined) chmodSync(dir, 0o700);
   const key = AesKey.generate();
   const bytes = key.exportBytes();
+  let written: boolean;
   try {
-    writeFileSync(path, `${encodeBase64(bytes)}\n`, { mode: 0o600, flag: "wx" });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return readKeyFile(path, "master key file");
-    throw new CofferError("KEY_UNAVAILABLE", `cannot create master key file ${path} (${(e as NodeJS.ErrnoException).code ?? "EIO"})`, {
-      path,
-    });
+    written = createFileAtomically(path, `${encodeBase64(bytes)}\n`, 0o600, "master key file");
   } finally {
     bytes.fill(0);
   }
-  return key;
+  return written ? key : readKeyFile(path, "master key file");
 }
