@@ -7,6 +7,7 @@ import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { sqliteMigrations } from "./migrations/sqlite/index.ts";
 import type { Database } from "./schema.ts";
 import { registerDirect, type DirectSqlite } from "./sqlite-direct.ts";
+import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import { mapStoreError, type ScrubResult, type Store } from "./store.ts";
 
 const MAX_CACHED_STATEMENTS = 256;
@@ -66,26 +67,22 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
   };
   // The root executor reads directly only while no transaction is open on the connection.
   registerDirect(db, direct, () => !raw.inTransaction);
+  const group = new SqliteGroupCommit({
+    // Kysely's connection lock keeps other units of work out until COMMIT or ROLLBACK.
+    withConnection: (work) =>
+      db.connection().execute(async (conn) => {
+        registerDirect(conn, direct, () => true);
+        await work(conn);
+      }),
+    run: (text) => direct.run(text, NO_PARAMS),
+    inTransaction: () => raw.inTransaction,
+  });
   return {
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
-    transaction: (_scope, fn) =>
-      withMappedErrors(() =>
-        // Kysely's connection lock keeps other units of work out until COMMIT or ROLLBACK;
-        // inside it, the transaction's own statements run directly (sqlite-direct.ts).
-        db.connection().execute(async (conn) => {
-          registerDirect(conn, direct, () => true);
-          direct.run("BEGIN IMMEDIATE", NO_PARAMS);
-          try {
-            const result = await fn(conn);
-            direct.run("COMMIT", NO_PARAMS);
-            return result;
-          } catch (e) {
-            if (raw.inTransaction) direct.run("ROLLBACK", NO_PARAMS);
-            throw e;
-          }
-        }),
-      ),
+    // Concurrent write transactions share one commit (sqlite-group-commit.ts); inside it, each
+    // unit of work's statements run directly (sqlite-direct.ts).
+    transaction: (_scope, fn) => withMappedErrors(() => group.run(fn)),
     scrubErased: () => scrubSqlite(db),
     migrationStatus: () => migrationStatus(db as Kysely<unknown>, sqliteMigrations),
     migrate: () => migrateToLatest(db as Kysely<unknown>, sqliteMigrations),
