@@ -120,7 +120,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     req.actor = await opts.core.tokens.authenticate(m[1] ?? "", ctxOf(req));
   });
 
+  // Closing: a keep-alive connection whose in-flight request just finished is idle now; close it
+  // rather than wait out the keep-alive timeout (72 s), which held a graceful stop that long
+  // when every in-flight request finished before any new one met the 503.
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+
   app.addHook("onResponse", async (req, reply) => {
+    if (closing)
+      setImmediate(() => {
+        app.server.closeIdleConnections();
+      });
     const route = req.routeOptions.url ?? "unmatched";
     metrics.requestDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     // Route template, not the URL: one-time link tokens travel in the path.
