@@ -122,7 +122,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   const requestLog = requestLogger(opts.logger);
+  // Closing: a keep-alive connection whose in-flight request just finished is idle now; close it
+  // rather than wait out the keep-alive timeout (72 s), which held a graceful stop that long
+  // when every in-flight request finished before any new one met the 503.
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+
   app.addHook("onResponse", (req, reply, done) => {
+    if (closing)
+      setImmediate(() => {
+        app.server.closeIdleConnections();
+      });
     const route = req.routeOptions.url ?? "unmatched";
     const elapsed = reply.elapsedTime;
     metrics.requestDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, elapsed / 1000);

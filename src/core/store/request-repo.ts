@@ -1,19 +1,28 @@
 import type { Insertable, Selectable } from "kysely";
 import { kysely } from "./kysely-lazy.ts";
+import { definedColumns, prebuiltSql } from "./prebuilt.ts";
 import type { Executor, IdempotencyKeysTable } from "./schema.ts";
+import { runStatement, selectRows } from "./sqlite-direct.ts";
 
 export type IdempotencyRow = Selectable<IdempotencyKeysTable>;
 
+/** Every write with an `Idempotency-Key` runs these two: their SQL is built once per dialect. */
 export async function findIdempotencyKey(db: Executor, tokenId: string, key: string): Promise<IdempotencyRow | null> {
-  return (
-    (await db.selectFrom("idempotency_keys").selectAll().where("token_id", "=", tokenId).where("idem_key", "=", key).executeTakeFirst()) ??
-    null
+  const params = [tokenId, key];
+  const text = prebuiltSql(db, "findIdempotencyKey", params, () =>
+    db.selectFrom("idempotency_keys").selectAll().where("token_id", "=", tokenId).where("idem_key", "=", key).compile(),
   );
+  return (await selectRows<IdempotencyRow>(db, text, params))[0] ?? null;
 }
 
 /** Inserts inside the write's own transaction: a concurrent duplicate fails on the primary key. */
 export async function insertIdempotencyKey(db: Executor, row: Insertable<IdempotencyKeysTable>): Promise<void> {
-  await db.insertInto("idempotency_keys").values(row).execute();
+  const columns = definedColumns(row);
+  const params = columns.map((c) => row[c]);
+  const text = prebuiltSql(db, `insertIdempotencyKey:${columns.join(",")}`, params, () =>
+    db.insertInto("idempotency_keys").values(row).compile(),
+  );
+  await runStatement(db, text, params);
 }
 
 export async function deleteIdempotencyKeysBefore(db: Executor, before: string): Promise<number> {
@@ -27,13 +36,17 @@ export async function deleteIdempotencyKeysBefore(db: Executor, before: string):
  * the current window including this hit.
  */
 export async function hitRateLimit(db: Executor, bucket: string, windowStart: number): Promise<{ count: number; windowStart: number }> {
-  const r = await kysely().sql<{ count: number | string; window_start: number | string }>`
+  // Every rate-limited request runs this: its SQL is built once per dialect.
+  const params = [bucket, windowStart];
+  const text = prebuiltSql(db, "hitRateLimit", params, () =>
+    kysely().sql`
     INSERT INTO rate_limits (bucket, window_start, count) VALUES (${bucket}, ${windowStart}, 1)
     ON CONFLICT (bucket) DO UPDATE SET
       count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
       window_start = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.window_start ELSE excluded.window_start END
-    RETURNING count, window_start`.execute(db);
-  const row = r.rows[0];
+    RETURNING count, window_start`.compile(db),
+  );
+  const row = (await selectRows<{ count: number | string; window_start: number | string }>(db, text, params))[0];
   return { count: Number(row?.count ?? 1), windowStart: Number(row?.window_start ?? windowStart) };
 }
 

@@ -1,6 +1,7 @@
 import type { Insertable, Selectable, Updateable } from "kysely";
 import type { Executor, SecretVersionsTable, SecretsTable } from "./schema.ts";
 import { runStatement, selectRows } from "./sqlite-direct.ts";
+import { definedColumns, prebuiltSql } from "./prebuilt.ts";
 import { SQLITE_SQL } from "./sqlite-sql.ts";
 import { isPostgres, ownerFilterSql, type OwnerFilter } from "./store.ts";
 
@@ -36,14 +37,18 @@ export async function findSecret(db: Executor, owner: OwnerColumns, keyName: str
  * writers of the same secret take turns (SQLite's BEGIN IMMEDIATE already serialises writers).
  */
 export async function lockSecret(db: Executor, owner: OwnerColumns, keyName: string): Promise<SecretRow | null> {
-  let q = db
-    .selectFrom("secrets")
-    .selectAll()
-    .where("owner_type", "=", owner.ownerType)
-    .where("owner_id", "=", owner.ownerId)
-    .where("key_name", "=", keyName);
-  if (isPostgres(db)) q = q.forUpdate();
-  return (await q.executeTakeFirst()) ?? null;
+  // Every write of a version runs this: its SQL is built once per dialect.
+  const params = [owner.ownerType, owner.ownerId, keyName];
+  const text = prebuiltSql(db, "lockSecret", params, () => {
+    const q = db
+      .selectFrom("secrets")
+      .selectAll()
+      .where("owner_type", "=", owner.ownerType)
+      .where("owner_id", "=", owner.ownerId)
+      .where("key_name", "=", keyName);
+    return (isPostgres(db) ? q.forUpdate() : q).compile();
+  });
+  return (await selectRows<SecretRow>(db, text, params))[0] ?? null;
 }
 
 /**
@@ -51,15 +56,26 @@ export async function lockSecret(db: Executor, owner: OwnerColumns, keyName: str
  * not fail: the second waits for the first and then does nothing.
  */
 export async function insertSecretIfAbsent(db: Executor, row: Insertable<SecretsTable>): Promise<void> {
-  await db
-    .insertInto("secrets")
-    .values(row)
-    .onConflict((oc) => oc.columns(["owner_type", "owner_id", "key_name"]).doNothing())
-    .execute();
+  const columns = definedColumns(row);
+  const params = columns.map((c) => row[c]);
+  const text = prebuiltSql(db, `insertSecretIfAbsent:${columns.join(",")}`, params, () =>
+    db
+      .insertInto("secrets")
+      .values(row)
+      .onConflict((oc) => oc.columns(["owner_type", "owner_id", "key_name"]).doNothing())
+      .compile(),
+  );
+  await runStatement(db, text, params);
 }
 
+/** Its SQL is built once per dialect and set of columns (every write of a version runs it). */
 export async function updateSecret(db: Executor, id: number, patch: Updateable<SecretsTable>): Promise<void> {
-  await db.updateTable("secrets").set(patch).where("id", "=", id).execute();
+  const columns = definedColumns(patch);
+  const params = [...columns.map((c) => patch[c]), id];
+  const text = prebuiltSql(db, `updateSecret:${columns.join(",")}`, params, () =>
+    db.updateTable("secrets").set(patch).where("id", "=", id).compile(),
+  );
+  await runStatement(db, text, params);
 }
 
 export type ListFilter = {
@@ -88,8 +104,12 @@ export async function listSecrets(db: Executor, f: ListFilter): Promise<SecretRo
   return q.orderBy("id").limit(f.limit).execute();
 }
 
+/** Its SQL is built once per dialect and set of columns (every write of a version runs it). */
 export async function insertVersion(db: Executor, row: Insertable<SecretVersionsTable>): Promise<void> {
-  await db.insertInto("secret_versions").values(row).execute();
+  const columns = definedColumns(row);
+  const params = columns.map((c) => row[c]);
+  const text = prebuiltSql(db, `insertVersion:${columns.join(",")}`, params, () => db.insertInto("secret_versions").values(row).compile());
+  await runStatement(db, text, params);
 }
 
 const findVersionSql = new Map<boolean, string>();

@@ -155,11 +155,22 @@ export class AuditLog {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ actor, ctx, e, resolve, reject });
       if (this.#draining === null) {
-        this.#draining = this.#drain().finally(() => {
+        this.#draining = this.#drainSoon().finally(() => {
           this.#draining = null;
         });
       }
     });
+  }
+
+  /**
+   * Starts the drain after the current turn of the event loop: every request whose data
+   * arrived in this turn reaches its `appendNow` first (on SQLite a whole transaction runs in
+   * one turn, so without the wait each event got a transaction of its own, measured: 11,863
+   * transactions for 11,863 concurrent reveals). The wait is one `setImmediate`, not a timer.
+   */
+  async #drainSoon(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.#drain();
   }
 
   async #drain(): Promise<void> {

@@ -13,6 +13,10 @@ import { cols } from "./secret-lookup.ts";
  * first step of every write of a new version (`set`, `importMany`, the legacy import).
  */
 export async function lockOrCreate(tx: Executor, owner: Owner, name: KeyName, now: string): Promise<secretRepo.SecretRow> {
+  // Most writes are a new version of an existing secret: lock it first, and only when it is
+  // absent try the insert (which a concurrent creator may win) and lock again.
+  const existing = await secretRepo.lockSecret(tx, cols(owner), name);
+  if (existing !== null) return existing;
   await secretRepo.insertSecretIfAbsent(tx, {
     owner_type: owner.kind,
     owner_id: ownerIdColumn(owner),
