@@ -153,6 +153,8 @@ describe("encodeFields", () => {
   it("counts UTF-8 bytes, not characters, in each length prefix", () => {
     assert.equal(toHex(encodeFields(["é"])), "00000002c3a9");
     assert.equal(toHex(encodeFields(["🔑"])), "00000004f09f9491");
+    // ASCII first, then a character that is not: the whole field is UTF-8, from its start.
+    for (const f of ["abcé", "K\u0000é-🔑", "x\ud800y"]) assert.equal(toHex(encodeFields([f, "z"])), specEncode([f, "z"]), f);
   });
 
   it("writes numbers in decimal", () => {

@@ -54,16 +54,30 @@ function encodeIntoScratch(fields: readonly (string | number)[]): number {
   let at = 0;
   for (const f of fields) {
     const text = typeof f === "string" ? f : String(f);
+    const len = text.length;
     // A UTF-16 code unit is at most 3 bytes of UTF-8: room for the worst case, so write never truncates.
-    const need = at + 4 + text.length * 3;
+    const need = at + 4 + len * 3;
     if (need > scratch.byteLength) {
       const grown = Buffer.allocUnsafe(Math.max(need, scratch.byteLength * 2));
       scratch.copy(grown, 0, 0, at);
       scratch = grown;
     }
-    const n = scratch.write(text, at + 4, "utf8");
-    scratch.writeUInt32BE(n, at);
-    at += 4 + n;
+    const start = at + 4;
+    // ASCII (names, ids, times, numbers: nearly every field) is one byte per code unit, copied
+    // here: a native UTF-8 write per short field cost more than the bytes (about 0.08 µs a call,
+    // 11 calls per state MAC). Anything else goes through the native encoder, from the start.
+    let i = 0;
+    for (; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      scratch[start + i] = c;
+    }
+    const n = i === len ? len : scratch.write(text, start, "utf8");
+    scratch[at] = n >>> 24;
+    scratch[at + 1] = (n >>> 16) & 0xff;
+    scratch[at + 2] = (n >>> 8) & 0xff;
+    scratch[at + 3] = n & 0xff;
+    at = start + n;
   }
   return at;
 }

@@ -98,8 +98,8 @@ export function verifiesAsFormat1(key: AesKey, r: SecretState, mac: Uint8Array):
   return constantTimeEqual(format1Mac(key, r), mac);
 }
 
-/** A row as it was verified: every column the MAC covers, the MAC, and the key that checked it. */
-type Verified = SecretState & { readonly keyId: string; readonly mac: Uint8Array };
+/** A row as it was verified: every column the MAC covers, the MAC (a copy), and the key that checked it. */
+type Verified = SecretState & { readonly keyId: string; readonly mac: Buffer };
 
 /** Whether `row` is, column for column, a row the HMAC already accepted under the same key. */
 function sameAsVerified(v: Verified, keyId: string, r: secretRepo.SecretRow, mac: Uint8Array): boolean {
@@ -114,7 +114,7 @@ function sameAsVerified(v: Verified, keyId: string, r: secretRepo.SecretRow, mac
     v.updated_at === r.updated_at &&
     v.last_rotated_at === r.last_rotated_at &&
     v.deleted_at === r.deleted_at &&
-    Buffer.from(v.mac.buffer, v.mac.byteOffset, v.mac.byteLength).equals(mac)
+    v.mac.equals(mac)
   );
 }
 
@@ -223,7 +223,7 @@ export class SecretStateMac {
       last_rotated_at: row.last_rotated_at,
       deleted_at: row.deleted_at,
       keyId,
-      mac: new Uint8Array(row.state_mac), // a copy (a Buffer's slice would be a view)
+      mac: Buffer.from(row.state_mac), // a copy (a Buffer's slice would be a view)
     });
   }
 
