@@ -270,7 +270,7 @@ function stateMacTable(s: StateMacShare): string {
         `<= ${String(s.targetPct)}%`,
         verdict(s.pass),
       ],
-      ["repeated read (verified row)", int(s.rows), s.repeatUs.toFixed(2), `${s.repeatSharePct.toFixed(1)}%`, "", ""],
+      ["repeated read (MAC'd again)", int(s.rows), s.repeatUs.toFixed(2), `${s.repeatSharePct.toFixed(1)}%`, "", ""],
       ["format 1's HMAC-SHA-256, for comparison", int(s.rows), s.format1Us.toFixed(2), `${s.format1SharePct.toFixed(1)}%`, "", ""],
     ],
   );

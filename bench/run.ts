@@ -178,7 +178,7 @@ async function measureOps(
         progress(`${op}: Coffer ${r.cofferOpsPerSec.toFixed(0)}/s, floor ${r.floorOpsPerSec.toFixed(0)}/s (${r.ratioPct.toFixed(1)}%)`);
         results.push(r);
       }
-      // At most 5,000 rows: the checker remembers 10,000 verified rows, so the repeat pass hits.
+      // At most 5,000 rows: the check alone, beside the masked get of the same run.
       const n = Math.min(5000, counts.secrets);
       progress(`state MAC: the check alone on ${n.toLocaleString("en-US")} rows, first and repeated read`);
       const cost = await coffer.stateMac(n);

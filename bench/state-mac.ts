@@ -1,9 +1,8 @@
 // The state MAC's share of a masked get (issue 10: at most ~10%). Coffer checks each secret
-// row's state MAC on every read (src/core/service/secrets/secret-state.ts): the first read of a row
-// in a process computes a BLAKE3 keyed hash (format 2; format 1's HMAC-SHA-256 is timed beside
-// it for comparison); a repeated read of an unchanged row is compared
-// against the row it verified. Timed here on the bench's own rows, with a fresh checker (an
-// empty verified-row cache, as a new process has), so `firstUs` is the cost of a cold read.
+// row's state MAC on every read (src/core/service/secrets/secret-state.ts): each read computes a
+// BLAKE3 keyed hash (format 2; format 1's HMAC-SHA-256 is timed beside it for comparison) and
+// nothing is remembered, so a repeated read costs what the first did. Timed here on the bench's
+// own rows with a fresh checker (as a new process has), then the same rows again.
 import { secretRepo } from "../src/core/store/index.ts";
 import { AesKey } from "../src/core/crypto/index.ts";
 import { SecretStateMac, verifiesAsFormat1 } from "../src/core/service/secrets/secret-state.ts";
@@ -23,7 +22,7 @@ export type StateMacCost = {
   readonly rows: number;
   /** µs per row, first check of a row (MAC computed); median of {@link ROUNDS} fresh checkers. */
   readonly firstUs: number;
-  /** µs per row, the same rows again (verified-row cache). */
+  /** µs per row, the same rows again (MAC'd again: no verification is remembered). */
   readonly repeatUs: number;
   /** µs per row for format 1's MAC (HMAC-SHA-256 over the same fields, and the comparison), for comparison. */
   readonly format1Us: number;

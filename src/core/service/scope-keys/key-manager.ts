@@ -277,14 +277,16 @@ export class KeyManager {
   }
 
   /**
-   * The internal key for `purpose` when this process holds it fresh in its cache, else null:
-   * synchronous, for a read path that runs on every request (the state MAC check). A null
-   * answer sends the caller to {@link internalKey}, which loads and caches it.
+   * The internal key for `purpose` when this process holds it fresh in its cache, with the time
+   * (ms since the epoch) its cache entry expires, else null: synchronous, for a read path that
+   * runs on every request (the state MAC check), which may reuse the key until then without
+   * asking again. A null answer sends the caller to {@link internalKey}, which loads and caches it.
    */
-  peekInternalKey(purpose: string): ScopeKey | null {
+  peekInternalKey(purpose: string): (ScopeKey & { readonly expiresAt: number }) | null {
     const id = this.#internalByPurpose.get(purpose);
-    const cached = id === undefined ? null : this.#fromCache(id);
-    return id !== undefined && cached !== null ? { id, key: cached } : null;
+    const key = id === undefined ? null : this.#fromCache(id);
+    const hit = id === undefined ? undefined : this.#cache.get(id);
+    return id !== undefined && key !== null && hit !== undefined ? { id, key, expiresAt: hit.expiresAt } : null;
   }
 
   /** @throws CofferError KEY_NOT_FOUND when the key row is gone, DECRYPT_FAILED when it does not unwrap. */

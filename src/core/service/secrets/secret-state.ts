@@ -30,8 +30,6 @@ export const VALUE_HMAC_PURPOSE = "value-hmac";
  */
 export const STATE_FORMAT = 2;
 const LEGACY_FORMAT = 1;
-/** How many verified (MAC → state) pairs are remembered per process. */
-const VERIFIED_CACHE_MAX = 10_000;
 const VALUE_FORMAT = "coffer/value-hmac/v1";
 /** What {@link SecretStateMac.check} returns when it verified synchronously. */
 const CHECKED: Promise<void> = Promise.resolve();
@@ -83,6 +81,14 @@ function stateMac(h: KeyedBlake3, r: SecretState): Uint8Array {
   return out;
 }
 
+/** Refuses `row` unless its stored MAC is the current format's MAC of its state under `h`. */
+function checkWith(h: KeyedBlake3, row: secretRepo.SecretRow): void {
+  if (row.state_mac === null) throw stateTampered(row, "its state MAC was removed");
+  if (!isCurrentFormat(row.state_mac))
+    throw stateTampered(row, "its state MAC is not in the current format: copied from a copy of the database older than the format upgrade");
+  if (!constantTimeEqual(stateMac(h, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
+}
+
 /** Whether a stored MAC is in the current format (its first byte; a format-1 MAC has none). */
 export function isCurrentFormat(mac: Uint8Array): boolean {
   return mac.byteLength === 33 && mac[0] === STATE_FORMAT;
@@ -96,26 +102,6 @@ export function format1Mac(key: AesKey, r: SecretState): Uint8Array {
 /** Whether `mac` is the row's format-1 MAC: the upgrade's check. */
 export function verifiesAsFormat1(key: AesKey, r: SecretState, mac: Uint8Array): boolean {
   return constantTimeEqual(format1Mac(key, r), mac);
-}
-
-/** A row as it was verified: every column the MAC covers, the MAC (a copy), and the key that checked it. */
-type Verified = SecretState & { readonly keyId: string; readonly mac: Buffer };
-
-/** Whether `row` is, column for column, a row the HMAC already accepted under the same key. */
-function sameAsVerified(v: Verified, keyId: string, r: secretRepo.SecretRow, mac: Uint8Array): boolean {
-  return (
-    v.keyId === keyId &&
-    v.owner_type === r.owner_type &&
-    v.owner_id === r.owner_id &&
-    v.key_name === r.key_name &&
-    v.current_version === r.current_version &&
-    v.meta === r.meta &&
-    v.created_at === r.created_at &&
-    v.updated_at === r.updated_at &&
-    v.last_rotated_at === r.last_rotated_at &&
-    v.deleted_at === r.deleted_at &&
-    v.mac.equals(mac)
-  );
 }
 
 /** Names the secret of a row: `project/acme DB_URL`. */
@@ -147,14 +133,8 @@ export function stateTampered(r: SecretState, why: string): CofferError {
  */
 export class SecretStateMac {
   readonly #keys: KeyManager;
-  /**
-   * Rows already verified, by row id, with every column the MAC covers, the MAC and the key id.
-   * A read whose row equals its entry column for column is accepted without a new HMAC: it is
-   * exactly a row the HMAC accepted, under the same key. Any changed column, or a MAC copied
-   * from another row, misses and is MAC'd. Compared field by field (no string is built), so a
-   * first read pays only the HMAC and a repeated read almost nothing (docs/benchmarks.md).
-   */
-  readonly #verified = new Map<number, Verified>();
+  /** The state MAC key and its keyed BLAKE3 while the key cache holds the key (until `expiresAt`). */
+  #lease: { readonly id: string; readonly h: KeyedBlake3; readonly expiresAt: number } | null = null;
 
   constructor(keys: KeyManager) {
     this.#keys = keys;
@@ -180,51 +160,35 @@ export class SecretStateMac {
 
   /**
    * Refuses a row whose state does not verify (a NULL MAC included: every row was MAC'd at the
-   * first open with the key). Synchronous work once the key is loaded (one promise already
-   * settled is returned), since every read of a secret runs it.
+   * first open with the key). Every call computes the MAC: no verification is remembered, so
+   * nothing a read trusts was not checked by that read. Synchronous work once the key is loaded
+   * (one settled promise is returned), since every read of a secret runs it.
    * @throws CofferError STATE_TAMPERED naming the secret (as a rejected promise).
    */
   check(db: Executor, row: secretRepo.SecretRow): Promise<void> {
-    const k = this.#keys.peekInternalKey(STATE_MAC_2_PURPOSE);
-    const h = k === null ? undefined : keyedBlake3If(k.key);
-    if (k === null || h === undefined) return this.#loadAndCheck(db, row);
+    const h = this.#leased();
+    if (h === null) return this.#loadAndCheck(db, row);
     try {
-      this.#checkWith(k.id, h, row);
+      checkWith(h, row);
       return CHECKED;
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
-  async #loadAndCheck(db: Executor, row: secretRepo.SecretRow): Promise<void> {
-    const k = await this.#key(db);
-    this.#checkWith(k.id, k.h, row);
+  /** The keyed BLAKE3 of the current key while the key cache holds it, without a query; else null. */
+  #leased(): KeyedBlake3 | null {
+    const lease = this.#lease;
+    if (lease !== null && Date.now() < lease.expiresAt) return lease.h;
+    const k = this.#keys.peekInternalKey(STATE_MAC_2_PURPOSE);
+    const h = k === null ? undefined : keyedBlake3If(k.key);
+    if (k === null || h === undefined) return null;
+    this.#lease = { id: k.id, h, expiresAt: k.expiresAt };
+    return h;
   }
 
-  #checkWith(keyId: string, h: KeyedBlake3, row: secretRepo.SecretRow): void {
-    if (row.state_mac === null) throw stateTampered(row, "its state MAC was removed");
-    const seen = this.#verified.get(row.id);
-    if (seen !== undefined && sameAsVerified(seen, keyId, row, row.state_mac)) return;
-    if (!isCurrentFormat(row.state_mac))
-      throw stateTampered(
-        row,
-        "its state MAC is not in the current format: copied from a copy of the database older than the format upgrade",
-      );
-    if (!constantTimeEqual(stateMac(h, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
-    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
-    this.#verified.set(row.id, {
-      owner_type: row.owner_type,
-      owner_id: row.owner_id,
-      key_name: row.key_name,
-      current_version: row.current_version,
-      meta: row.meta,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      last_rotated_at: row.last_rotated_at,
-      deleted_at: row.deleted_at,
-      keyId,
-      mac: Buffer.from(row.state_mac), // a copy (a Buffer's slice would be a view)
-    });
+  async #loadAndCheck(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+    checkWith((await this.#key(db)).h, row);
   }
 
   /**

@@ -120,7 +120,7 @@ for (const dialect of DIALECTS) {
       const old = format1.get("OTHER");
       assert.ok(old !== undefined);
       await putMac(core, "OTHER", old);
-      const fresh = await t.reopen(); // no verified-row cache: the planted MAC is checked
+      const fresh = await t.reopen();
       await assert.rejects(reveal(fresh, "OTHER"), (e: unknown) => tampered(e) && /current format/.test((e as Error).message));
       // Revert the marker to format 1 (a copy of the old row, MAC'd then): the next open upgrades
       // the planted row again, which audit verify reports.
