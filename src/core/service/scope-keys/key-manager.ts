@@ -278,7 +278,7 @@ export class KeyManager {
 
   /**
    * The internal key for `purpose` when this process holds it fresh in its cache, with the time
-   * (ms since the epoch) its cache entry expires, else null: synchronous, for a read path that
+   * (ms since the epoch, system clock) its cache entry expires, else null: synchronous, for a read path that
    * runs on every request (the state MAC check), which may reuse the key until then without
    * asking again. A null answer sends the caller to {@link internalKey}, which loads and caches it.
    */
@@ -286,7 +286,10 @@ export class KeyManager {
     const id = this.#internalByPurpose.get(purpose);
     const key = id === undefined ? null : this.#fromCache(id);
     const hit = id === undefined ? undefined : this.#cache.get(id);
-    return id !== undefined && key !== null && hit !== undefined ? { id, key, expiresAt: hit.expiresAt } : null;
+    if (id === undefined || key === null || hit === undefined) return null;
+    // `expiresAt` is on the system clock (Date.now()); with another clock (a test's) it is 0, so a
+    // caller never reuses the key past this manager's own idea of its expiry.
+    return { id, key, expiresAt: this.#fx === systemEffects ? hit.expiresAt : 0 };
   }
 
   /** @throws CofferError KEY_NOT_FOUND when the key row is gone, DECRYPT_FAILED when it does not unwrap. */
