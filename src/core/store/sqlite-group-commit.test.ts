@@ -148,4 +148,26 @@ describe("SQLite group commit (statements)", () => {
     assert.equal(raw.inTransaction, false);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM t WHERE k = 'e'").get() as { n: number }).n, 0);
   });
+
+  it("tells a unit that failed only after the transaction ended: when the COMMIT fails, with the COMMIT's error", async () => {
+    // Its own error may rest on an earlier unit's write that the failed COMMIT undoes (a conflict).
+    let settledBeforeCommit = false;
+    const conflict = group
+      .run(() => Promise.reject(new Error("CONFLICT with the unit before")))
+      .catch((e: unknown) => {
+        settledBeforeCommit = !log.includes("COMMIT");
+        return e;
+      });
+    const orphan = group.run(() => Promise.resolve(raw.prepare("INSERT INTO c (pid) VALUES (43)").run().changes)).catch((e: unknown) => e);
+    log.length = 0;
+    const [a, b] = await Promise.all([conflict, orphan]);
+    assert.equal(settledBeforeCommit, false);
+    assert.ok(a instanceof Error && /FOREIGN KEY/i.test(a.message), String(a));
+    assert.ok(b instanceof Error && /FOREIGN KEY/i.test(b.message), String(b));
+    // And with a COMMIT that succeeds, it gets its own error, after the COMMIT.
+    log.length = 0;
+    const own = await group.run(() => Promise.reject(new Error("own error"))).catch((e: unknown) => e);
+    assert.ok(own instanceof Error && own.message === "own error");
+    assert.deepEqual(log, ["BEGIN IMMEDIATE", "SAVEPOINT coffer_unit", "ROLLBACK TO coffer_unit", "RELEASE coffer_unit", "COMMIT"]);
+  });
 });

@@ -68,6 +68,9 @@ export class SqliteGroupCommit {
     await c.withConnection(async (tx) => {
       c.run("BEGIN IMMEDIATE");
       const done: Done[] = [];
+      // A unit that failed is told only once the transaction ended: its error may come from an
+      // earlier unit's write (a conflict, a unique key) that a failed COMMIT then undoes.
+      const failed: { readonly unit: Unit; readonly error: unknown }[] = [];
       let current: Unit | null = null;
       try {
         for (let taken = 0; taken < MAX_GROUP; taken++) {
@@ -85,7 +88,7 @@ export class SqliteGroupCommit {
             c.run("ROLLBACK TO coffer_unit");
             c.run("RELEASE coffer_unit");
             current = null;
-            unit.reject(e);
+            failed.push({ unit, error: e });
             continue;
           }
           c.run("RELEASE coffer_unit");
@@ -96,10 +99,12 @@ export class SqliteGroupCommit {
       } catch (e) {
         current?.reject(e);
         for (const d of done) d.unit.reject(e);
+        for (const f of failed) f.unit.reject(e);
         if (c.inTransaction()) c.run("ROLLBACK");
         return;
       }
       for (const d of done) d.unit.resolve(d.value);
+      for (const f of failed) f.unit.reject(f.error);
     });
   }
 }

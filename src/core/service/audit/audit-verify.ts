@@ -2,7 +2,15 @@ import { constantTimeEqual, hmacSha256, toHex, type AesKey } from "../../crypto/
 import { invalidInput } from "../../errors/index.ts";
 import { auditRepo, integrityRepo, NO_OWNERS, type Store } from "../../store/index.ts";
 import { chainBytes, GENESIS } from "./audit-chain.ts";
-import { AUDIT_HEAD_MARK, BACKFILL_ACTION, markVerifies, STATE_MACS_MARK, UPGRADE_ACTION } from "../secrets/integrity-marks.ts";
+import {
+  AUDIT_HEAD_MARK,
+  BACKFILL_ACTION,
+  markedFormat,
+  markVerifies,
+  STATE_MACS_MARK,
+  UPGRADE_ACTION,
+} from "../secrets/integrity-marks.ts";
+import { STATE_FORMAT } from "../secrets/secret-state.ts";
 import type { KeyManager } from "../scope-keys/key-manager.ts";
 import { crossCheckSecrets, WriteTracker } from "../secrets/state-cross-check.ts";
 
@@ -120,6 +128,11 @@ async function checkMarks(deps: Deps, walk: Walk, headSeq: number, headMac: Uint
     const key = await deps.macKey(stateMark.key_id);
     if (key === null || !markVerifies(key, stateMark))
       out.push({ seq: 0, problem: "the state-MAC marker does not verify (modified outside Coffer)" });
+    else if (markedFormat(stateMark) < STATE_FORMAT && walk.upgrades.length > 0)
+      out.push({
+        seq: walk.upgrades[0] ?? 0,
+        problem: "the state-MAC marker is older than the format upgrade this event records (restored from an older copy)",
+      });
   }
   for (const seq of walk.backfills.slice(1))
     out.push({

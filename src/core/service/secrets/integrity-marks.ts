@@ -43,7 +43,7 @@ export function markVerifies(key: AesKey, m: integrityRepo.MarkRow): boolean {
 }
 
 /** The format the marker records (its digest's one byte); 1 for a marker written before format 2. */
-function markedFormat(mark: integrityRepo.MarkRow): number {
+export function markedFormat(mark: integrityRepo.MarkRow): number {
   return mark.digest.byteLength === 1 ? (mark.digest[0] ?? 1) : 1;
 }
 
@@ -95,6 +95,18 @@ export async function prepareStateMacs(deps: PrepareDeps): Promise<StateMacsPrep
     await auditRepo.lockAuditChain(tx);
     const mark = await integrityRepo.findMark(tx, STATE_MACS_MARK);
     if (current(mark)) return null;
+    // The upgrade happens once. A marker of format 1 after it means the marker (and maybe old rows
+    // with their format-1 MACs) was restored from an older copy: converting again would launder
+    // those rows, so refuse to start (fail closed) and say what to check.
+    if (
+      mark !== null &&
+      (await auditRepo.listAuditEvents(tx, { afterSeq: 0, limit: 1, ownerType: null, ownerId: null, action: UPGRADE_ACTION })).length > 0
+    )
+      throw new CofferError(
+        "STATE_TAMPERED",
+        "the state-MAC marker is older than the format upgrade this database already went through (restored from an older copy outside Coffer); refusing to convert rows again: run coffer audit verify and restore the database from a backup",
+        { marker: STATE_MACS_MARK },
+      );
     const counts = await bringRowsToCurrentFormat(tx, deps, mark === null);
     const k = await deps.keys.internalKey(tx, STATE_MAC_2_PURPOSE);
     const next = { name: STATE_MACS_MARK, seq: counts.macd + counts.upgraded, digest: Uint8Array.of(STATE_FORMAT) };

@@ -15,8 +15,9 @@ import { canonicalJson } from "../audit/canonical-json.ts";
 import type { KeyManager } from "../scope-keys/key-manager.ts";
 
 /**
- * The internal key of state MAC format 1 (HMAC-SHA-256), kept only to verify format-1 MACs once
- * while they are upgraded (integrity-marks.ts); reads never accept format 1.
+ * The internal key of state MAC format 1 (HMAC-SHA-256): the first open with format 2 verifies
+ * and converts every format-1 MAC (integrity-marks.ts); a read still accepts a format-1 MAC that
+ * verifies, which only an older Coffer running beside this one during an upgrade writes.
  */
 export const STATE_MAC_PURPOSE = "state-mac";
 /** The internal key that MACs each secret's state (identity, current version, deleted marker, metadata, times). */
@@ -84,8 +85,6 @@ function stateMac(h: KeyedBlake3, r: SecretState): Uint8Array {
 /** Refuses `row` unless its stored MAC is the current format's MAC of its state under `h`. */
 function checkWith(h: KeyedBlake3, row: secretRepo.SecretRow): void {
   if (row.state_mac === null) throw stateTampered(row, "its state MAC was removed");
-  if (!isCurrentFormat(row.state_mac))
-    throw stateTampered(row, "its state MAC is not in the current format: copied from a copy of the database older than the format upgrade");
   if (!constantTimeEqual(stateMac(h, row), row.state_mac)) throw stateTampered(row, "rolled back, undeleted, edited or moved");
 }
 
@@ -167,7 +166,7 @@ export class SecretStateMac {
    */
   check(db: Executor, row: secretRepo.SecretRow): Promise<void> {
     const h = this.#leased();
-    if (h === null) return this.#loadAndCheck(db, row);
+    if (h === null || (row.state_mac !== null && !isCurrentFormat(row.state_mac))) return this.#loadAndCheck(db, row);
     try {
       checkWith(h, row);
       return CHECKED;
@@ -188,6 +187,18 @@ export class SecretStateMac {
   }
 
   async #loadAndCheck(db: Executor, row: secretRepo.SecretRow): Promise<void> {
+    if (row.state_mac !== null && !isCurrentFormat(row.state_mac)) {
+      // Format 1: written by an older Coffer still running beside this one during an upgrade
+      // (the first open converted every row before it). Accepted when it verifies under the
+      // format-1 key, like any other authentic MAC; the next write of the row makes it format 2.
+      const legacy = await this.#keys.internalKey(db, STATE_MAC_PURPOSE).catch((e: unknown) => {
+        if (e instanceof CofferError && e.code === "KEY_NOT_FOUND") return null;
+        throw e;
+      });
+      if (legacy === null || !verifiesAsFormat1(legacy.key, row, row.state_mac))
+        throw stateTampered(row, "rolled back, undeleted, edited or moved");
+      return;
+    }
     checkWith((await this.#key(db)).h, row);
   }
 

@@ -115,26 +115,44 @@ for (const dialect of DIALECTS) {
       assert.equal((await reveal(core, "OTHER")).value.revealText(), "value-other");
     });
 
-    it("refuses a valid format-1 MAC planted after the upgrade, and flags a second upgrade when the marker is reverted", async () => {
+    it("serves a row an older Coffer wrote beside it (a format-1 MAC that verifies), refuses a format-1 MAC of an older state, and rewrites the row as format 2 on its next write", async () => {
       const core = await t.reopen();
-      const old = format1.get("OTHER");
-      assert.ok(old !== undefined);
-      await putMac(core, "OTHER", old);
+      const { store, keys } = internals(core);
+      // What an older server, still running during a rolling upgrade, writes: a format-1 MAC of the row as it is.
+      await store.transaction({ kind: "all", why: "test: an older server's write" }, async (tx) => {
+        const k = await keys.internalKey(tx, STATE_MAC_PURPOSE);
+        const r = await secretRepo.findSecret(tx, { ownerType: "project", ownerId: "a" }, "OTHER");
+        assert.ok(r !== null);
+        await secretRepo.updateSecret(tx, r.id, { state_mac: format1Mac(k.key, r) });
+      });
       const fresh = await t.reopen();
-      await assert.rejects(reveal(fresh, "OTHER"), (e: unknown) => tampered(e) && /current format/.test((e as Error).message));
-      // Revert the marker to format 1 (a copy of the old row, MAC'd then): the next open upgrades
-      // the planted row again, which audit verify reports.
-      const { store, keys } = internals(fresh);
+      assert.equal((await reveal(fresh, "OTHER")).value.revealText(), "value-other");
+      await fresh.secrets.set(ACTOR, CTX, { owner: "project/a", key: "OTHER", value: Secret.fromString("value-other-2") });
+      const [row] = await rawQuery<{ state_mac: Uint8Array }>(
+        t,
+        "SELECT state_mac FROM secrets WHERE owner_id = 'a' AND key_name = 'OTHER'",
+      );
+      assert.equal(row?.state_mac.byteLength, 33);
+      // K's format-1 MAC from before the upgrade, planted after a rollback of K: refused.
+      const oldK = format1.get("K");
+      assert.ok(oldK !== undefined);
+      await rawExec(t, ["UPDATE secrets SET current_version = 1 WHERE owner_id = 'a' AND key_name = 'K'"]);
+      await putMac(fresh, "K", oldK);
+      await assert.rejects(reveal(await t.reopen(), "K"), tampered);
+    });
+
+    it("refuses to start when the marker was restored to format 1 after the upgrade, instead of converting rows again", async () => {
+      const core = await t.reopen();
+      const { store, keys } = internals(core);
       await store.transaction({ kind: "all", why: "test: revert the marker" }, async (tx) => {
         const k = await keys.internalKey(tx, STATE_MAC_PURPOSE);
         const mark = { name: STATE_MACS_MARK, seq: 3, digest: new Uint8Array(0) };
         await integrityRepo.putMark(tx, { ...mark, key_id: k.id, mac: markMac(k.key, mark), updated_at: new Date().toISOString() });
       });
-      const third = await t.reopen();
-      assert.equal((await upgrades(third)).length, 2);
-      const v = await third.audit.verify(ACTOR, CTX, {});
+      await assert.rejects(t.reopen(), (e: unknown) => tampered(e) && /marker is older than the format upgrade/.test((e as Error).message));
+      const v = await core.audit.verify(ACTOR, CTX, {});
       assert.equal(v.ok, false);
-      assert.match(v.problems.map((p) => p.problem).join("\n"), /upgraded again/);
+      assert.match(v.problems.map((p) => p.problem).join("\n"), /marker is older than the format upgrade/);
     });
   });
 }
