@@ -190,8 +190,8 @@ export function openPostgresStore(settings: PostgresSettings): Store {
 
 /** How long the scrub waits for the ACCESS EXCLUSIVE lock that VACUUM (FULL) needs. */
 const SCRUB_LOCK_TIMEOUT = "5s";
-/** How often the rewrite is tried while another transaction holds a snapshot, and how far apart. */
-const SCRUB_ATTEMPTS = 5;
+/** How often the rewrite is tried (at least twice; more while another transaction holds a snapshot), and how far apart. */
+const SCRUB_ATTEMPTS = 6;
 const SCRUB_RETRY_MS = 200;
 
 /**
@@ -222,8 +222,12 @@ async function scrubPostgres(pool: Kysely<unknown>): Promise<ScrubResult> {
     // A holder (an open transaction: a snapshot, or a transaction id that has written) is
     // usually short-lived, so the rewrite is tried a few times, briefly apart, before the
     // scrub is reported incomplete.
+    // At least two rewrites, apart: a snapshot too brief for pg_stat_activity to show (a backend
+    // of any database still connecting counts for every database's horizon) can make the first
+    // rewrite keep the erased rows as recently dead; the second, after it ended, drops them.
     let held = 0;
-    for (let attempt = 0; attempt < SCRUB_ATTEMPTS; attempt++) {
+    let clean = 0;
+    for (let attempt = 0; attempt < SCRUB_ATTEMPTS && clean < 2; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, SCRUB_RETRY_MS));
       const before = await node();
       const holdersBefore = await snapshots();
@@ -232,7 +236,7 @@ async function scrubPostgres(pool: Kysely<unknown>): Promise<ScrubResult> {
         return { complete: false, detail: "PostgreSQL: VACUUM (FULL) scope_keys was skipped (the connecting role does not own the table)" };
       }
       held = holdersBefore + (await snapshots());
-      if (held === 0) break;
+      clean = held === 0 ? clean + 1 : 0;
     }
     await sql`VACUUM secrets, secret_versions`.execute(owner);
     if (held > 0) {
