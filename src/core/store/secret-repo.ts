@@ -208,7 +208,8 @@ function sqliteCurrentVersionRows(db: Executor, owner: OwnerColumns, prefix: str
       ]);
 }
 
-function currentVersionRows(db: Executor, owner: OwnerColumns, prefix: string) {
+/** The query behind {@link listCurrentVersions}, as built for PostgreSQL (and checked against SQLite's text in sqlite-sql.test.ts). */
+export function currentVersionsQuery(db: Executor, owner: OwnerColumns, prefix: string) {
   let q = db
     .selectFrom("secrets as s")
     .leftJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
@@ -241,7 +242,11 @@ function currentVersionRows(db: Executor, owner: OwnerColumns, prefix: string) {
     .where("s.owner_id", "=", owner.ownerId)
     .where("s.deleted_at", "is", null);
   if (prefix !== "") q = q.where((eb) => eb(eb.fn("substr", ["s.key_name", eb.lit(1), eb.val(prefix.length)]), "=", prefix));
-  return q.orderBy("s.key_name").execute();
+  return q.orderBy("s.key_name");
+}
+
+function currentVersionRows(db: Executor, owner: OwnerColumns, prefix: string) {
+  return currentVersionsQuery(db, owner, prefix).execute();
 }
 
 function toCurrentVersion(r: CurrentVersionJoinRow): CurrentVersion {

@@ -20,39 +20,7 @@ const unused: SqliteDatabase = {
   close: () => undefined,
 };
 const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: unused }) });
-
-const currentVersions = () =>
-  db
-    .selectFrom("secrets as s")
-    .leftJoin("secret_versions as v", (j) => j.onRef("v.secret_id", "=", "s.id").onRef("v.version", "=", "s.current_version"))
-    .select([
-      "s.id as s_id",
-      "s.owner_type",
-      "s.owner_id",
-      "s.key_name",
-      "s.current_version",
-      "s.meta",
-      "s.created_at as s_created_at",
-      "s.updated_at as s_updated_at",
-      "s.last_rotated_at",
-      "s.deleted_at",
-      "s.state_mac",
-      "v.secret_id",
-      "v.version",
-      "v.alg",
-      "v.nonce",
-      "v.ciphertext",
-      "v.wrapped_dek",
-      "v.scope_key_id",
-      "v.hmac",
-      "v.hmac_key_id",
-      "v.created_at",
-      "v.created_by",
-      "v.destroyed_at",
-    ])
-    .where("s.owner_type", "=", "t")
-    .where("s.owner_id", "=", "i")
-    .where("s.deleted_at", "is", null);
+const OWNER = { ownerType: "t", ownerId: "i" } as const;
 
 // The statements `coffer run` makes on SQLite are written out (sqlite-sql.ts) so that its start-up
 // does not load Kysely; each must be exactly what Kysely compiles for the repository's query.
@@ -68,11 +36,8 @@ describe("SQLite statements written out", () => {
       .where("name", "=", "")
       .compile(),
     lastAuditEvent: db.selectFrom("audit_events").select(["seq", "mac"]).orderBy("seq", "desc").limit(sql.lit(1)).compile(),
-    listCurrentVersions: currentVersions().orderBy("s.key_name").compile(),
-    listCurrentVersionsPrefixed: currentVersions()
-      .where((eb) => eb(eb.fn("substr", ["s.key_name", eb.lit(1), eb.val(3)]), "=", "abc"))
-      .orderBy("s.key_name")
-      .compile(),
+    listCurrentVersions: secretRepo.currentVersionsQuery(db, OWNER, "").compile(),
+    listCurrentVersionsPrefixed: secretRepo.currentVersionsQuery(db, OWNER, "abc").compile(),
   };
   for (const [name, compiled] of Object.entries(cases)) {
     it(`${name} is Kysely's SQL`, () => {
