@@ -517,6 +517,8 @@ describe(
       const links = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allTextContents();
       assert.deepEqual(links, ["Secrets"]);
       await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+      // The owner list arrives with its own request after the page: wait for it, not for the heading.
+      await page.getByLabel("Owner", { exact: true }).locator("option").first().waitFor({ state: "attached" });
       const options = await page.getByLabel("Owner", { exact: true }).locator("option").allTextContents();
       assert.deepEqual(
         options.map((o) => o.replace(/ \(\d+\)$/, "")),

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { fingerprintKey } from "../crypto/index.ts";
 import { createKeyFile, readKeyFile } from "./key-file.ts";
+import { FileKeyStorage } from "./key-storage.ts";
 
 const KEY_FILE_MODULE = fileURLToPath(new URL("./key-file.ts", import.meta.url));
 const CRYPTO_MODULE = fileURLToPath(new URL("../crypto/index.ts", import.meta.url));
@@ -47,6 +48,22 @@ describe("the master key file", () => {
     assert.equal(fingerprintKey(readKeyFile(path, "master key file")), fingerprintKey(first));
     assert.equal(fingerprintKey(createKeyFile(path)), fingerprintKey(first));
     assert.deepEqual(readdirSync(join(dir, "secrets")), ["master-key"], "no temporary file is left behind");
+  });
+
+  it("leaves another process's key being written alone at open, and removes one left by a dead writer", () => {
+    const dir = mkdtempSync(join(tmpdir(), "coffer-keyfile-tmp-"));
+    dirs.push(dir);
+    const path = join(dir, "secrets", "master-key");
+    createKeyFile(path);
+    const fresh = join(dir, "secrets", ".master-key.aaaaaaaaaaaa.tmp");
+    const stale = join(dir, "secrets", ".master-key.bbbbbbbbbbbb.tmp");
+    writeFileSync(fresh, "in flight\n", { mode: 0o600 });
+    writeFileSync(stale, "half\n", { mode: 0o600 });
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(stale, old, old);
+    FileKeyStorage.open(path, "k1" as Parameters<typeof FileKeyStorage.open>[1], false);
+    assert.equal(existsSync(fresh), true, "a temporary key file being written now is kept");
+    assert.equal(existsSync(stale), false, "one older than a minute is removed");
   });
 
   // The window this closes (between a `wx` create and its write) is a scheduling accident: the

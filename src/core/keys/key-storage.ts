@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { linkSync, readdirSync, unlinkSync } from "node:fs";
+import { linkSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as z from "zod/mini";
 import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
@@ -174,7 +174,9 @@ export class FileKeyStorage implements KeyStorage {
     let changed = false;
     for (const name of names) {
       if (/^\.master-key\..*\.tmp$/.test(name)) {
-        unlinkSync(join(this.#dir, name));
+        // Left by a process that died while writing a key. One that is younger may be another
+        // process's key being written right now (it links it into place in a moment): kept.
+        if (isStale(join(this.#dir, name))) removeIfThere(join(this.#dir, name));
         continue;
       }
       if (!name.startsWith("master-key.") || recorded.has(name) || !KEY_FILE.test(name)) continue;
@@ -366,5 +368,24 @@ export class KeyringFileStorage implements KeyStorage {
     replaceFileAtomically(this.#path, `${JSON.stringify(next, null, 2)}\n`, "keyring file");
     if (this.#pending === kid) this.#pending = null;
     return Promise.resolve();
+  }
+}
+
+/** How old a temporary key file must be before it counts as left behind by a dead writer. */
+const STALE_TMP_MS = 60_000;
+
+function isStale(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > STALE_TMP_MS;
+  } catch {
+    return false; // already gone
+  }
+}
+
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
 }
