@@ -19,6 +19,10 @@ export type GroupConnection = {
 };
 
 /**
+ * NOT WIRED IN (December 2026): together with the SQLite store's lock it hung bursts of
+ * concurrent idempotent writes (test/e2e/idempotency-burst.test.ts); the store runs one
+ * transaction per unit of work until the cause is found. Kept with its tests (docs/benchmarks.md).
+ *
  * Group commit for SQLite write transactions. Units of work that ask for a transaction in the
  * same turn of the event loop share one `BEGIN IMMEDIATE … COMMIT` (one WAL write instead of
  * one per unit), each inside its own `SAVEPOINT`: a unit that throws is rolled back to its
