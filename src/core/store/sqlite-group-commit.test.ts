@@ -4,95 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, SqliteDialect, sql } from "kysely";
-import { NO_OWNERS, type Store } from "./store.ts";
-import { openSqliteStore } from "./sqlite-store.ts";
-import * as secretRepo from "./secret-repo.ts";
+import { Kysely, SqliteDialect } from "kysely";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import type { Database } from "./schema.ts";
 
-const OWNER = { ownerType: "project", ownerId: "group" } as const;
-const row = (key: string) => ({
-  owner_type: OWNER.ownerType,
-  owner_id: OWNER.ownerId,
-  key_name: key,
-  current_version: 1,
-  meta: "{}",
-  created_at: "2026-01-01T00:00:00.000Z",
-  updated_at: "2026-01-01T00:00:00.000Z",
-  last_rotated_at: null,
-  deleted_at: null,
-  state_mac: null,
-});
-
-describe("SQLite group commit (through the store)", () => {
-  let dir: string;
-  let store: Store;
-  let other: SqliteDatabase.Database;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "coffer-group-"));
-    store = openSqliteStore({ path: join(dir, "coffer.db"), busyTimeoutMs: 2000 });
-    await store.migrate();
-    // A second connection, as another process would have: it sees only committed rows.
-    other = new SqliteDatabase(join(dir, "coffer.db"), { readonly: true });
-  });
-  after(async () => {
-    other.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const committed = (key: string) =>
-    other.prepare("SELECT count(*) AS n FROM secrets WHERE owner_id = ? AND key_name = ?").get(OWNER.ownerId, key) as { n: number };
-
-  it("a unit that throws is rolled back alone; the others of its group commit, each settled after the commit", async () => {
-    const seen: Record<string, number> = {};
-    const unit = (key: string, fail: boolean) =>
-      store
-        .transaction(NO_OWNERS, async (t) => {
-          await secretRepo.insertSecretIfAbsent(t, row(key));
-          if (fail) throw new Error(`unit ${key} fails`);
-          return key;
-        })
-        .then(
-          (k) => {
-            // Resolved only once its row is visible to another connection: committed.
-            seen[k] = committed(k).n;
-            return k;
-          },
-          (e: unknown) => e,
-        );
-    // Started in the same turn: one group.
-    const [a, b, c] = await Promise.all([unit("A", false), unit("B", true), unit("C", false)]);
-    assert.equal(a, "A");
-    assert.equal((b as Error).message, "unit B fails");
-    assert.equal(c, "C");
-    assert.deepEqual(seen, { A: 1, C: 1 });
-    assert.equal(committed("B").n, 0);
-  });
-
-  it("when SQLite rolls the whole transaction back, every unit of the group fails and nothing is written", async () => {
-    const unit = (key: string, abort: boolean) =>
-      store
-        .transaction(NO_OWNERS, async (t) => {
-          await secretRepo.insertSecretIfAbsent(t, row(key));
-          // What SQLite does by itself on a full disk or an I/O error: the transaction is gone.
-          if (abort) await sql`ROLLBACK`.execute(t);
-          return key;
-        })
-        .catch((e: unknown) => e);
-    const [d, e, f] = await Promise.all([unit("D", false), unit("E", true), unit("F", false)]);
-    assert.ok(d instanceof Error, "a unit done before the rollback must fail: its change is gone");
-    assert.ok(e instanceof Error);
-    // F ran in a new transaction after the failed one, or failed with it; never half-written.
-    assert.equal(committed("D").n, 0);
-    assert.equal(committed("E").n, 0);
-    assert.equal(committed("F").n, f instanceof Error ? 0 : 1);
-    // The store works afterwards.
-    assert.equal(await store.transaction(NO_OWNERS, async (t) => (await secretRepo.insertSecretIfAbsent(t, row("G")), "G")), "G");
-    assert.equal(committed("G").n, 1);
-  });
-});
-
+// The module is not wired into the SQLite store (see its header): it is tested on a connection
+// of its own here.
 describe("SQLite group commit (statements)", () => {
   let dir: string;
   let raw: SqliteDatabase.Database;
