@@ -189,9 +189,8 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
   return {
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
-    // One unit of work per transaction. (Sharing one commit between concurrent units,
-    // sqlite-group-commit.ts, is not wired in: with the store's lock it hung a burst of
-    // concurrent idempotent writes — test/e2e/server.test.ts — and the cause is not found yet.)
+    // One unit of work per transaction (a shared commit for concurrent units hung bursts of
+    // idempotent writes with this lock: src/core/store/README.md).
     transaction: (_scope, fn) =>
       withMappedErrors(async () => {
         // Other units of work stay out until COMMIT or ROLLBACK; inside, the transaction's
