@@ -33,6 +33,29 @@ const kyselyBundle = {
   },
 };
 
+// zod/mini in one file of its own, dist/bundle/zod-mini.js, like Kysely: the chunks that import it
+// statically (the HTTP contract, the files) import that file, and src/core/model/zod-lazy.ts
+// loads the same file on first use (BUNDLED_ZOD below): one copy of zod, which `coffer run`
+// never loads (the core builds its schemas lazily and checks a run's inputs without them).
+const ZOD_BUNDLE = "./zod-mini.js";
+await build({
+  stdin: { contents: 'export * from "zod/mini";\n', resolveDir: ".", loader: "js" },
+  outfile: "dist/bundle/zod-mini.js",
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  minifySyntax: true,
+  logLevel: "warning",
+});
+/** `zod/mini` imports become imports of dist/bundle/zod-mini.js (all chunks sit beside it). */
+const zodBundle = {
+  name: "zod-bundle",
+  setup(b) {
+    b.onResolve({ filter: /^zod\/mini$/ }, () => ({ path: ZOD_BUNDLE, external: true }));
+  },
+};
+
 /**
  * Node's built-in modules through `process.getBuiltinModule`, not as ES modules: Node builds an
  * ES module's namespace from every export, and that of node:fs includes `promises` (which loads
@@ -106,12 +129,12 @@ await build({
     "@azure/keyvault-keys",
     "@azure/identity",
   ],
-  plugins: [kyselyBundle, builtinShim, sqliteBinding],
+  plugins: [kyselyBundle, zodBundle, builtinShim, sqliteBinding],
   // hash-wasm's ES module build: its "main" (picked for platform node) is a UMD file that carries
   // every algorithm's WebAssembly as base64 text (~280 KB evaluated on every start); the ES
   // build ("sideEffects": false) lets the bundle keep BLAKE3 alone.
   alias: { "hash-wasm": "hash-wasm/dist/index.esm.js" },
-  define: { BUNDLED_KYSELY: JSON.stringify(KYSELY_BUNDLE) },
+  define: { BUNDLED_KYSELY: JSON.stringify(KYSELY_BUNDLE), BUNDLED_ZOD: JSON.stringify(ZOD_BUNDLE) },
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
 });

@@ -18,8 +18,9 @@ registerHooks({
 `;
 
 // `coffer run` is on the start-up path of the user's program (docs/benchmarks.md): on SQLite its
-// statements run directly on better-sqlite3, so it must not load Kysely (kysely-lazy.ts). Not a
-// timing: which files a real run loads.
+// statements run directly on better-sqlite3, so it must not load Kysely (kysely-lazy.ts); the
+// core builds its zod schemas on first use and checks a run's inputs without them, so it must not
+// load zod either (zod-lazy.ts). Not a timing: which files a real run loads.
 describe("coffer run start-up on SQLite", () => {
   let cli: CliHarness;
   before(() => {
@@ -31,7 +32,7 @@ describe("coffer run start-up on SQLite", () => {
     cli.cleanup();
   });
 
-  it("reveals and injects without loading Kysely", () => {
+  it("reveals and injects without loading Kysely or zod", () => {
     const recorder = join(cli.home, "record-loads.mjs");
     const log = join(cli.home, "loaded.txt");
     writeFileSync(recorder, RECORDER);
@@ -49,6 +50,25 @@ describe("coffer run start-up on SQLite", () => {
     assert.deepEqual(
       loaded.filter((u) => /\/kysely(\.js|\/)/.test(u)),
       [],
+    );
+    assert.deepEqual(
+      loaded.filter((u) => /\/zod(-mini\.js|\/)/.test(u)),
+      [],
+    );
+  });
+
+  it("loads zod when a command parses an input it checks (a version)", () => {
+    const log = join(cli.home, "loaded-get.txt");
+    writeFileSync(log, "");
+    const r = cli.run(["secrets", "get", "project/app", "TOKEN", "--version", "0"], {
+      env: { NODE_OPTIONS: `--import ${pathToFileURL(join(cli.home, "record-loads.mjs")).href}`, LOAD_LOG: log },
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /INVALID_INPUT.*version: must be 1 or more/);
+    assert.ok(
+      readFileSync(log, "utf8")
+        .split("\n")
+        .some((u) => u.endsWith("/dist/bundle/zod-mini.js")),
     );
   });
 
