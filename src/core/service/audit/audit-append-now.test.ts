@@ -11,7 +11,9 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`${what}: never settled`)), ms).unref();
+      setTimeout(() => {
+        reject(new Error(`${what}: never settled`));
+      }, ms).unref();
     }),
   ]);
 }
