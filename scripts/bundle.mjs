@@ -108,28 +108,25 @@ const sqliteBinding = {
   },
 };
 
-await build({
-  entryPoints: ["src/cli/main.ts"],
-  outdir: "dist/bundle",
+const EXTERNAL = [
+  "pino",
+  "fastify",
+  "prom-client",
+  "@napi-rs/keyring",
+  "@aws-sdk/client-kms",
+  "@aws-sdk/nested-clients",
+  "@google-cloud/kms",
+  "google-auth-library",
+  "@azure/keyvault-keys",
+  "@azure/identity",
+];
+const CLI_OPTIONS = {
   bundle: true,
-  splitting: true,
   format: "esm",
   platform: "node",
   target: "node22",
   minifySyntax: true,
-  external: [
-    "pino",
-    "fastify",
-    "prom-client",
-    "@napi-rs/keyring",
-    "@aws-sdk/client-kms",
-    "@aws-sdk/nested-clients",
-    "@google-cloud/kms",
-    "google-auth-library",
-    "@azure/keyvault-keys",
-    "@azure/identity",
-  ],
-  plugins: [kyselyBundle, zodBundle, builtinShim, sqliteBinding],
+  external: EXTERNAL,
   // hash-wasm's ES module build: its "main" (picked for platform node) is a UMD file that carries
   // every algorithm's WebAssembly as base64 text (~280 KB evaluated on every start); the ES
   // build ("sideEffects": false) lets the bundle keep BLAKE3 alone.
@@ -137,6 +134,69 @@ await build({
   define: { BUNDLED_KYSELY: JSON.stringify(KYSELY_BUNDLE), BUNDLED_ZOD: JSON.stringify(ZOD_BUNDLE) },
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
   logLevel: "warning",
+};
+await build({
+  ...CLI_OPTIONS,
+  entryPoints: ["src/cli/main.ts"],
+  outdir: "dist/bundle",
+  splitting: true,
+  plugins: [kyselyBundle, zodBundle, builtinShim, sqliteBinding],
+});
+
+/** Imports matching `filter` as a CommonJS module that requires `file` (external, beside the bundle) when first used. */
+function requiredOnUse(filter, file) {
+  return {
+    name: `required-on-use ${file}`,
+    setup(b) {
+      b.onResolve({ filter }, () => ({ path: file, namespace: "required-on-use" }));
+      b.onResolve({ filter: /.*/, namespace: "required-on-use" }, (args) => ({ path: args.path, external: true }));
+      b.onLoad({ filter: /.*/, namespace: "required-on-use" }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * The lazily imported modules src/cli/run-main.ts hands to the CLI instead of running (a SOPS
+ * file, remote mode, PostgreSQL) or a run never needs (import/export, keys status): in the
+ * run bundle each is a module that fails to load, so a path run-main.ts should have handed over
+ * fails closed (INTERNAL) instead of mixing the two bundles' modules.
+ */
+const NOT_IN_RUN = /^\.\.?\/(?:file-env|remote-backend|transfer|postgres-store|contract\/index)\.ts$/;
+const notInRun = {
+  name: "not-in-run",
+  setup(b) {
+    b.onResolve({ filter: NOT_IN_RUN }, (args) => ({ path: args.path, namespace: "not-in-run" }));
+    b.onLoad({ filter: /.*/, namespace: "not-in-run" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in the run bundle (scripts/bundle.mjs)`)});`,
+      loader: "js",
+    }));
+  },
+};
+
+// `coffer run` as one file of its own, dist/bundle/run-main.js (src/cli/run-main.ts), which
+// bin/coffer.js loads instead of main.js: without chunks, a run loads one module instead of the
+// twenty-odd of the CLI's run path (each resolved, read, compiled and linked on every start).
+// Without chunks an external ES import would be a static import at its top, so Kysely and zod
+// are `require`d when a module needing them first runs (the same module instances
+// kysely-lazy.ts and zod-lazy.ts load), and anything run-main.ts does not run itself is left to
+// the CLI's main.js (CLI_MAIN).
+const CLI_MAIN = "./main.js";
+await build({
+  ...CLI_OPTIONS,
+  entryPoints: { "run-main": "src/cli/run-main.ts" },
+  outdir: "dist/bundle",
+  define: { ...CLI_OPTIONS.define, CLI_MAIN: JSON.stringify(CLI_MAIN) },
+  plugins: [
+    { name: "cli-main", setup: (b) => b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: CLI_MAIN, external: true })) },
+    notInRun,
+    requiredOnUse(/^kysely(\/migration)?$/, KYSELY_BUNDLE),
+    requiredOnUse(/^zod\/mini$/, ZOD_BUNDLE),
+    builtinShim,
+    sqliteBinding,
+  ],
 });
 
 // The admin console (src/console, docs/console.md): one browser module, minified, no eval,
