@@ -34,6 +34,6 @@ export {
   isKid,
   parseWith,
 } from "./names.ts";
-export { zod, lazySchema } from "./zod-lazy.ts";
+export { zod, lazySchema, provideZod } from "./zod-lazy.ts";
 export { hasTextFields, isStringRecord, type TextField } from "./string-record.ts";
 export { parseTimePoint, TIME_RULE } from "./time.ts";

@@ -1,6 +1,3 @@
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-
 /**
  * Set by scripts/bundle.mjs to the bundle's one copy of zod/mini (`./zod-mini.js`, beside every
  * chunk), which the chunks that import zod statically (the HTTP contract, the files) share with
@@ -9,20 +6,37 @@ import { fileURLToPath } from "node:url";
 declare const BUNDLED_ZOD: string | undefined;
 
 type ZodMini = typeof import("zod/mini");
+/** What this file uses of Node's modules (typed here: the browser console's build has no Node types). */
+type NodeModules = {
+  "node:module": { createRequire(from: string): (id: string) => unknown };
+  "node:url": { fileURLToPath(url: string): string };
+};
 let loaded: ZodMini | undefined;
+
+/**
+ * zod/mini for the core's schemas, from a module that imports it anyway (the HTTP contract does,
+ * before it builds on them): the only way in a browser, where the SDK's contract runs.
+ */
+export function provideZod(z: ZodMini): void {
+  loaded ??= z;
+}
 
 /**
  * zod/mini, loaded on first use. The core's schemas are built by `lazySchema` and the inputs
  * `coffer run` parses (its configuration, owner, prefix, reason, key manifest, stored metadata)
  * are checked without zod when they are valid, so a run loads none of it (start-up is a target,
- * docs/benchmarks.md; test/e2e/run-startup.test.ts). Synchronous — `require` of an ES module,
- * Node ≥ 22.12 — and the same module instance as a static `import "zod/mini"` (from source the
- * ES module's own file is required, not the package's CommonJS build).
+ * docs/benchmarks.md; test/e2e/run-startup.test.ts). On Node, unless provided: synchronous —
+ * `require` of an ES module, Node ≥ 22.12 — and the same module instance as a static
+ * `import "zod/mini"` (from source the ES module's own file is required, not the package's
+ * CommonJS build). Node's modules through `process.getBuiltinModule`, so that browsers
+ * importing the contract (which provides zod) never see a `node:` import.
  */
 export function zod(): ZodMini {
-  loaded ??= createRequire(import.meta.url)(
-    typeof BUNDLED_ZOD === "string" ? BUNDLED_ZOD : fileURLToPath(import.meta.resolve("zod/mini")),
-  ) as ZodMini;
+  if (loaded !== undefined) return loaded;
+  const node = <K extends keyof NodeModules>(id: K): NodeModules[K] =>
+    (globalThis as unknown as { process: { getBuiltinModule: (id: K) => NodeModules[K] } }).process.getBuiltinModule(id);
+  const file = typeof BUNDLED_ZOD === "string" ? BUNDLED_ZOD : node("node:url").fileURLToPath(import.meta.resolve("zod/mini"));
+  loaded = node("node:module").createRequire(import.meta.url)(file) as ZodMini;
   return loaded;
 }
 
