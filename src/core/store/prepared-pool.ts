@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
-import { BEGIN_STATEMENT, PipelinedBegin, TX_SCOPE_STATEMENT } from "./pg-pipeline.ts";
+import { BEGIN_STATEMENT, DescribedRead, PipelinedBegin, rowShapeOf, TX_SCOPE_STATEMENT, type RowShape } from "./pg-pipeline.ts";
 
 /** At most this many prepared statements per connection; past it, queries go unnamed. */
 const MAX_PREPARED_PER_CONNECTION = 256;
@@ -12,6 +12,8 @@ type Prepared = {
   readonly names: Set<string>;
   /** Statement names that have run successfully on this connection, so are surely prepared there. */
   readonly parsed: Set<string>;
+  /** Their result columns, from that first run: later runs skip Describe (pg-pipeline.ts `DescribedRead`). */
+  readonly shapes: Map<string, RowShape>;
   sessionScope: string | null;
   /** A transaction's BEGIN and owner scope, not sent yet: they go with its first statement. */
   pendingBegin: readonly [all: string, owners: string] | null;
@@ -114,11 +116,23 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
 function newState(client: pg.PoolClient, types: pg.CustomTypesConfig): Prepared {
   const names = new Set<string>();
   const parsed = new Set<string>();
-  /** A named statement, remembered as prepared once it has run. */
+  const shapes = new Map<string, RowShape>();
+  /**
+   * A named statement, remembered as prepared once it has run, with its result columns; once
+   * both are known it runs without Describe.
+   */
   const named = async (name: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> => {
+    const shape = shapes.get(name);
+    if (shape !== undefined) {
+      const q = new DescribedRead(name, values, shape);
+      void client.query(q as unknown as pg.QueryConfig);
+      return q.result;
+    }
     names.add(name);
     const r = await client.query({ name, text, values: [...values] });
     parsed.add(name);
+    const described = rowShapeOf(r.fields, types);
+    if (described !== null) shapes.set(name, described);
     return r;
   };
   /** BEGIN and the scope on their own (two round trips): the first time on a connection, or before an unprepared statement. */
@@ -129,6 +143,7 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig): Prepared 
   const state: Prepared = {
     names,
     parsed,
+    shapes,
     sessionScope: null,
     pendingBegin: null,
     wrapper: {
