@@ -27,6 +27,7 @@ describe("PostgreSQL prepared statements without Describe", () => {
   let bare: pg.Client;
   /** The query objects pg clients received, by class name, while the spy is on. */
   const submitted: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, and called with the client as `this`.
   const originalQuery = pg.Client.prototype.query;
 
   before(async () => {
@@ -51,9 +52,9 @@ describe("PostgreSQL prepared statements without Describe", () => {
 
   after(async () => {
     pg.Client.prototype.query = originalQuery;
-    await pool?.end();
-    await bare?.end();
-    await db?.drop();
+    await pool.end();
+    await bare.end();
+    await db.drop();
   });
 
   const run = async (text: string, params: readonly unknown[]): Promise<{ rows: unknown[]; command: string; rowCount: number | null }> => {
