@@ -98,10 +98,10 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
       const client = await pool.connect();
       const known = prepared.get(client);
       if (known !== undefined) return known.wrapper;
+      client.on("error", () => undefined);
       try {
         await client.query(`SET ROLE ${role}`);
       } catch (e) {
-        client.on("error", () => undefined);
         client.release(true);
         throw e;
       }
