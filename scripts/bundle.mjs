@@ -5,7 +5,8 @@
 // the key-provider SDKs (@napi-rs/keyring, native; @aws-sdk/client-kms and its STS client, @google-cloud/kms,
 // google-auth-library, @azure/keyvault-keys, @azure/identity: large, and the Google SDK reads its
 // protos from disk; all imported dynamically only when that provider is configured) stay external.
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { build } from "esbuild";
 
 rmSync("dist/bundle", { recursive: true, force: true });
@@ -38,8 +39,17 @@ const kyselyBundle = {
 // loads the same file on first use (BUNDLED_ZOD below): one copy of zod, which `coffer run`
 // never loads (the core builds its schemas lazily and checks a run's inputs without them).
 const ZOD_BUNDLE = "./zod-mini.js";
+// Only the members Coffer uses (every use is `z.<name>` or `zod().<name>`, `z` being the
+// namespace import or lazySchema's argument): `export *` would keep all of zod/mini (its
+// locales and more, ~650 KB instead of ~100 KB) for every command that loads it.
+const zodMini = await import("zod/mini");
+const zodUsed = new Set();
+for (const file of readdirSync("src", { recursive: true })) {
+  if (!file.endsWith(".ts") || file.endsWith(".test.ts")) continue;
+  for (const m of readFileSync(join("src", file), "utf8").matchAll(/\b(?:z|zod\(\))\.(\w+)/g)) if (m[1] in zodMini) zodUsed.add(m[1]);
+}
 await build({
-  stdin: { contents: 'export * from "zod/mini";\n', resolveDir: ".", loader: "js" },
+  stdin: { contents: `export { ${[...zodUsed].sort().join(", ")} } from "zod/mini";\n`, resolveDir: ".", loader: "js" },
   outfile: "dist/bundle/zod-mini.js",
   bundle: true,
   format: "esm",
