@@ -9,7 +9,7 @@ import { NO_OWNERS, type Store } from "./store.ts";
 import { openSqliteStore } from "./sqlite-store.ts";
 import * as secretRepo from "./secret-repo.ts";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
-import type { Database } from "./schema.ts";
+import type { Database, Executor } from "./schema.ts";
 
 const OWNER = { ownerType: "project", ownerId: "group" } as const;
 const row = (key: string) => ({
@@ -99,20 +99,24 @@ describe("SQLite group commit (statements)", () => {
   let db: Kysely<Database>;
   const log: string[] = [];
   let group: SqliteGroupCommit;
+  let capped: SqliteGroupCommit;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "coffer-group-raw-"));
     raw = new SqliteDatabase(join(dir, "g.db"));
     raw.pragma("journal_mode = WAL");
     raw.exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-    group = new SqliteGroupCommit({
-      withConnection: (work) => db.connection().execute(work),
-      run: (text) => {
+    const conn = {
+      withConnection: (work: (tx: Executor) => Promise<void>) => db.connection().execute(work),
+      run: (text: string) => {
         log.push(text);
         raw.prepare(text).run();
       },
       inTransaction: () => raw.inTransaction,
-    });
+    };
+    // No time cap here (a loaded machine must not split these tests' groups); `capped` has the default.
+    group = new SqliteGroupCommit(conn, { maxGroupMs: 60_000 });
+    capped = new SqliteGroupCommit(conn);
   });
   after(async () => {
     await db.destroy();
@@ -169,5 +173,24 @@ describe("SQLite group commit (statements)", () => {
     const own = await group.run(() => Promise.reject(new Error("own error"))).catch((e: unknown) => e);
     assert.ok(own instanceof Error && own.message === "own error");
     assert.deepEqual(log, ["BEGIN IMMEDIATE", "SAVEPOINT coffer_unit", "ROLLBACK TO coffer_unit", "RELEASE coffer_unit", "COMMIT"]);
+  });
+
+  it("takes no further unit into a transaction that has run for 5 ms: the units behind a slow one commit apart", async () => {
+    log.length = 0;
+    const slow = capped.run(async () => {
+      const n = raw.prepare("INSERT INTO t (k) VALUES ('slow')").run().changes;
+      // Stands for a KMS round trip inside a unit of work.
+      await new Promise((r) => setTimeout(r, 30));
+      return n;
+    });
+    const after = Array.from({ length: 3 }, (_, i) =>
+      capped.run(() => Promise.resolve(raw.prepare("INSERT INTO t (k) VALUES (?)").run(`behind-${String(i)}`).changes)),
+    );
+    assert.deepEqual(await Promise.all([slow, ...after]), [1, 1, 1, 1]);
+    // The slow unit's transaction carried it alone; the three behind it came after its COMMIT
+    // (in one transaction or more: how many fit in 5 ms depends on the machine).
+    assert.deepEqual(log.slice(0, 4), ["BEGIN IMMEDIATE", "SAVEPOINT coffer_unit", "RELEASE coffer_unit", "COMMIT"]);
+    assert.equal(log.filter((l) => l === "SAVEPOINT coffer_unit").length, 4);
+    assert.equal(log.at(-1), "COMMIT");
   });
 });

@@ -2,6 +2,13 @@ import type { Executor } from "./schema.ts";
 
 /** How many units of work one SQLite transaction carries at most. */
 const MAX_GROUP = 64;
+/**
+ * A transaction takes no further unit once it has run this long: a unit that finished is
+ * answered only at the shared COMMIT, so this bounds how long later units (a KMS round trip
+ * inside one, a long batch) can hold it back, to this plus the one unit running at the time.
+ * Ordinary units take tens of microseconds each, so a full group fits well within it.
+ */
+const MAX_GROUP_MS = 5;
 
 type Unit = {
   readonly fn: (tx: Executor) => Promise<unknown>;
@@ -34,8 +41,12 @@ export class SqliteGroupCommit {
   readonly #queue: Unit[] = [];
   #scheduled = false;
 
-  constructor(conn: GroupConnection) {
+  readonly #maxGroupMs: number;
+
+  /** `maxGroupMs`: see {@link MAX_GROUP_MS} (tests set it). */
+  constructor(conn: GroupConnection, opts: { readonly maxGroupMs?: number } = {}) {
     this.#conn = conn;
+    this.#maxGroupMs = opts.maxGroupMs ?? MAX_GROUP_MS;
   }
 
   run<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -72,8 +83,10 @@ export class SqliteGroupCommit {
       // earlier unit's write (a conflict, a unique key) that a failed COMMIT then undoes.
       const failed: { readonly unit: Unit; readonly error: unknown }[] = [];
       let current: Unit | null = null;
+      const began = performance.now();
       try {
         for (let taken = 0; taken < MAX_GROUP; taken++) {
+          if (taken > 0 && performance.now() - began >= this.#maxGroupMs) break;
           const unit = this.#queue.shift();
           if (unit === undefined) break;
           current = unit;
