@@ -16,16 +16,19 @@ rmSync("dist/bundle", { recursive: true, force: true });
 // one copy of Kysely, which `coffer run` on SQLite never loads (its statements run directly on
 // better-sqlite3, src/core/store/sqlite-direct.ts).
 const KYSELY_BUNDLE = "./kysely.js";
-await build({
-  stdin: { contents: 'export * from "kysely";\nexport * from "kysely/migration";\n', resolveDir: ".", loader: "js" },
-  outfile: "dist/bundle/kysely.js",
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node22",
-  minifySyntax: true,
-  logLevel: "warning",
-});
+/** One ESM file of its own, bundled from `contents` (the shared copies the chunks import). */
+const buildShared = (contents, outfile) =>
+  build({
+    stdin: { contents, resolveDir: ".", loader: "js" },
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    minifySyntax: true,
+    logLevel: "warning",
+  });
+await buildShared('export * from "kysely";\nexport * from "kysely/migration";\n', "dist/bundle/kysely.js");
 /** `kysely` and `kysely/migration` imports become imports of dist/bundle/kysely.js (all chunks sit beside it). */
 const kyselyBundle = {
   name: "kysely-bundle",
@@ -48,16 +51,7 @@ for (const file of readdirSync("src", { recursive: true })) {
   if (!file.endsWith(".ts") || file.endsWith(".test.ts")) continue;
   for (const m of readFileSync(join("src", file), "utf8").matchAll(/\b(?:z|zod\(\))\.(\w+)/g)) if (m[1] in zodMini) zodUsed.add(m[1]);
 }
-await build({
-  stdin: { contents: `export { ${[...zodUsed].sort().join(", ")} } from "zod/mini";\n`, resolveDir: ".", loader: "js" },
-  outfile: "dist/bundle/zod-mini.js",
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node22",
-  minifySyntax: true,
-  logLevel: "warning",
-});
+await buildShared(`export { ${[...zodUsed].sort().join(", ")} } from "zod/mini";\n`, "dist/bundle/zod-mini.js");
 /** `zod/mini` imports become imports of dist/bundle/zod-mini.js (all chunks sit beside it). */
 const zodBundle = {
   name: "zod-bundle",

@@ -27,23 +27,32 @@ async function burst(srv: ServerHandle, token: string, round: number): Promise<n
   return (await Promise.race([many, timer])).map((x) => x.status);
 }
 
-describe("bursts of concurrent idempotent PUTs over HTTP (SQLite)", () => {
-  let srv: ServerHandle;
-  let admin = "";
+/** A server for the describe block it is called in, with these settings; its admin token. */
+function serverFor(env: Record<string, string>): { readonly srv: () => ServerHandle; readonly admin: () => string } {
+  let srv: ServerHandle | null = null;
   before(async () => {
-    // The write limit is hit a few bursts in: from then on, every refusal is audited at once.
-    srv = await startServer({ env: { COFFER_LOG_LEVEL: "trace", COFFER_RATE_LIMIT_WRITE: "60/1h" } });
-    admin = srv.adminToken ?? "";
+    srv = await startServer({ env: { COFFER_LOG_LEVEL: "trace", ...env } });
   });
   after(async () => {
+    if (srv === null) return;
     await srv.stop();
     removeHome(srv.home);
   });
+  const started = (): ServerHandle => {
+    if (srv === null) throw new Error("the server did not start");
+    return srv;
+  };
+  return { srv: started, admin: () => started().adminToken ?? "" };
+}
+
+describe("bursts of concurrent idempotent PUTs over HTTP (SQLite)", () => {
+  // The write limit is hit a few bursts in: from then on, every refusal is audited at once.
+  const { srv, admin } = serverFor({ COFFER_RATE_LIMIT_WRITE: "60/1h" });
 
   it("answers every request of every burst: 200 (written or replayed) or 429 past the write limit", async () => {
     let limited = 0;
     for (let round = 0; round < 150; round++) {
-      const statuses = await burst(srv, admin, round);
+      const statuses = await burst(srv(), admin(), round);
       for (const s of statuses) assert.ok(s === 200 || s === 429, `burst ${String(round)}: ${statuses.join(",")}`);
       limited += statuses.filter((s) => s === 429).length;
     }
@@ -52,21 +61,12 @@ describe("bursts of concurrent idempotent PUTs over HTTP (SQLite)", () => {
 });
 
 describe("bursts of concurrent idempotent PUTs, no write limit (SQLite)", () => {
-  let srv: ServerHandle;
-  let admin = "";
-  before(async () => {
-    srv = await startServer({ env: { COFFER_LOG_LEVEL: "trace", COFFER_RATE_LIMIT_WRITE: "off" } });
-    admin = srv.adminToken ?? "";
-  });
-  after(async () => {
-    await srv.stop();
-    removeHome(srv.home);
-  });
+  const { srv, admin } = serverFor({ COFFER_RATE_LIMIT_WRITE: "off" });
 
   it("answers every request of every burst with 200: one write, the rest replay it", async () => {
-    for (let round = 0; round < 100; round++) assert.deepEqual(await burst(srv, admin, round), Array(8).fill(200));
+    for (let round = 0; round < 100; round++) assert.deepEqual(await burst(srv(), admin(), round), Array(8).fill(200));
     for (const key of ["C0", "C7", "C99"]) {
-      const versions = await call(srv.url, "GET", `/v1/secrets/project/idem/${key}/versions`, { token: admin });
+      const versions = await call(srv().url, "GET", `/v1/secrets/project/idem/${key}/versions`, { token: admin() });
       assert.equal(versions.status, 200);
       assert.equal((versions.body as { items: unknown[] }).items.length, 1, `${key}: one write for its burst`);
     }

@@ -7,20 +7,10 @@ import { NO_OWNERS } from "./store.ts";
 import { openSqliteStore } from "./sqlite-store.ts";
 import * as secretRepo from "./secret-repo.ts";
 import type { Store } from "./store.ts";
+import { secretRow } from "../../../test/fixtures/secret-row.ts";
 
 const OWNER = { ownerType: "project", ownerId: "direct" } as const;
-const row = (key: string) => ({
-  owner_type: OWNER.ownerType,
-  owner_id: OWNER.ownerId,
-  key_name: key,
-  current_version: 1,
-  meta: "{}",
-  created_at: "2026-01-01T00:00:00.000Z",
-  updated_at: "2026-01-01T00:00:00.000Z",
-  last_rotated_at: null,
-  deleted_at: null,
-  state_mac: null,
-});
+const row = (key: string) => secretRow(OWNER.ownerId, key);
 
 /** Resolves after the event loop has turned a few times (a pending read had every chance to finish). */
 const turns = () => new Promise<void>((r) => setTimeout(r, 20));

@@ -10,20 +10,10 @@ import { openSqliteStore } from "./sqlite-store.ts";
 import * as secretRepo from "./secret-repo.ts";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import type { Database, Executor } from "./schema.ts";
+import { secretRow } from "../../../test/fixtures/secret-row.ts";
 
 const OWNER = { ownerType: "project", ownerId: "group" } as const;
-const row = (key: string) => ({
-  owner_type: OWNER.ownerType,
-  owner_id: OWNER.ownerId,
-  key_name: key,
-  current_version: 1,
-  meta: "{}",
-  created_at: "2026-01-01T00:00:00.000Z",
-  updated_at: "2026-01-01T00:00:00.000Z",
-  last_rotated_at: null,
-  deleted_at: null,
-  state_mac: null,
-});
+const row = (key: string) => secretRow(OWNER.ownerId, key);
 
 describe("SQLite group commit (through the store)", () => {
   let dir: string;

@@ -11,6 +11,7 @@ import { SQLITE_SQL, sqliteInsertPrefix } from "./sqlite-sql.ts";
 import { openSqliteStore } from "./sqlite-store.ts";
 import { NO_OWNERS } from "./store.ts";
 import * as secretRepo from "./secret-repo.ts";
+import { secretRow } from "../../../test/fixtures/secret-row.ts";
 
 // Compiles only: this database is never opened.
 const unused: SqliteDatabase = {
@@ -87,18 +88,7 @@ describe("SQLite store: Kysely loaded lazily", () => {
     try {
       await store.migrate();
       const owner = { ownerType: "project", ownerId: "lazy" };
-      const row = {
-        owner_type: owner.ownerType,
-        owner_id: owner.ownerId,
-        key_name: "A",
-        current_version: 1,
-        meta: "{}",
-        created_at: "2026-01-01T00:00:00.000Z",
-        updated_at: "2026-01-01T00:00:00.000Z",
-        last_rotated_at: null,
-        deleted_at: null,
-        state_mac: null,
-      };
+      const row = secretRow(owner.ownerId, "A");
       let release!: () => void;
       const gate = new Promise<void>((r) => {
         release = r;
