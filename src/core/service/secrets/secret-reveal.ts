@@ -68,7 +68,9 @@ export class SecretReveal {
       value.wipe();
       throw e;
     }
-    this.#c.log.info({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
+    // Debug, not info: the reveal's record is its audit event, and the server's request line
+    // already logs each call; a second info line per reveal cost a redacted pino line apiece.
+    this.#c.log.debug({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
     return { view, value };
   }
 
