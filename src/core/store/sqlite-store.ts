@@ -8,6 +8,7 @@ import { migrateToLatest, migrationStatus } from "./migrate.ts";
 import { SQLITE_MIGRATION_NAMES } from "./migrations/sqlite/names.ts";
 import type { Database, Executor } from "./schema.ts";
 import { registerDirect, type DirectSqlite } from "./sqlite-direct.ts";
+import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import { mapStoreError, type ScrubResult, type Store } from "./store.ts";
 
 const MAX_CACHED_STATEMENTS = 256;
@@ -186,32 +187,28 @@ export function openSqliteStore(settings: { readonly path: string; readonly busy
   };
   // The root executor reads directly only while no transaction is open on the connection.
   registerDirect(db, direct, () => !raw.inTransaction);
+  const group = new SqliteGroupCommit({
+    // The store's lock keeps other units of work out until COMMIT or ROLLBACK (Kysely's root
+    // instance takes it too, for every connection it hands out).
+    withConnection: async (work) => {
+      const release = await lock.acquire();
+      try {
+        const tx = lazyExecutor(txKysely);
+        registerDirect(tx, direct, () => true);
+        await work(tx);
+      } finally {
+        release();
+      }
+    },
+    run: (text) => direct.run(text, NO_PARAMS),
+    inTransaction: () => raw.inTransaction,
+  });
   return {
     dialect: "sqlite",
     read: (_scope, fn) => fn(db),
-    // One unit of work per transaction (a shared commit for concurrent units hung bursts of
-    // idempotent writes with this lock: src/core/store/README.md).
-    transaction: (_scope, fn) =>
-      withMappedErrors(async () => {
-        // Other units of work stay out until COMMIT or ROLLBACK; inside, the transaction's
-        // own statements run directly (sqlite-direct.ts), the others through txKysely.
-        const release = await lock.acquire();
-        try {
-          const tx = lazyExecutor(txKysely);
-          registerDirect(tx, direct, () => true);
-          direct.run("BEGIN IMMEDIATE", NO_PARAMS);
-          try {
-            const result = await fn(tx);
-            direct.run("COMMIT", NO_PARAMS);
-            return result;
-          } catch (e) {
-            if (raw.inTransaction) direct.run("ROLLBACK", NO_PARAMS);
-            throw e;
-          }
-        } finally {
-          release();
-        }
-      }),
+    // Concurrent write transactions share one commit (sqlite-group-commit.ts); inside it, each
+    // unit of work's statements run directly (sqlite-direct.ts), the others through txKysely.
+    transaction: (_scope, fn) => withMappedErrors(() => group.run(fn)),
     scrubErased: () => scrubSqlite(db),
     migrationStatus: () => migrationStatus(db as Kysely<unknown>, SQLITE_MIGRATION_NAMES),
     migrate: async () => {

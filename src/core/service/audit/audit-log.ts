@@ -75,7 +75,8 @@ export type CountedLimit = { readonly hit: LimitHit; readonly denied: AuditInput
 
 export class AuditLog {
   readonly #queue: Pending[] = [];
-  #draining: Promise<void> | null = null;
+  /** A drain is scheduled or running; cleared in the same turn as its last look at the queue. */
+  #draining = false;
   readonly #store: Store;
   readonly #keys: KeyManager;
   readonly #fx: Effects;
@@ -184,40 +185,43 @@ export class AuditLog {
     if (e === null && limit === null) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ actor, ctx, e, limit, resolve, reject });
-      if (this.#draining === null) {
-        this.#draining = this.#drainSoon().finally(() => {
-          this.#draining = null;
-        });
+      if (!this.#draining) {
+        this.#draining = true;
+        setImmediate(() => void this.#drain());
       }
     });
   }
 
   /**
-   * Starts the drain after the current turn of the event loop: every request whose data
+   * Writes the queued events, a batch per transaction. It starts after the turn of the event
+   * loop in which the first of them was appended (`appendNow`'s `setImmediate`): every request whose data
    * arrived in this turn reaches its `appendNow` first (on SQLite a whole transaction runs in
    * one turn, so without the wait each event got a transaction of its own, measured: 11,863
    * transactions for 11,863 concurrent reveals). The wait is one `setImmediate`, not a timer.
    */
-  async #drainSoon(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await this.#drain();
-  }
-
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, INSERT_BATCH);
-      let refusals: (Error | null)[];
-      try {
-        refusals = await this.#store.transaction(NO_OWNERS, (tx) => this.#appendEntries(tx, batch));
-      } catch (err) {
-        for (const b of batch) b.reject(err);
-        continue;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, INSERT_BATCH);
+        let refusals: (Error | null)[];
+        try {
+          refusals = await this.#store.transaction(NO_OWNERS, (tx) => this.#appendEntries(tx, batch));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+          continue;
+        }
+        for (const [i, b] of batch.entries()) {
+          const refused = refusals[i] ?? null;
+          if (refused === null) b.resolve();
+          else b.reject(refused);
+        }
       }
-      for (const [i, b] of batch.entries()) {
-        const refused = refusals[i] ?? null;
-        if (refused === null) b.resolve();
-        else b.reject(refused);
-      }
+    } finally {
+      // In the same turn as the loop's last look at the queue: an event appended after it
+      // starts a drain of its own. (Clearing the flag a few microtasks later, in a `finally()`
+      // on the drain's promise, lost every event appended in between: its caller waited
+      // forever. An event appended as soon as the previous one settled hit that every time.)
+      this.#draining = false;
     }
   }
 
