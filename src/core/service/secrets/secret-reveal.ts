@@ -5,7 +5,7 @@ import { NO_OWNERS, secretRepo } from "../../store/index.ts";
 import { ownerScope } from "../access/scopes.ts";
 import { type Actor, type RequestContext } from "../access/actor.ts";
 import type { AuditInput } from "../audit/audit-log.ts";
-import { cols, findLive } from "./secret-lookup.ts";
+import { cols, findLiveSealed } from "./secret-lookup.ts";
 import { auditableReason, Version, parsePrefix, parseRef, type RefInput } from "./secret-inputs.ts";
 import { storedMeta, toSecretView } from "./secret-views.ts";
 import type { SecretsContext } from "./secrets-context.ts";
@@ -38,11 +38,11 @@ export class SecretReveal {
     } as const;
     const reason = await this.#c.revealGates(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
     const limit = this.#c.revealLimit(actor, { ...base, reason, outcome: "denied" });
-    let found: Awaited<ReturnType<typeof findLive>>;
+    let found: Awaited<ReturnType<typeof findLiveSealed>>;
     let view: ReturnType<typeof toSecretView>;
     try {
       const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-      found = await this.#c.store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version, this.#c.state));
+      found = await this.#c.store.read(ownerScope(ref.owner), (db) => findLiveSealed(db, ref, version, this.#c.state));
       // Before decrypting and auditing: a corrupt row (STORE_CORRUPT) reveals nothing.
       view = toSecretView(ref.owner, found.row, found.version.version);
     } catch (e) {
@@ -144,7 +144,7 @@ export class SecretReveal {
       refs.map(({ ref, version }) =>
         this.#c.store.read(ownerScope(ref.owner), async (db) => {
           try {
-            return await findLive(db, ref, version, this.#c.state);
+            return await findLiveSealed(db, ref, version, this.#c.state);
           } catch (e) {
             if (isCofferError(e) && e.code === "NOT_FOUND") return null;
             throw e;

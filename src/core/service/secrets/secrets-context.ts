@@ -174,7 +174,7 @@ export class SecretsContext {
     }
   }
 
-  async open(db: Executor, ref: SecretRef, v: secretRepo.VersionRow): Promise<Secret> {
+  async open(db: Executor, ref: SecretRef, v: secretRepo.SealedVersionRow): Promise<Secret> {
     const scopeKey = await this.keys.scopeKeyById(db, v.scope_key_id, ref.owner);
     return openColumns(scopeKey, v, { owner: ref.owner, name: ref.name, version: v.version });
   }
