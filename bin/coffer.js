@@ -10,7 +10,8 @@ if (major < 22 || (major === 22 && minor < 12)) {
 }
 // V8 code cache on disk (os.tmpdir()/node-compile-cache): later starts skip compiling.
 nodeModule.enableCompileCache?.();
-const { main } = await import("../dist/bundle/main.js");
+// `coffer run` starts from a bundle of its own, one file (scripts/bundle.mjs, src/cli/run-main.ts).
+const { main } = await import(process.argv[2] === "run" ? "../dist/bundle/run-main.js" : "../dist/bundle/main.js");
 // The standard streams as getters: Node builds each stream object on first access (a few ms
 // each at start-up), and `coffer run` usually touches none of them.
 process.exitCode = await main(process.argv.slice(2), {

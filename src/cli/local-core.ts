@@ -1,14 +1,19 @@
 import { userInfo } from "node:os";
-import { loadConfig } from "../core/config/index.ts";
+import { loadConfig, type Config } from "../core/config/index.ts";
 import { createCore, type Actor, type Core } from "../core/service/index.ts";
 import type { Io } from "./io.ts";
 import { createCliLogger } from "./log.ts";
 
 export type GlobalOptions = { readonly home?: string | undefined; readonly db?: string | undefined };
 
+/** The configuration of local mode. @throws CofferError CONFIG_INVALID. */
+export function localConfig(io: Io, opts: GlobalOptions): Config {
+  return loadConfig({ env: io.env, flags: { home: opts.home, db: opts.db }, role: "cli" });
+}
+
 /** Opens the store and keys in this process (local mode). Unknown COFFER_* names warn. */
 export async function openLocalCore(io: Io, opts: GlobalOptions): Promise<Core> {
-  const config = loadConfig({ env: io.env, flags: { home: opts.home, db: opts.db }, role: "cli" });
+  const config = localConfig(io, opts);
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
   return createCore(config, { logger: createCliLogger(io, config.logLevel), warn: (w) => io.stderr.write(`warning: ${w}\n`) });
 }

@@ -6,7 +6,19 @@
  */
 import * as z from "zod/mini";
 import { CODES } from "../core/errors/index.ts";
-import { KEY_NAME_RULE, KeyName, META_TYPE_RULE, META_VALUE_TYPE_RULE, REASON_REQUIRED_RULE, Version } from "../core/model/index.ts";
+import {
+  KEY_NAME_RULE,
+  KeyName,
+  META_TYPE_RULE,
+  META_VALUE_TYPE_RULE,
+  provideZod,
+  REASON_REQUIRED_RULE,
+  Version,
+} from "../core/model/index.ts";
+
+// The core's schemas (KeyName, Version…) are built on first use with zod/mini: this one, which
+// the contract imports anyway (in a browser, the SDK's contract has no other way to reach it).
+provideZod(z);
 
 /** Descriptions, examples and component names for the OpenAPI document (not used to validate). */
 export const contractRegistry = z.registry<{ id?: string; description?: string; example?: unknown }>();

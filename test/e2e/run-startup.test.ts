@@ -18,7 +18,9 @@ registerHooks({
 `;
 
 // `coffer run` is on the start-up path of the user's program (docs/benchmarks.md): on SQLite its
-// statements run directly on better-sqlite3, so it must not load Kysely (kysely-lazy.ts). Not a
+// statements run directly on better-sqlite3, so it must not load Kysely (kysely-lazy.ts); the
+// core builds its zod schemas on first use and checks a run's inputs without them, so it must not
+// load zod either (zod-lazy.ts); and it starts from one file, the run bundle (run-main.ts). Not a
 // timing: which files a real run loads.
 describe("coffer run start-up on SQLite", () => {
   let cli: CliHarness;
@@ -31,7 +33,7 @@ describe("coffer run start-up on SQLite", () => {
     cli.cleanup();
   });
 
-  it("reveals and injects without loading Kysely", () => {
+  it("reveals and injects without loading Kysely or zod", () => {
     const recorder = join(cli.home, "record-loads.mjs");
     const log = join(cli.home, "loaded.txt");
     writeFileSync(recorder, RECORDER);
@@ -42,13 +44,33 @@ describe("coffer run start-up on SQLite", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "tok-1");
     const loaded = readFileSync(log, "utf8").split("\n");
-    assert.ok(
-      loaded.some((u) => u.endsWith("/dist/bundle/main.js")),
-      "the recorder saw the CLI load",
+    // One module of Coffer's own: the run bundle (scripts/bundle.mjs), not the CLI's chunks.
+    assert.deepEqual(
+      loaded.filter((u) => u.includes("/dist/")).map((u) => u.slice(u.lastIndexOf("/dist/"))),
+      ["/dist/bundle/run-main.js"],
     );
     assert.deepEqual(
       loaded.filter((u) => /\/kysely(\.js|\/)/.test(u)),
       [],
+    );
+    assert.deepEqual(
+      loaded.filter((u) => /\/zod(-mini\.js|\/)/.test(u)),
+      [],
+    );
+  });
+
+  it("loads zod when a command parses an input it checks (a version)", () => {
+    const log = join(cli.home, "loaded-get.txt");
+    writeFileSync(log, "");
+    const r = cli.run(["secrets", "get", "project/app", "TOKEN", "--version", "0"], {
+      env: { NODE_OPTIONS: `--import ${pathToFileURL(join(cli.home, "record-loads.mjs")).href}`, LOAD_LOG: log },
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /INVALID_INPUT.*version: must be 1 or more/);
+    assert.ok(
+      readFileSync(log, "utf8")
+        .split("\n")
+        .some((u) => u.endsWith("/dist/bundle/zod-mini.js")),
     );
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
+import { checkEnv, matching, nonEmptyText, type EnvOf, type EnvRules } from "./env-rules.ts";
 import { KEYCHAIN_MANIFEST_NAME, type KekSettings, type KeyServiceDefaults, type ProviderKind } from "../keys/index.ts";
 import type { Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
@@ -31,36 +31,32 @@ export const KEK_ENV = [
   "COFFER_KEY_CACHE_TTL",
 ] as const;
 
-const NonEmpty = z.string().check(z.minLength(1, "must not be empty"));
-const KekEnv = z.object({
-  COFFER_KEYCHAIN_ACCOUNT: z.optional(z.string().check(z.regex(/^[^\0\n]{1,512}$/, "must be one line of at most 512 characters"))),
-  COFFER_AWS_KMS_KEY_ID: z.optional(NonEmpty),
-  COFFER_AWS_REGION: z.optional(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, "must be an AWS region, e.g. eu-west-1"))),
-  COFFER_AWS_KMS_ENDPOINT: z.optional(NonEmpty),
-  COFFER_VAULT_ADDR: z.optional(NonEmpty),
-  COFFER_VAULT_TOKEN: z.optional(NonEmpty),
-  COFFER_VAULT_TOKEN_FILE: z.optional(NonEmpty),
-  COFFER_VAULT_NAMESPACE: z.optional(NonEmpty),
-  COFFER_VAULT_TRANSIT_MOUNT: z.optional(NonEmpty),
-  COFFER_VAULT_TRANSIT_KEY: z.optional(NonEmpty),
-  COFFER_GCP_KMS_KEY: z.optional(NonEmpty),
-  COFFER_GCP_KMS_ENDPOINT: z.optional(NonEmpty),
-  COFFER_GCP_ACCESS_TOKEN: z.optional(NonEmpty),
-  COFFER_AZURE_KEY_ID: z.optional(NonEmpty),
-  COFFER_AZURE_AUTHORITY_HOST: z.optional(z.string().check(z.regex(/^https:\/\/[^\s]{1,500}$/, "must be an https URL"))),
-  COFFER_AZURE_ACCESS_TOKEN: z.optional(NonEmpty),
-  COFFER_AZURE_CA_FILE: z.optional(NonEmpty),
-  COFFER_KMS_TIMEOUT_MS: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{2,5}$/, "must be a whole number of milliseconds from 100 to 999999")),
+const KEK_ENV_RULES = {
+  COFFER_KEYCHAIN_ACCOUNT: matching(/^[^\0\n]{1,512}$/, "must be one line of at most 512 characters"),
+  COFFER_AWS_KMS_KEY_ID: nonEmptyText,
+  COFFER_AWS_REGION: matching(/^[a-z0-9-]{1,32}$/, "must be an AWS region, e.g. eu-west-1"),
+  COFFER_AWS_KMS_ENDPOINT: nonEmptyText,
+  COFFER_VAULT_ADDR: nonEmptyText,
+  COFFER_VAULT_TOKEN: nonEmptyText,
+  COFFER_VAULT_TOKEN_FILE: nonEmptyText,
+  COFFER_VAULT_NAMESPACE: nonEmptyText,
+  COFFER_VAULT_TRANSIT_MOUNT: nonEmptyText,
+  COFFER_VAULT_TRANSIT_KEY: nonEmptyText,
+  COFFER_GCP_KMS_KEY: nonEmptyText,
+  COFFER_GCP_KMS_ENDPOINT: nonEmptyText,
+  COFFER_GCP_ACCESS_TOKEN: nonEmptyText,
+  COFFER_AZURE_KEY_ID: nonEmptyText,
+  COFFER_AZURE_AUTHORITY_HOST: matching(/^https:\/\/[^\s]{1,500}$/, "must be an https URL"),
+  COFFER_AZURE_ACCESS_TOKEN: nonEmptyText,
+  COFFER_AZURE_CA_FILE: nonEmptyText,
+  COFFER_KMS_TIMEOUT_MS: matching(/^[1-9][0-9]{2,5}$/, "must be a whole number of milliseconds from 100 to 999999"),
+  COFFER_KMS_MAX_ATTEMPTS: matching(/^([1-9]|10)$/, "must be a whole number of attempts from 1 to 10"),
+  COFFER_KEY_CACHE_MAX: matching(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of keys from 0 to 9999999"),
+  COFFER_KEY_CACHE_TTL: matching(
+    /^(0|[1-9][0-9]{0,5}[smh])$/,
+    "must be 0 (no caching) or a whole number of seconds, minutes or hours, e.g. 5m",
   ),
-  COFFER_KMS_MAX_ATTEMPTS: z.optional(z.string().check(z.regex(/^([1-9]|10)$/, "must be a whole number of attempts from 1 to 10"))),
-  COFFER_KEY_CACHE_MAX: z.optional(z.string().check(z.regex(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of keys from 0 to 9999999"))),
-  COFFER_KEY_CACHE_TTL: z.optional(
-    z
-      .string()
-      .check(z.regex(/^(0|[1-9][0-9]{0,5}[smh])$/, "must be 0 (no caching) or a whole number of seconds, minutes or hours, e.g. 5m")),
-  ),
-});
+} satisfies EnvRules;
 
 export type KekConfigInput = {
   /** Every environment variable (AWS_* and VAULT_* are read as fallbacks). */
@@ -86,7 +82,7 @@ function nonEmpty(v: string | undefined): string | null {
 }
 
 /** Key-service settings from `COFFER_*`, falling back to the services' own variables. */
-function serviceDefaults(env: z.infer<typeof KekEnv>, raw: KekConfigInput["raw"]): KeyServiceDefaults {
+function serviceDefaults(env: EnvOf<typeof KEK_ENV_RULES>, raw: KekConfigInput["raw"]): KeyServiceDefaults {
   const keyId = nonEmpty(raw["AWS_ACCESS_KEY_ID"]);
   const secret = nonEmpty(raw["AWS_SECRET_ACCESS_KEY"]);
   const session = nonEmpty(raw["AWS_SESSION_TOKEN"]);
@@ -153,18 +149,12 @@ function missing(variable: string, why: string): CofferError {
  * @throws CofferError CONFIG_INVALID listing the bad variables.
  */
 export function kekConfig(input: KekConfigInput, base: (provider: "file" | "env" | "keyring") => KekSettings): KekConfig {
-  const picked: Record<string, string> = {};
-  for (const k of KEK_ENV) {
-    const v = input.raw[k];
-    if (v !== undefined) picked[k] = v;
+  const parsed = checkEnv(KEK_ENV_RULES, input.raw);
+  if (!parsed.ok) {
+    const text = parsed.issues.map((i) => `${i.field}: ${i.message}`).join("; ");
+    throw new CofferError("CONFIG_INVALID", `invalid configuration: ${text}`, { fields: parsed.issues.map((i) => i.field) });
   }
-  const parsed = KekEnv.safeParse(picked);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => i.path.map(String).join("."));
-    const text = parsed.error.issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`).join("; ");
-    throw new CofferError("CONFIG_INVALID", `invalid configuration: ${text}`, { fields });
-  }
-  const env = parsed.data;
+  const env = parsed.env;
   const ttl = env.COFFER_KEY_CACHE_TTL ?? "5m";
   const cache = {
     scopeKeyCacheTtlMs: ttl === "0" ? 0 : Number(ttl.slice(0, -1)) * TTL_MS[ttl.slice(-1) as keyof typeof TTL_MS],

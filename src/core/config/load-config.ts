@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
+import { anyText, checkEnv, kidText, matching, nonEmptyText, oneOf, type EnvOf, type EnvRules } from "./env-rules.ts";
 import { PROVIDER_KINDS, type KekSettings } from "../keys/index.ts";
-import { Kid } from "../model/index.ts";
+import { parseKid, type Kid } from "../model/index.ts";
 import { Secret } from "../secret/index.ts";
 import type { StoreSettings } from "../store/index.ts";
 import { KEK_ENV, kekConfig } from "./kek-config.ts";
@@ -85,53 +85,34 @@ export type Config = {
 
 const RATE_LIMIT = /^(off|[1-9][0-9]{0,6}\/[1-9][0-9]{0,4}[smhd])$/;
 const RATE_LIMIT_RULE = "must be 'off' or a count per window, e.g. 60/1m, 1000/1h";
-const NonEmpty = z.string().check(z.minLength(1, "must not be empty"));
-const EnvSchema = z.object({
-  COFFER_HOME: z.optional(NonEmpty),
-  COFFER_KEK_PROVIDER: z.optional(z.enum(PROVIDER_KINDS, { error: `must be one of ${PROVIDER_KINDS.join(", ")}` })),
-  COFFER_KEK_BASE64: z.optional(z.string()),
-  COFFER_KEK_BASE64_FILE: z.optional(NonEmpty),
-  COFFER_KEYRING_FILE: z.optional(NonEmpty),
-  COFFER_KEK_ID: z.optional(Kid),
-  COFFER_LOG_LEVEL: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
-  COFFER_DB_URL: z.optional(NonEmpty),
-  COFFER_DB_URL_FILE: z.optional(NonEmpty),
-  COFFER_TLS_CERT: z.optional(NonEmpty),
-  COFFER_TLS_KEY: z.optional(NonEmpty),
-  COFFER_TRUST_PROXY: z.optional(z.string()),
-  COFFER_DB_POOL_MAX: z.optional(z.string().check(z.regex(/^([1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, "must be a whole number from 1 to 200"))),
-  COFFER_DB_BUSY_TIMEOUT_MS: z.optional(
-    z.string().check(z.regex(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of milliseconds from 0 to 9999999")),
-  ),
-  COFFER_DB_STATEMENT_TIMEOUT_MS: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{2,6}$/, "must be a whole number of milliseconds from 100 to 9999999")),
-  ),
-  COFFER_BACKUP_RETENTION: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90m, 12h, 30d")),
-  ),
-  COFFER_ROTATE_AFTER: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90d")),
-  ),
-  COFFER_REAUTH_WINDOW: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 15m")),
-  ),
-  COFFER_CONSOLE_IDLE: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 30m")),
-  ),
-  COFFER_CONSOLE_LIFETIME: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 12h")),
-  ),
-  COFFER_RATE_LIMIT_REVEAL: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
-  COFFER_RATE_LIMIT_WRITE: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
-  COFFER_RATE_LIMIT_AUTH: z.optional(z.string().check(z.regex(RATE_LIMIT, RATE_LIMIT_RULE))),
-  COFFER_AUTO_ROTATE: z.optional(z.enum(["0", "1"], { error: "must be 1 (on) or 0 (off)" })),
-  COFFER_AUTO_ROTATE_CHECK: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,4}[smh]$/, "must be a whole number of seconds, minutes or hours, e.g. 10m")),
-  ),
-  COFFER_ROTATE_AFTER_WRAPS: z.optional(
-    z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)")),
-  ),
-});
+const ENV_RULES = {
+  COFFER_HOME: nonEmptyText,
+  COFFER_KEK_PROVIDER: oneOf(PROVIDER_KINDS, `must be one of ${PROVIDER_KINDS.join(", ")}`),
+  COFFER_KEK_BASE64: anyText,
+  COFFER_KEK_BASE64_FILE: nonEmptyText,
+  COFFER_KEYRING_FILE: nonEmptyText,
+  COFFER_KEK_ID: kidText,
+  COFFER_LOG_LEVEL: oneOf(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(", ")}`),
+  COFFER_DB_URL: nonEmptyText,
+  COFFER_DB_URL_FILE: nonEmptyText,
+  COFFER_TLS_CERT: nonEmptyText,
+  COFFER_TLS_KEY: nonEmptyText,
+  COFFER_TRUST_PROXY: anyText,
+  COFFER_DB_POOL_MAX: matching(/^([1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, "must be a whole number from 1 to 200"),
+  COFFER_DB_BUSY_TIMEOUT_MS: matching(/^(0|[1-9][0-9]{0,6})$/, "must be a whole number of milliseconds from 0 to 9999999"),
+  COFFER_DB_STATEMENT_TIMEOUT_MS: matching(/^[1-9][0-9]{2,6}$/, "must be a whole number of milliseconds from 100 to 9999999"),
+  COFFER_BACKUP_RETENTION: matching(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90m, 12h, 30d"),
+  COFFER_ROTATE_AFTER: matching(/^[1-9][0-9]{0,4}[mhd]$/, "must be a whole number of minutes, hours or days, e.g. 90d"),
+  COFFER_REAUTH_WINDOW: matching(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 15m"),
+  COFFER_CONSOLE_IDLE: matching(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 30m"),
+  COFFER_CONSOLE_LIFETIME: matching(/^[1-9][0-9]{0,4}[smhd]$/, "must be a whole number of seconds, minutes, hours or days, e.g. 12h"),
+  COFFER_RATE_LIMIT_REVEAL: matching(RATE_LIMIT, RATE_LIMIT_RULE),
+  COFFER_RATE_LIMIT_WRITE: matching(RATE_LIMIT, RATE_LIMIT_RULE),
+  COFFER_RATE_LIMIT_AUTH: matching(RATE_LIMIT, RATE_LIMIT_RULE),
+  COFFER_AUTO_ROTATE: oneOf(["0", "1"], "must be 1 (on) or 0 (off)"),
+  COFFER_AUTO_ROTATE_CHECK: matching(/^[1-9][0-9]{0,4}[smh]$/, "must be a whole number of seconds, minutes or hours, e.g. 10m"),
+  COFFER_ROTATE_AFTER_WRAPS: matching(/^[1-9][0-9]{0,9}$/, "must be a whole number of wraps below 2^32 (4294967296)"),
+} satisfies EnvRules;
 
 /** A `COFFER_*` rate limit (validated by the schema): `off`, or count per window. */
 function rateLimit(text: string): RateLimit | null {
@@ -223,7 +204,7 @@ export function serverSettings(
  */
 function storeSettings(
   home: string,
-  env: z.infer<typeof EnvSchema>,
+  env: EnvOf<typeof ENV_RULES>,
   raw: Readonly<Record<string, string | undefined>>,
   flag: string | undefined,
 ): StoreSettings {
@@ -264,7 +245,7 @@ export type ConfigSources = {
 };
 
 /** The file, env and keyring-file providers (key-service ones are built by `kekConfig`). */
-function localKek(provider: "file" | "env" | "keyring", env: z.infer<typeof EnvSchema>, home: string, kid: Kid): KekSettings {
+function localKek(provider: "file" | "env" | "keyring", env: EnvOf<typeof ENV_RULES>, home: string, kid: Kid): KekSettings {
   switch (provider) {
     case "file":
       return { provider, path: join(home, "secrets", "master-key"), kid };
@@ -297,16 +278,16 @@ export function defaultHome(env: Readonly<Record<string, string | undefined>>): 
  */
 export function loadConfig(src: ConfigSources): Config {
   const picked = Object.fromEntries(Object.entries(src.env).filter(([k, v]) => k.startsWith("COFFER_") && v !== undefined));
-  const parsed = EnvSchema.safeParse(picked);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`);
+  const parsed = checkEnv(ENV_RULES, picked);
+  if (!parsed.ok) {
+    const fields = parsed.issues.map((i) => `${i.field}: ${i.message}`);
     throw new CofferError("CONFIG_INVALID", `invalid configuration: ${fields.join("; ")}`, {
-      fields: parsed.error.issues.map((i) => i.path.map(String).join(".")),
+      fields: parsed.issues.map((i) => i.field),
     });
   }
-  const env = parsed.data;
+  const env = parsed.env;
   const home = resolve(src.flags?.home ?? env.COFFER_HOME ?? defaultHome(src.env));
-  const kid = env.COFFER_KEK_ID ?? Kid.parse("primary");
+  const kid = env.COFFER_KEK_ID ?? parseKid("primary");
   const implied = env.COFFER_KEK_BASE64 !== undefined || env.COFFER_KEK_BASE64_FILE !== undefined ? "env" : null;
   const keys = kekConfig(
     {

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { linkSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import * as z from "zod/mini";
 import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
 import { CofferError } from "../errors/index.ts";
-import { Kid, KID_RULE } from "../model/index.ts";
+import { hasTextFields, isKid, Kid, KID_RULE, lazySchema } from "../model/index.ts";
 import { crashPoint } from "./crash-point.ts";
 import { replaceFileAtomically, writeNewFileDurably } from "./durable-file.ts";
 import type { KekProvider } from "./kek-provider.ts";
@@ -63,12 +62,16 @@ export interface KeyStorage {
 /** The manifest of the file provider: `secrets/keys.json`. */
 export const MANIFEST_NAME = "keys.json";
 const KEY_FILE = /^master-key(\.[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/;
-const Manifest = z.strictObject({
-  active: z.string(),
-  pending: z.nullable(z.string()),
-  keys: z.record(z.string(), z.string()),
-});
+const Manifest = lazySchema((z) =>
+  z.strictObject({
+    active: z.string(),
+    pending: z.nullable(z.string()),
+    keys: z.record(z.string(), z.string()),
+  }),
+);
 type ManifestData = { active: Kid; pending: Kid | null; keys: Record<string, string> };
+const MANIFEST_FIELDS = { active: "text", pending: "text-or-null", keys: "text-record" } as const;
+type ManifestJson = { active: string; pending: string | null; keys: Record<string, string> };
 
 export function manifestPathFor(masterKeyPath: string): string {
   return join(dirname(masterKeyPath), MANIFEST_NAME);
@@ -84,10 +87,11 @@ function parseManifest(path: string): ManifestData {
   } catch {
     throw bad("is not valid JSON");
   }
-  const parsed = Manifest.safeParse(json);
+  // Checked without zod when it has the expected shape (it is read on every start); the schema decides the rest.
+  const parsed = hasTextFields(json, MANIFEST_FIELDS) ? { success: true as const, data: json as ManifestJson } : Manifest.safeParse(json);
   if (!parsed.success) throw bad(`must be { "active": "<kid>", "pending": "<kid>" | null, "keys": { "<kid>": "master-key[.<kid>]" } }`);
   for (const [kid, file] of Object.entries(parsed.data.keys)) {
-    if (!Kid.safeParse(kid).success) throw bad(`has kid '${kid.slice(0, 64)}' that ${KID_RULE}`);
+    if (!isKid(kid)) throw bad(`has kid '${kid.slice(0, 64)}' that ${KID_RULE}`);
     if (!KEY_FILE.test(file))
       throw bad(`names key file '${file.slice(0, 80)}' for kid '${kid}'; only master-key or master-key.<kid> in the same directory`);
   }

@@ -1,9 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import * as z from "zod/mini";
 import { AesKey, encodeBase64, parseKeyBase64 } from "../crypto/index.ts";
 import { CofferError } from "../errors/index.ts";
-import { Kid, KID_RULE } from "../model/index.ts";
+import { hasTextFields, isKid, KID_RULE, lazySchema, type Kid } from "../model/index.ts";
 import { crashPoint } from "./crash-point.ts";
 import { replaceFileAtomically } from "./durable-file.ts";
 import type { KekProvider } from "./kek-provider.ts";
@@ -131,14 +130,18 @@ async function createEntry(entry: Entry, s: KeychainSettings, where: string): Pr
 
 /** The record of a keychain's kids: `secrets/keychain.json` beside where a key file would be (no key material in it). */
 export const KEYCHAIN_MANIFEST_NAME = "keychain.json";
-const KeychainManifest = z.strictObject({
-  active: z.string(),
-  pending: z.nullable(z.string()),
-  /** A kid whose entry is being written: recorded before the entry, so no stored key is ever unrecorded. */
-  minting: z.nullable(z.string()),
-  keys: z.record(z.string(), z.string()),
-});
+const KeychainManifest = lazySchema((z) =>
+  z.strictObject({
+    active: z.string(),
+    pending: z.nullable(z.string()),
+    /** A kid whose entry is being written: recorded before the entry, so no stored key is ever unrecorded. */
+    minting: z.nullable(z.string()),
+    keys: z.record(z.string(), z.string()),
+  }),
+);
 type KcManifest = { active: Kid; pending: Kid | null; minting: Kid | null; keys: Record<string, string> };
+const KC_MANIFEST_FIELDS = { active: "text", pending: "text-or-null", minting: "text-or-null", keys: "text-record" } as const;
+type KcManifestJson = { active: string; pending: string | null; minting: string | null; keys: Record<string, string> };
 
 function parseKcManifest(path: string): KcManifest {
   const bad = (why: string): CofferError =>
@@ -150,7 +153,10 @@ function parseKcManifest(path: string): KcManifest {
     if (e instanceof CofferError) throw e;
     throw bad("is not valid JSON");
   }
-  const parsed = KeychainManifest.safeParse(json);
+  // Checked without zod when it has the expected shape (it is read on every start); the schema decides the rest.
+  const parsed = hasTextFields(json, KC_MANIFEST_FIELDS)
+    ? { success: true as const, data: json as KcManifestJson }
+    : KeychainManifest.safeParse(json);
   if (!parsed.success) throw bad(`must be { "active", "pending", "minting", "keys": { "<kid>": "<keychain account>" } }`);
   const m = parsed.data;
   for (const kid of [
@@ -159,7 +165,7 @@ function parseKcManifest(path: string): KcManifest {
     ...(m.pending === null ? [] : [m.pending]),
     ...(m.minting === null ? [] : [m.minting]),
   ]) {
-    if (!Kid.safeParse(kid).success) throw bad(`has kid '${kid.slice(0, 64)}' that ${KID_RULE}`);
+    if (!isKid(kid)) throw bad(`has kid '${kid.slice(0, 64)}' that ${KID_RULE}`);
   }
   if (!Object.hasOwn(m.keys, m.active)) throw bad(`has "active": "${m.active}", which is not one of its keys`);
   if (m.pending !== null && !Object.hasOwn(m.keys, m.pending)) throw bad(`has "pending": "${m.pending}", which is not one of its keys`);

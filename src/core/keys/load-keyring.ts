@@ -1,8 +1,7 @@
 import { dirname } from "node:path";
-import * as z from "zod/mini";
 import { CofferError } from "../errors/index.ts";
 import { parseKeyBase64 } from "../crypto/index.ts";
-import { Kid, KID_RULE } from "../model/index.ts";
+import { Kid, KID_RULE, lazySchema } from "../model/index.ts";
 import type { Secret } from "../secret/index.ts";
 import type { KekProvider } from "./kek-provider.ts";
 import { assertPrivateKeyDir, fileExists, readKeyFile, readPrivateText } from "./key-file.ts";
@@ -138,26 +137,32 @@ export function loadKeyring(settings: LocalKekSettings, opts: LoadKeyringOptions
   }
 }
 
-const AwsEntry = z.strictObject({
-  provider: z.literal("aws-kms"),
-  keyId: z.string(),
-  region: z.optional(z.string()),
-  endpoint: z.optional(z.string()),
-});
-const VaultEntry = z.strictObject({
-  provider: z.literal("vault-transit"),
-  key: z.string(),
-  mount: z.optional(z.string()),
-  address: z.optional(z.string()),
-  version: z.optional(z.number()),
-});
-const GcpEntry = z.strictObject({ provider: z.literal("gcp-kms"), name: z.string(), endpoint: z.optional(z.string()) });
-const AzureEntry = z.strictObject({ provider: z.literal("azure-key-vault"), keyId: z.string() });
-const KeyringFile = z.strictObject({
-  active: z.string(),
-  pending: z.optional(z.string()),
-  keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry, GcpEntry, AzureEntry])),
-});
+const AwsEntry = lazySchema((z) =>
+  z.strictObject({
+    provider: z.literal("aws-kms"),
+    keyId: z.string(),
+    region: z.optional(z.string()),
+    endpoint: z.optional(z.string()),
+  }),
+);
+const VaultEntry = lazySchema((z) =>
+  z.strictObject({
+    provider: z.literal("vault-transit"),
+    key: z.string(),
+    mount: z.optional(z.string()),
+    address: z.optional(z.string()),
+    version: z.optional(z.number()),
+  }),
+);
+const GcpEntry = lazySchema((z) => z.strictObject({ provider: z.literal("gcp-kms"), name: z.string(), endpoint: z.optional(z.string()) }));
+const AzureEntry = lazySchema((z) => z.strictObject({ provider: z.literal("azure-key-vault"), keyId: z.string() }));
+const KeyringFile = lazySchema((z) =>
+  z.strictObject({
+    active: z.string(),
+    pending: z.optional(z.string()),
+    keys: z.record(z.string(), z.union([z.string(), AwsEntry, VaultEntry, GcpEntry, AzureEntry])),
+  }),
+);
 const SHAPE = `{ "active": "<kid>", "keys": { "<kid>": "<base64>" | { "provider": "aws-kms", "keyId": … } | { "provider": "vault-transit", "key": … } | { "provider": "gcp-kms", "name": … } | { "provider": "azure-key-vault", "keyId": … } } }`;
 
 function loadKeyringFile(path: string, services: KeyServiceDefaults | null): Keyring {

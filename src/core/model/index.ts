@@ -1,5 +1,6 @@
 export {
   OwnerId,
+  isOwnerId,
   OWNER_TYPES,
   SYSTEM_OWNER_ID,
   parseOwner,
@@ -28,6 +29,11 @@ export {
   MAX_META_ENTRIES,
   parseKeyName,
   parseKid,
+  parseKeyPrefix,
+  isKeyName,
+  isKid,
   parseWith,
 } from "./names.ts";
+export { zod, lazySchema, provideZod } from "./zod-lazy.ts";
+export { hasTextFields, isStringRecord, type TextField } from "./string-record.ts";
 export { parseTimePoint, TIME_RULE } from "./time.ts";

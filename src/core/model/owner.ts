@@ -1,14 +1,21 @@
-import * as z from "zod/mini";
+import type * as z from "zod/mini";
 import { CofferError, invalidInput } from "../errors/index.ts";
+import { lazySchema } from "./zod-lazy.ts";
 
 /** `user/<id>` and `project/<id>` ids: a letter or digit, then letters, digits, `.`, `_`, `-`; ≤ 64 chars. */
-export const OwnerId = z
-  .string()
-  .check(
-    z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit"),
-  )
-  .brand<"OwnerId">();
+const OWNER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const OwnerId = lazySchema((z) =>
+  z
+    .string()
+    .check(z.regex(OWNER_ID, "must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit"))
+    .brand<"OwnerId">(),
+);
 export type OwnerId = z.infer<typeof OwnerId>;
+
+/** The schema's own check, without zod (parsing an owner is on `coffer run`'s path). */
+export function isOwnerId(text: unknown): text is OwnerId {
+  return typeof text === "string" && OWNER_ID.test(text);
+}
 
 export const OWNER_TYPES = ["user", "project", "system"] as const;
 export type OwnerType = (typeof OWNER_TYPES)[number];
@@ -30,11 +37,11 @@ export function parseOwner(text: string, field = "owner"): Owner {
   if (type !== "user" && type !== "project") {
     throw invalidInput(field, "must be 'user/<id>', 'project/<id>' or 'system'");
   }
-  const id = OwnerId.safeParse(text.slice(slash + 1));
-  if (slash < 0 || !id.success) {
+  const id = text.slice(slash + 1);
+  if (slash < 0 || !isOwnerId(id)) {
     throw invalidInput(field, "owner id must be 1-64 chars of letters, digits, '.', '_', '-', starting with a letter or digit");
   }
-  return { kind: type, id: id.data };
+  return { kind: type, id };
 }
 
 /**
@@ -44,10 +51,7 @@ export function parseOwner(text: string, field = "owner"): Owner {
  */
 export function ownerFromColumns(type: string, id: string): Owner {
   if (type === "system" && id === SYSTEM_OWNER_ID) return { kind: "system" };
-  if (type === "user" || type === "project") {
-    const parsed = OwnerId.safeParse(id);
-    if (parsed.success) return { kind: type, id: parsed.data };
-  }
+  if ((type === "user" || type === "project") && isOwnerId(id)) return { kind: type, id };
   throw new CofferError("STORE_CORRUPT", "a stored owner (owner_type, owner_id) is not a valid owner", { column: "owner_type, owner_id" });
 }
 

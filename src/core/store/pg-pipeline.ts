@@ -10,8 +10,9 @@ export const TX_SCOPE_STATEMENT = {
 /** The parts of pg's connection a Submittable writes with (pg's own Query uses the same). */
 type Connection = {
   readonly stream: { cork?: () => void; uncork?: () => void };
-  bind(config: { portal?: string; statement?: string; values?: readonly unknown[] }): void;
+  bind(config: { portal?: string; statement?: string; values?: readonly unknown[]; valueMapper?: (v: unknown) => unknown }): void;
   execute(config: { portal?: string; rows?: number }): void;
+  sync(): void;
 };
 
 type InnerQuery = {
@@ -122,5 +123,142 @@ export class PipelinedBegin {
 
   handleCopyData(msg: unknown, connection: Connection): void {
     this.#inner.handleCopyData(msg, connection);
+  }
+}
+
+/** A prepared statement's result columns on one connection: names and text parsers, in order. */
+export type RowShape = { readonly names: readonly string[]; readonly parsers: readonly ((v: string) => unknown)[] };
+
+/** The result shape a statement's first run (with Describe) reported, or null when it cannot be reused (a binary column). */
+export function rowShapeOf(fields: readonly pg.FieldDef[], types: pg.CustomTypesConfig): RowShape | null {
+  const names: string[] = [];
+  const parsers: ((v: string) => unknown)[] = [];
+  for (const f of fields) {
+    if (f.format !== "text") return null;
+    names.push(f.name);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- pg's TypeId is a numeric enum of OIDs; a column's OID is one.
+    parsers.push(types.getTypeParser(f.dataTypeID, "text") as (v: string) => unknown);
+  }
+  return { names, parsers };
+}
+
+/** pg's own mapping of a JavaScript parameter to its wire form (numbers, Buffers, Dates, JSON …), as its Query uses. */
+const prepareValue = (pg as unknown as { utils?: { prepareValue?: (v: unknown) => unknown } }).utils?.prepareValue;
+if (typeof prepareValue !== "function") throw new Error("pg.utils.prepareValue is missing: the installed pg is not the expected one");
+const mapValue = (v: unknown): unknown => prepareValue(v);
+
+/** `SELECT 1`, `INSERT 0 1`, `UPDATE 3`: the command tag and the row count, as pg's Result reads them. */
+const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+
+/**
+ * A prepared statement that has already run on this connection, run again without asking for
+ * its row description: Bind, Execute, Sync (pg's Query also sends Describe every time, and
+ * then rebuilds the row parsers from the reply). The columns come from the statement's first
+ * run on the connection (`RowShape`), which PostgreSQL keeps fixed for a prepared statement:
+ * if the table changes so that the statement's result would change, PostgreSQL fails the
+ * statement ("cached plan must not change result type") rather than return other columns.
+ * Rows, command and row count are read as pg's Query reads them; an error rejects, after which
+ * pg routes nothing more to this query.
+ */
+export class DescribedRead {
+  readonly #name: string;
+  readonly #values: readonly unknown[];
+  readonly #shape: RowShape;
+  readonly #rows: Record<string, unknown>[] = [];
+  #command: string | null = null;
+  #rowCount: number | null = null;
+  #failure: unknown = null;
+  #settle: (err: unknown, res?: pg.QueryResult) => void = () => undefined;
+  readonly result: Promise<pg.QueryResult>;
+
+  constructor(name: string, values: readonly unknown[], shape: RowShape) {
+    this.#name = name;
+    this.#values = values;
+    this.#shape = shape;
+    this.result = new Promise<pg.QueryResult>((resolve, reject) => {
+      let done = false;
+      this.#settle = (err, res) => {
+        if (done) return;
+        done = true;
+        if (err instanceof Error) reject(err);
+        else if (err !== null && err !== undefined) reject(new Error("the PostgreSQL statement failed"));
+        else resolve(res as pg.QueryResult);
+      };
+    });
+  }
+
+  submit(connection: Connection): null {
+    connection.stream.cork?.();
+    try {
+      connection.bind({ statement: this.#name, values: this.#values, valueMapper: mapValue });
+      connection.execute({});
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
+    return null;
+  }
+
+  handleRowDescription(): void {
+    // Not asked for (no Describe): a reply that has one is not this statement's.
+    this.#failure ??= new Error("unexpected row description for a described statement");
+  }
+
+  handleDataRow(msg: unknown): void {
+    if (this.#failure !== null) return;
+    const fields = (msg as { fields: readonly (string | null)[] }).fields;
+    const { names, parsers } = this.#shape;
+    if (fields.length !== names.length) {
+      this.#failure = new Error("a row of a prepared statement has other columns than its description");
+      return;
+    }
+    const row: Record<string, unknown> = {};
+    try {
+      for (let i = 0; i < names.length; i++) {
+        const raw = fields[i];
+        row[names[i] as string] = raw === null || raw === undefined ? null : (parsers[i] as (v: string) => unknown)(raw);
+      }
+    } catch (e) {
+      this.#failure = e;
+      return;
+    }
+    this.#rows.push(row);
+  }
+
+  handleCommandComplete(msg: unknown): void {
+    const m = COMMAND_TAG.exec((msg as { text?: string }).text ?? "");
+    if (m === null) return;
+    this.#command = m[1] ?? null;
+    const count = m[3] ?? m[2];
+    if (count !== undefined) this.#rowCount = Number.parseInt(count, 10);
+  }
+
+  handleEmptyQuery(): void {
+    // A statement with empty text: no rows, no command.
+  }
+
+  handleError(err: unknown): void {
+    this.#settle(this.#failure ?? err);
+  }
+
+  handleReadyForQuery(): void {
+    if (this.#failure !== null) {
+      this.#settle(this.#failure);
+      return;
+    }
+    this.#settle(null, { command: this.#command ?? "", rowCount: this.#rowCount, rows: this.#rows, oid: 0, fields: [] } as pg.QueryResult);
+  }
+
+  handlePortalSuspended(): void {
+    // Execute asks for every row, so the portal is never suspended.
+    this.#failure ??= new Error("unexpected portal suspension");
+  }
+
+  handleCopyInResponse(): void {
+    this.#failure ??= new Error("unexpected COPY from a prepared statement");
+  }
+
+  handleCopyData(): void {
+    this.#failure ??= new Error("unexpected COPY from a prepared statement");
   }
 }

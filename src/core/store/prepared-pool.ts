@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
-import { BEGIN_STATEMENT, PipelinedBegin, TX_SCOPE_STATEMENT } from "./pg-pipeline.ts";
+import { BEGIN_STATEMENT, DescribedRead, PipelinedBegin, rowShapeOf, TX_SCOPE_STATEMENT, type RowShape } from "./pg-pipeline.ts";
 
 /** At most this many prepared statements per connection; past it, queries go unnamed. */
 const MAX_PREPARED_PER_CONNECTION = 256;
@@ -12,9 +12,14 @@ type Prepared = {
   readonly names: Set<string>;
   /** Statement names that have run successfully on this connection, so are surely prepared there. */
   readonly parsed: Set<string>;
+  /** Their result columns, from that first run: later runs skip Describe (pg-pipeline.ts `DescribedRead`). */
+  readonly shapes: Map<string, RowShape>;
   sessionScope: string | null;
   /** A transaction's BEGIN and owner scope, not sent yet: they go with its first statement. */
   pendingBegin: readonly [all: string, owners: string] | null;
+  /** An error or end event was seen on the connection: it is not handed out again. */
+  broken: boolean;
+  readonly client: pg.PoolClient;
   readonly wrapper: PostgresPoolClient;
 };
 const prepared = new WeakMap<pg.PoolClient, Prepared>();
@@ -85,8 +90,11 @@ async function setSessionScope(client: pg.PoolClient, state: Prepared, scope: st
  */
 export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.CustomTypesConfig): PostgresPool {
   if (!/^[a-z_][a-z0-9_]*$/.test(role)) throw new Error("preparedStatementPool: role must be a plain lower-case identifier");
+  const parking = new Parking(pool);
   return {
     connect: async (): Promise<PostgresPoolClient> => {
+      const kept = parking.take();
+      if (kept !== null) return kept.wrapper;
       const client = await pool.connect();
       const known = prepared.get(client);
       if (known !== undefined) return known.wrapper;
@@ -97,13 +105,86 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
         client.release(true);
         throw e;
       }
-      const state = newState(client, types);
+      const state = newState(client, types, parking);
       prepared.set(client, state);
       return state.wrapper;
     },
-    end: () => pool.end(),
+    end: async () => {
+      parking.close();
+      await pool.end();
+    },
     options: pool.options,
   };
+}
+
+/** How long a handed-back connection stays out of pg-pool, unused, before it goes back to it. */
+const PARK_IDLE_MS = 1_000;
+
+/**
+ * Connections handed back while nobody waits for one are kept here, still checked out of
+ * pg-pool, and handed out again first: pg-pool's checkout and return cost a promise, its
+ * queue, an idle-timeout timer set and cleared, and an error listener added and removed, on
+ * every read. The pool's limits hold as before: a kept connection is one of pg-pool's checked
+ * out ones; a connection handed back while a caller waits in pg-pool's queue goes straight to
+ * pg-pool (so no caller waits while one is kept); one unused for `PARK_IDLE_MS` goes back to
+ * pg-pool, whose idle timeout then applies as before; one that failed or ended (an error
+ * event, a server restart) is never handed out again, but destroyed, as pg-pool does.
+ */
+class Parking {
+  readonly #pool: pg.Pool;
+  readonly #kept: { readonly state: Prepared; readonly since: number }[] = [];
+  #sweeper: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** The most recently handed back usable connection, or null. */
+  take(): Prepared | null {
+    for (let k = this.#kept.pop(); k !== undefined; k = this.#kept.pop()) {
+      if (usable(k.state)) return k.state;
+      k.state.client.release(true);
+    }
+    return null;
+  }
+
+  /** A connection handed back by its user (Kysely, or the direct path). */
+  handBack(state: Prepared, destroy: boolean): void {
+    if (destroy || this.#closed || !usable(state) || this.#pool.waitingCount > 0) {
+      state.client.release(destroy || !usable(state));
+      return;
+    }
+    this.#kept.push({ state, since: performance.now() });
+    if (this.#sweeper === null) {
+      this.#sweeper = setInterval(() => {
+        this.#sweep();
+      }, PARK_IDLE_MS);
+      this.#sweeper.unref();
+    }
+  }
+
+  /** Returns every kept connection to pg-pool (before pg-pool ends, which waits for checked-out ones). */
+  close(): void {
+    this.#closed = true;
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+    for (const k of this.#kept.splice(0)) k.state.client.release(!usable(k.state));
+  }
+
+  #sweep(): void {
+    const cutoff = performance.now() - PARK_IDLE_MS;
+    // Kept in hand-back order: the oldest first.
+    let n = 0;
+    while (n < this.#kept.length && (this.#kept[n]?.since ?? Infinity) <= cutoff) n++;
+    for (const k of this.#kept.splice(0, n)) k.state.client.release(!usable(k.state));
+  }
+}
+
+/** Whether a connection may be handed out again: no error seen, not ending, pg still queryable. */
+function usable(state: Prepared): boolean {
+  const c = state.client as pg.PoolClient & { _queryable?: boolean; _ending?: boolean };
+  return !state.broken && c._queryable !== false && c._ending !== true;
 }
 
 /**
@@ -111,14 +192,26 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
  * client lives. Kysely knows its connections by that object: a fresh one per checkout would be
  * a "new connection" to it each time.
  */
-function newState(client: pg.PoolClient, types: pg.CustomTypesConfig): Prepared {
+function newState(client: pg.PoolClient, types: pg.CustomTypesConfig, parking: Parking): Prepared {
   const names = new Set<string>();
   const parsed = new Set<string>();
-  /** A named statement, remembered as prepared once it has run. */
+  const shapes = new Map<string, RowShape>();
+  /**
+   * A named statement, remembered as prepared once it has run, with its result columns; once
+   * both are known it runs without Describe.
+   */
   const named = async (name: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> => {
+    const shape = shapes.get(name);
+    if (shape !== undefined) {
+      const q = new DescribedRead(name, values, shape);
+      void client.query(q as unknown as pg.QueryConfig);
+      return q.result;
+    }
     names.add(name);
     const r = await client.query({ name, text, values: [...values] });
     parsed.add(name);
+    const described = rowShapeOf(r.fields, types);
+    if (described !== null) shapes.set(name, described);
     return r;
   };
   /** BEGIN and the scope on their own (two round trips): the first time on a connection, or before an unprepared statement. */
@@ -129,8 +222,11 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig): Prepared 
   const state: Prepared = {
     names,
     parsed,
+    shapes,
     sessionScope: null,
     pendingBegin: null,
+    broken: false,
+    client,
     wrapper: {
       query: (async (sql: string, parameters: readonly unknown[]) => {
         if (sql === DEFERRED_BEGIN) {
@@ -162,9 +258,16 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig): Prepared 
       // Kysely asks for the client to be destroyed (not reused) when a ROLLBACK failed on it.
       release: (destroy?: boolean) => {
         state.pendingBegin = null;
-        client.release(destroy === true);
+        parking.handBack(state, destroy === true);
       },
     },
   };
+  // pg-pool removes its own listener while a client is out (and kept ones are out): a
+  // connection dropped meanwhile must not crash the process; it is marked and not reused.
+  const broken = (): void => {
+    state.broken = true;
+  };
+  client.on("error", broken);
+  client.on("end", broken);
   return state;
 }

@@ -1,5 +1,5 @@
 import { CofferError, invalidInput } from "../../errors/index.ts";
-import { formatOwner, OwnerId, SYSTEM_OWNER_ID, type Owner } from "../../model/index.ts";
+import { formatOwner, isOwnerId, SYSTEM_OWNER_ID, type Owner } from "../../model/index.ts";
 import type { OwnerFilter, OwnerScope } from "../../store/index.ts";
 import { PERMISSIONS, type Actor, type Permission } from "./actor.ts";
 
@@ -12,7 +12,7 @@ export const OWNER_PATTERN_RULE = "must be 'user/<id>', 'project/<id>', 'user/*'
 export function parseOwnerPattern(text: string, field = "owners"): string {
   if (text === "*" || text === "system") return text;
   const m = /^(user|project)\/(.+)$/.exec(text);
-  if (m !== null && (m[2] === "*" || OwnerId.safeParse(m[2]).success)) return text;
+  if (m !== null && (m[2] === "*" || isOwnerId(m[2]))) return text;
   throw invalidInput(field, OWNER_PATTERN_RULE);
 }
 

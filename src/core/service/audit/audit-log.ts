@@ -1,7 +1,6 @@
-import * as z from "zod/mini";
 import { CofferError, isCofferError } from "../../errors/index.ts";
 import { hmacSha256, systemEffects, toHex, type AesKey, type Effects } from "../../crypto/index.ts";
-import { ownerIdColumn, parseWith, type Owner } from "../../model/index.ts";
+import { ownerIdColumn, parseWith, type Owner, lazySchema } from "../../model/index.ts";
 import { auditRepo, integrityRepo, NO_OWNERS, type Executor, type Store } from "../../store/index.ts";
 import { holds, mayActOn, ownerColumnsMatch, visibleOwners } from "../access/access.ts";
 import { AccessGate } from "../access/gate.ts";
@@ -15,7 +14,7 @@ import { chainBytes, GENESIS, type ChainFields } from "./audit-chain.ts";
 import { AUDIT_HEAD_MARK, markMac } from "../secrets/integrity-marks.ts";
 import { verifyAuditLog, type AuditAnchor, type AuditVerification } from "./audit-verify.ts";
 
-const STORED_DETAILS = z.record(z.string(), z.unknown());
+const STORED_DETAILS = lazySchema((z) => z.record(z.string(), z.unknown()));
 
 export const AUDIT_OUTCOMES = ["success", "denied", "conflict", "error"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];

@@ -1,13 +1,12 @@
 import { CofferError } from "../../errors/index.ts";
 import { encodeFields, hmacSha256, toHex } from "../../crypto/index.ts";
-import { parseWith } from "../../model/index.ts";
+import { parseWith, lazySchema } from "../../model/index.ts";
 import { NO_OWNERS, requestRepo } from "../../store/index.ts";
 import { type Actor, type RequestContext } from "../access/actor.ts";
 import { type SecretView } from "./secret-views.ts";
 import type { SecretCrud } from "./secret-crud.ts";
 import type { SecretsContext } from "./secrets-context.ts";
 import type { SetInput } from "./secrets-service.ts";
-import * as z from "zod/mini";
 /** An `Idempotency-Key` on a write: `scope` is whose keys these are (a token id). */
 export type Idempotency = { readonly scope: string; readonly key: string };
 
@@ -17,7 +16,9 @@ export type IdempotentResult = { readonly view: SecretView; readonly replayed: b
 
 /** How long an idempotency record is kept (replays after that write again). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
-const IdempotencyKey = z.string().check(z.regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters without spaces"));
+const IdempotencyKey = lazySchema((z) =>
+  z.string().check(z.regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters without spaces")),
+);
 
 /** `Idempotency-Key` on writes: the same key and request replay the first response. */
 export class IdempotentWrites {

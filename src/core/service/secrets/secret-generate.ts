@@ -1,7 +1,6 @@
-import * as z from "zod/mini";
 import { systemEffects, type Effects } from "../../crypto/index.ts";
 import { CofferError, invalidInput, isCofferError } from "../../errors/index.ts";
-import { parseWith } from "../../model/index.ts";
+import { parseWith, lazySchema } from "../../model/index.ts";
 import { Secret } from "../../secret/index.ts";
 import type { Actor, RequestContext } from "../access/actor.ts";
 import type { RefInput } from "./secret-inputs.ts";
@@ -40,9 +39,11 @@ export type GeneratorOptions = {
   readonly encoding?: string;
 };
 
-const Count = z
-  .int("must be a whole number")
-  .check(z.minimum(1, "must be at least 1"), z.maximum(MAX_GENERATED_LENGTH, `must be at most ${String(MAX_GENERATED_LENGTH)}`));
+const Count = lazySchema((z) =>
+  z
+    .int("must be a whole number")
+    .check(z.minimum(1, "must be at least 1"), z.maximum(MAX_GENERATED_LENGTH, `must be at most ${String(MAX_GENERATED_LENGTH)}`)),
+);
 
 function charsOf(charset: string): string {
   if (charset.startsWith("custom:")) {
@@ -114,12 +115,14 @@ export function policyToMeta(p: GeneratorPolicy): string {
     : JSON.stringify({ charset: p.charset, length: p.length });
 }
 
-const StoredPolicy = z.object({
-  length: z.optional(z.number()),
-  charset: z.optional(z.string()),
-  bytes: z.optional(z.number()),
-  encoding: z.optional(z.string()),
-});
+const StoredPolicy = lazySchema((z) =>
+  z.object({
+    length: z.optional(z.number()),
+    charset: z.optional(z.string()),
+    bytes: z.optional(z.number()),
+    encoding: z.optional(z.string()),
+  }),
+);
 
 /** The policy kept with a secret, or null when it was not generated. @throws CofferError INVALID_INPUT when the tag is unreadable. */
 export function policyFromMeta(meta: Readonly<Record<string, string>>): GeneratorPolicy | null {

@@ -1,10 +1,9 @@
-import { formatOwner, parseOwner, parseWith } from "../../model/index.ts";
+import { formatOwner, parseOwner, parseWith, zod } from "../../model/index.ts";
 import { actorLabel, type Actor, type RequestContext } from "../access/actor.ts";
 import type { AuditInput } from "../audit/audit-log.ts";
 import { appendVersion, lockOrCreate } from "./secret-write.ts";
 import { IMPORT_MODES, liveSecrets, parseEntries, type ImportInput, type ImportSummary, type ImportedKey } from "./secret-bulk.ts";
 import type { SecretsContext } from "./secrets-context.ts";
-import * as z from "zod/mini";
 
 /** Bulk import: many secrets of one owner in one transaction. */
 export class BulkImport {
@@ -35,7 +34,7 @@ export class BulkImport {
    */
   async importMany(actor: Actor, ctx: RequestContext, input: ImportInput): Promise<ImportSummary> {
     const owner = parseOwner(input.owner);
-    const mode = parseWith(z.enum(IMPORT_MODES, { error: "must be merge or replace" }), input.mode, "mode");
+    const mode = parseWith(zod().enum(IMPORT_MODES, { error: "must be merge or replace" }), input.mode, "mode");
     const entries = parseEntries(input.entries);
     const source = input.source ?? null;
     const base = { action: "secret.import", owner, key: null, version: null, reason: null } as const;

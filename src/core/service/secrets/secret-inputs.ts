@@ -1,6 +1,5 @@
-import * as z from "zod/mini";
 import {
-  KeyPrefix,
+  parseKeyPrefix,
   Meta,
   MetaKey,
   META_KEY_RULE,
@@ -11,6 +10,7 @@ import {
   MAX_VALUE_BYTES,
   type KeyName,
   type Owner,
+  lazySchema,
 } from "../../model/index.ts";
 import { invalidInput } from "../../errors/index.ts";
 import type { Secret } from "../../secret/index.ts";
@@ -36,28 +36,45 @@ export function isSafeText(text: string): boolean {
   return !UNSAFE_TEXT.test(text);
 }
 
-export const Reason = z.string().check(
-  z.trim(),
-  z.minLength(1, REASON_REQUIRED_RULE),
-  z.maxLength(500, "must be at most 500 chars"),
-  z.refine(isSafeText, UNSAFE_TEXT_RULE),
-  z.refine((s) => !INVISIBLE_ONLY.test(s), "is required: say why the plaintext is needed, in visible characters"),
+export const Reason = lazySchema((z) =>
+  z.string().check(
+    z.trim(),
+    z.minLength(1, REASON_REQUIRED_RULE),
+    z.maxLength(500, "must be at most 500 chars"),
+    z.refine(isSafeText, UNSAFE_TEXT_RULE),
+    z.refine((s) => !INVISIBLE_ONLY.test(s), "is required: say why the plaintext is needed, in visible characters"),
+  ),
 );
+
+/** The rules of `Reason` without zod (every reveal checks one): the trimmed text, or null when it breaks one. */
+function validReason(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
+  const text = raw.trim();
+  return text.length >= 1 && text.length <= 500 && isSafeText(text) && !INVISIBLE_ONLY.test(text) ? text : null;
+}
+
+/** @throws CofferError INVALID_INPUT naming `reason` and the first rule it breaks (the schema's message). */
+export function parseReason(raw: unknown): string {
+  return validReason(raw) ?? parseWith(Reason, raw, "reason");
+}
 
 /** The reason as an audit event may record it: the raw text only when it is a valid reason. */
 export function auditableReason(raw: string): string | null {
-  const r = Reason.safeParse(raw);
-  return r.success ? r.data : null;
+  return validReason(raw);
 }
-export const OwnerTypeFilter = z.enum(["user", "project", "system"], { error: "must be one of user, project, system" });
+export const OwnerTypeFilter = lazySchema((z) => z.enum(["user", "project", "system"], { error: "must be one of user, project, system" }));
 /** A list cursor: only a position (an id), never a scope. */
-export const Cursor = z
-  .int("must be a cursor from a previous page")
-  .check(
-    z.minimum(0, "must be a cursor from a previous page"),
-    z.maximum(Number.MAX_SAFE_INTEGER, "must be a cursor from a previous page"),
-  );
-export const Limit = z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(1000, "must be at most 1000"));
+export const Cursor = lazySchema((z) =>
+  z
+    .int("must be a cursor from a previous page")
+    .check(
+      z.minimum(0, "must be a cursor from a previous page"),
+      z.maximum(Number.MAX_SAFE_INTEGER, "must be a cursor from a previous page"),
+    ),
+);
+export const Limit = lazySchema((z) =>
+  z.int("must be a whole number").check(z.minimum(1, "must be 1 or more"), z.maximum(1000, "must be at most 1000")),
+);
 
 export function parseRef(input: RefInput): SecretRef {
   return { owner: parseOwner(input.owner), name: parseKeyName(input.key) };
@@ -77,7 +94,7 @@ export function parseMeta(meta: unknown): Readonly<Record<string, string>> {
 }
 
 export function parsePrefix(prefix: string | undefined): string {
-  return parseWith(KeyPrefix, prefix ?? "", "prefix");
+  return parseKeyPrefix(prefix ?? "");
 }
 
 export function checkValueSize(value: Secret): void {

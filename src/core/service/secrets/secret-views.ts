@@ -1,5 +1,5 @@
 import { MASK } from "../../secret/index.ts";
-import { formatOwner, type Owner } from "../../model/index.ts";
+import { formatOwner, isStringRecord, type Owner } from "../../model/index.ts";
 import type { secretRepo } from "../../store/index.ts";
 import { META_RULE, parseStoredJson, STORED_META } from "./stored-row.ts";
 
@@ -41,6 +41,7 @@ export function storedMeta(owner: Owner, row: Pick<secretRepo.SecretRow, "id" | 
     { table: "secrets", row: row.id, label: `${formatOwner(owner)} ${row.key_name}` },
     "meta",
     META_RULE,
+    isStringRecord,
   );
 }
 

@@ -1,6 +1,6 @@
 import { CofferError, isCofferError } from "../../errors/index.ts";
 import { systemEffects, type Effects } from "../../crypto/index.ts";
-import { parseWith, type Owner } from "../../model/index.ts";
+import type { Owner } from "../../model/index.ts";
 import type { Secret } from "../../secret/index.ts";
 import type { Executor, OwnerFilter, OwnerScope, secretRepo, Store } from "../../store/index.ts";
 import { ownerScope } from "../access/scopes.ts";
@@ -14,7 +14,7 @@ import type { Logger } from "../logger.ts";
 import { AccessGate } from "../access/gate.ts";
 import { openColumns } from "./sealing.ts";
 import { SecretStateMac } from "./secret-state.ts";
-import { Reason, type SecretRef } from "./secret-inputs.ts";
+import { parseReason, type SecretRef } from "./secret-inputs.ts";
 
 export type SecretsDeps = ConstructorParameters<typeof SecretsContext>[0];
 
@@ -111,7 +111,7 @@ export class SecretsContext {
     await this.allow(actor, ctx, "secrets:reveal", owner, denied);
     let reason: string;
     try {
-      reason = parseWith(Reason, rawReason, "reason");
+      reason = parseReason(rawReason);
     } catch (e) {
       await this.audit.appendNow(actor, ctx, { ...denied, outcome: "denied", details: { rule: "reason required" } });
       throw e;

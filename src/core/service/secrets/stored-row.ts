@@ -1,4 +1,5 @@
-import * as z from "zod/mini";
+import { lazySchema } from "../../model/index.ts";
+import type * as z from "zod/mini";
 import { CofferError } from "../../errors/index.ts";
 
 /** Which stored row: its table and primary key (an id or audit seq), never a stored value. */
@@ -21,21 +22,30 @@ export function corruptRow(at: RowName, column: string, rule: string): CofferErr
 }
 
 /**
- * Parses a JSON column as written by Coffer and checks its shape.
+ * Parses a JSON column as written by Coffer and checks its shape: `fits`, when given, accepts
+ * the common case without the schema (never anything the schema refuses), the schema decides the rest.
  * @throws CofferError STORE_CORRUPT naming the row and column when it does not parse or fit.
  */
-export function parseStoredJson<T>(text: string, schema: z.ZodMiniType<T>, at: RowName, column: string, rule: string): T {
+export function parseStoredJson<T>(
+  text: string,
+  schema: z.ZodMiniType<T>,
+  at: RowName,
+  column: string,
+  rule: string,
+  fits?: (json: unknown) => json is T,
+): T {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw corruptRow(at, column, "is not JSON");
   }
+  if (fits?.(json) === true) return json;
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw corruptRow(at, column, rule);
   return parsed.data;
 }
 
 /** A secret's `meta`: an object of strings. */
-export const STORED_META = z.record(z.string(), z.string());
+export const STORED_META = lazySchema((z) => z.record(z.string(), z.string()));
 export const META_RULE = "is not a JSON object of strings";

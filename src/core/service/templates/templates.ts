@@ -1,7 +1,6 @@
-import * as z from "zod/mini";
 import { systemEffects, type Effects } from "../../crypto/index.ts";
 import { CofferError } from "../../errors/index.ts";
-import { formatOwner, ownerIdColumn, parseOwner, parseWith, type Owner } from "../../model/index.ts";
+import { formatOwner, ownerIdColumn, parseOwner, parseWith, type Owner, lazySchema } from "../../model/index.ts";
 import { templateRepo, type Store } from "../../store/index.ts";
 import {
   parseTemplate,
@@ -20,7 +19,7 @@ import { ownerScope } from "../access/scopes.ts";
 import type { SecretsService } from "../secrets/secrets-service.ts";
 
 export const TEMPLATE_NAME_RULE = "must be 1-128 letters, digits, '_', '.', '-', starting with a letter, digit or '_'";
-const TemplateName = z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, TEMPLATE_NAME_RULE));
+const TemplateName = lazySchema((z) => z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, TEMPLATE_NAME_RULE)));
 
 export type TemplateView = {
   readonly owner: string;

@@ -1,7 +1,6 @@
-import * as z from "zod/mini";
 import { sha256Hex, systemEffects, toHex, type Effects } from "../../crypto/index.ts";
 import { CofferError, invalidInput } from "../../errors/index.ts";
-import { parseWith } from "../../model/index.ts";
+import { parseWith, lazySchema } from "../../model/index.ts";
 import { Secret } from "../../secret/index.ts";
 import { NO_OWNERS, tokenRepo, type Store } from "../../store/index.ts";
 import { parseOwnerPattern, parsePermission } from "../access/access.ts";
@@ -11,8 +10,8 @@ import { parseStoredJson } from "../secrets/stored-row.ts";
 import type { AuditInput, AuditLog } from "../audit/audit-log.ts";
 import type { AuthGuard } from "../access/auth-guard.ts";
 
-const STORED_SCOPES = z.array(z.enum(PERMISSIONS));
-const STORED_OWNERS = z.array(z.string());
+const STORED_SCOPES = lazySchema((z) => z.array(z.enum(PERMISSIONS)));
+const STORED_OWNERS = lazySchema((z) => z.array(z.string()));
 
 /** What may be shown about a token: never the token, never its hash. */
 export type TokenView = {
@@ -50,9 +49,9 @@ const TOUCH_EVERY_MS = 60_000;
 export const TOKEN_CACHE_MS = 2_000;
 const TOKEN_CACHE_MAX = 10_000;
 export const TTL_RULE = "must be a whole number of seconds, minutes, hours or days, e.g. 90m, 12h, 30d";
-const TokenName = z
-  .string()
-  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, "must be 1-64 chars of letters, digits, ' ', '.', '_', '@', ':', '-'"));
+const TokenName = lazySchema((z) =>
+  z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, "must be 1-64 chars of letters, digits, ' ', '.', '_', '@', ':', '-'")),
+);
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `90m`, `12h`, `30d` in milliseconds. @throws CofferError INVALID_INPUT naming `field`. */

@@ -1,4 +1,4 @@
-import * as z from "zod/mini";
+import { lazySchema } from "../../../model/index.ts";
 import { CofferError, isCofferError } from "../../../errors/index.ts";
 
 /**
@@ -9,7 +9,7 @@ import { CofferError, isCofferError } from "../../../errors/index.ts";
 export type RawRow = { readonly line: number; readonly owner: string; readonly key: string; readonly value: string };
 
 const HEADER = ["owner", "key", "value"];
-const JsonRow = z.strictObject({ owner: z.string(), key: z.string(), value: z.string() });
+const JsonRow = lazySchema((z) => z.strictObject({ owner: z.string(), key: z.string(), value: z.string() }));
 
 /** Prefixes a CofferError with the listing line it is about (messages never quote values). */
 export function withLine(line: number, e: unknown): unknown {
