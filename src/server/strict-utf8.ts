@@ -1,20 +1,14 @@
+import { isUtf8 } from "node:buffer";
 import type { FastifyInstance } from "fastify";
 import { CofferError } from "../core/errors/index.ts";
 
 /**
  * Text that reaches the service must be exactly what the client sent: Fastify decodes bodies
  * and URLs leniently (invalid UTF-8 becomes U+FFFD), which would store something other than
- * what was written. These checks refuse such requests before any route runs.
+ * what was written. These checks refuse such requests before any route runs. `isUtf8` (Node's
+ * validator) refuses overlong forms, lone or CESU-encoded surrogates and stray bytes, as a
+ * fatal `TextDecoder` does, without a decoder and a string per request body.
  */
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    // fatal: overlong forms, lone or CESU-encoded surrogates and stray bytes all throw.
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function invalidEncoding(field: "body" | "url"): CofferError {
   return new CofferError("INVALID_INPUT", `${field}: must be valid UTF-8`, { field });

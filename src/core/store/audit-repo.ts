@@ -34,6 +34,9 @@ export async function lastAuditEvent(db: Executor): Promise<{ seq: number; mac: 
 /** SQL built once per dialect (every reveal and write runs these); SQLite's written out (sqlite-sql.ts). */
 const lastEventSql = new Map<boolean, string>([[false, SQLITE_SQL.lastAuditEvent]]);
 const insertPrefixSql = new Map<string, string>();
+/** `INSERT … values (…), (…)` by dialect, columns and number of rows (up to {@link CACHED_INSERT_ROWS}). */
+const insertSql = new Map<string, string>();
+const CACHED_INSERT_ROWS = 64;
 
 /**
  * Inserts events in order, in one statement. Kysely builds the single-row INSERT; its VALUES
@@ -60,12 +63,20 @@ export async function insertAuditEvents(db: Executor, rows: readonly Insertable<
     prefix = single.slice(0, at);
     insertPrefixSql.set(cacheKey, prefix);
   }
-  const tuples = rows.map((row, i) => {
-    if (Object.keys(row).length !== columns.length) throw new Error("audit rows must all have the same columns");
-    return `(${columns.map((_, j) => (pg ? `$${String(i * columns.length + j + 1)}` : "?")).join(", ")})`;
-  });
-  const params = rows.flatMap((row) => columns.map((c) => row[c]));
-  await runStatement(db, `${prefix} values ${tuples.join(", ")}`, params);
+  for (const row of rows) if (Object.keys(row).length !== columns.length) throw new Error("audit rows must all have the same columns");
+  // The whole text, once per number of rows up to a group commit's usual batch: the same string
+  // each time (its hash cached), not a new one of a few kB for every batch to build and look up
+  // in the statement cache. Bigger batches (bulk appends) are built each time.
+  const textKey = `${cacheKey}:${String(rows.length)}`;
+  let text = insertSql.get(textKey);
+  if (text === undefined) {
+    const tuples = rows.map((_, i) => `(${columns.map((_, j) => (pg ? `$${String(i * columns.length + j + 1)}` : "?")).join(", ")})`);
+    text = `${prefix} values ${tuples.join(", ")}`;
+    if (rows.length <= CACHED_INSERT_ROWS) insertSql.set(textKey, text);
+  }
+  const params: unknown[] = [];
+  for (const row of rows) for (const c of columns) params.push(row[c]);
+  await runStatement(db, text, params);
 }
 
 export type AuditFilter = {

@@ -31,23 +31,28 @@ export async function deleteIdempotencyKeysBefore(db: Executor, before: string):
 }
 
 /**
- * Counts one hit in `bucket`'s fixed window (`windowStart`, in seconds since the epoch) in one
- * atomic statement, so several servers on one database share the count. Returns the count in
- * the current window including this hit.
+ * Counts `hits` hits (one by default) in `bucket`'s fixed window (`windowStart`, in seconds since
+ * the epoch) in one atomic statement, so several servers on one database share the count.
+ * Returns the count in the current window including these hits.
  */
-export async function hitRateLimit(db: Executor, bucket: string, windowStart: number): Promise<{ count: number; windowStart: number }> {
+export async function hitRateLimit(
+  db: Executor,
+  bucket: string,
+  windowStart: number,
+  hits = 1,
+): Promise<{ count: number; windowStart: number }> {
   // Every rate-limited request runs this: its SQL is built once per dialect.
-  const params = [bucket, windowStart];
+  const params = [bucket, windowStart, hits];
   const text = prebuiltSql(db, "hitRateLimit", params, () =>
     kysely().sql`
-    INSERT INTO rate_limits (bucket, window_start, count) VALUES (${bucket}, ${windowStart}, 1)
+    INSERT INTO rate_limits (bucket, window_start, count) VALUES (${bucket}, ${windowStart}, ${hits})
     ON CONFLICT (bucket) DO UPDATE SET
-      count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
+      count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + excluded.count ELSE excluded.count END,
       window_start = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.window_start ELSE excluded.window_start END
     RETURNING count, window_start`.compile(db),
   );
   const row = (await selectRows<{ count: number | string; window_start: number | string }>(db, text, params))[0];
-  return { count: Number(row?.count ?? 1), windowStart: Number(row?.window_start ?? windowStart) };
+  return { count: Number(row?.count ?? hits), windowStart: Number(row?.window_start ?? windowStart) };
 }
 
 /** The count held in `bucket` (without counting a hit), or null when it has none. */

@@ -125,6 +125,32 @@ export async function findVersion(db: Executor, secretId: number, version: numbe
   return (await selectRows<VersionRow>(db, text, [secretId, version]))[0] ?? null;
 }
 
+/** What opening a version needs (its sealed value and where it stands), and no more. */
+export const SEALED_VERSION_COLUMNS = ["version", "alg", "nonce", "ciphertext", "wrapped_dek", "scope_key_id", "destroyed_at"] as const;
+export type SealedVersionRow = Pick<VersionRow, (typeof SEALED_VERSION_COLUMNS)[number]>;
+
+const findSealedVersionSql = new Map<boolean, string>();
+
+/**
+ * {@link findVersion}'s row without the columns a reveal does not use (the value's HMAC, who
+ * and when): every column read is a string or a Buffer built for each read, and a reveal reads
+ * its version on every call. Its SQL is built once per dialect.
+ */
+export async function findSealedVersion(db: Executor, secretId: number, version: number): Promise<SealedVersionRow | null> {
+  const pg = isPostgres(db);
+  let text = findSealedVersionSql.get(pg);
+  if (text === undefined) {
+    text = db
+      .selectFrom("secret_versions")
+      .select(SEALED_VERSION_COLUMNS)
+      .where("secret_id", "=", 0)
+      .where("version", "=", 0)
+      .compile().sql;
+    findSealedVersionSql.set(pg, text);
+  }
+  return (await selectRows<SealedVersionRow>(db, text, [secretId, version]))[0] ?? null;
+}
+
 export async function listVersions(db: Executor, secretId: number): Promise<VersionRow[]> {
   return db.selectFrom("secret_versions").selectAll().where("secret_id", "=", secretId).orderBy("version").execute();
 }

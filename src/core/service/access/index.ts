@@ -4,5 +4,5 @@ export type { Actor, AnonymousActor, LocalActor, Permission, RequestContext, Tok
 export { ownerMatches, parseOwnerPattern } from "./access.ts";
 export { AccessGate, type DeniedEvent } from "./gate.ts";
 export { RateLimiter, recentAuthentication } from "./guard.ts";
-export type { ReauthDecision, ReauthHook } from "./guard.ts";
+export type { LimitHit, ReauthDecision, ReauthHook } from "./guard.ts";
 export { AuthGuard } from "./auth-guard.ts";

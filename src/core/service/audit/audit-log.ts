@@ -4,6 +4,7 @@ import { ownerIdColumn, parseWith, type Owner, lazySchema } from "../../model/in
 import { auditRepo, integrityRepo, NO_OWNERS, type Executor, type Store } from "../../store/index.ts";
 import { holds, mayActOn, ownerColumnsMatch, visibleOwners } from "../access/access.ts";
 import { AccessGate } from "../access/gate.ts";
+import type { LimitHit } from "../access/guard.ts";
 import { Cursor } from "../secrets/secret-inputs.ts";
 import { actorLabel, type Actor, type AnonymousActor, type RequestContext } from "../access/actor.ts";
 import { parseStoredJson } from "../secrets/stored-row.ts";
@@ -56,8 +57,20 @@ const INSERT_BATCH = 500;
  * the previous event's MAC, so changing, deleting or reordering an event breaks the chain. The
  * MAC key is an internal key wrapped by the KEK, never stored in the clear.
  */
-type Entry = { readonly actor: Actor | AnonymousActor; readonly ctx: RequestContext; readonly e: AuditInput };
+type Entry = {
+  readonly actor: Actor | AnonymousActor;
+  readonly ctx: RequestContext;
+  /** null: no event unless the hit is refused (a hit counted on its own). */
+  readonly e: AuditInput | null;
+  readonly limit?: CountedLimit | null;
+};
 type Pending = Entry & { readonly resolve: () => void; readonly reject: (e: unknown) => void };
+
+/**
+ * A rate-limit hit that commits with an event ({@link AuditLog.appendNow}): when the hit is over
+ * its limit, `denied` is written instead of the event and the append fails with the refusal.
+ */
+export type CountedLimit = { readonly hit: LimitHit; readonly denied: AuditInput };
 
 export class AuditLog {
   readonly #queue: Pending[] = [];
@@ -96,10 +109,17 @@ export class AuditLog {
     );
   }
 
-  async #appendEntries(tx: Executor, entries: readonly Entry[]): Promise<void> {
+  /**
+   * Writes the entries' events in order; entries with a limit hit have it counted first, after
+   * the chain's lock (every transaction that counts a hit this way takes that lock first, so
+   * two servers on one PostgreSQL never wait on each other's `rate_limits` rows in a cycle).
+   * @returns per entry, the refusal of its hit (its `denied` event was written instead) or null.
+   */
+  async #appendEntries(tx: Executor, entries: readonly Entry[]): Promise<(Error | null)[]> {
     try {
       const macKey = await this.#keys.internalKey(tx, PURPOSE);
       await auditRepo.lockAuditChain(tx);
+      const refusals = await countHits(tx, entries);
       // The high-water mark, not the table, says where the chain continues: deleting the newest
       // events never makes their sequence numbers free again (the next event leaves the gap).
       const mark = await integrityRepo.findMark(tx, AUDIT_HEAD_MARK);
@@ -107,7 +127,9 @@ export class AuditLog {
       let prev = { seq: head?.seq ?? 0, mac: head?.mac ?? GENESIS };
       const at = this.#fx.now().toISOString();
       const rows: auditRepo.AuditRow[] = [];
-      for (const { actor, ctx, e } of entries) {
+      for (const [i, { actor, ctx, e: given, limit }] of entries.entries()) {
+        const e = refusals[i] === null ? given : (limit?.denied ?? null);
+        if (e === null) continue;
         const row: ChainFields = {
           seq: prev.seq + 1,
           at,
@@ -129,12 +151,15 @@ export class AuditLog {
         rows.push({ ...row, mac });
         prev = { seq: row.seq, mac };
       }
+      if (rows.length === 0) return refusals;
       for (let i = 0; i < rows.length; i += INSERT_BATCH) await auditRepo.insertAuditEvents(tx, rows.slice(i, i + INSERT_BATCH));
       const newHead = { name: AUDIT_HEAD_MARK, seq: prev.seq, digest: prev.mac };
       await integrityRepo.putMark(tx, { ...newHead, key_id: macKey.id, mac: markMac(macKey.key, newHead), updated_at: at });
+      return refusals;
     } catch (err) {
       if (isCofferError(err) && err.code === "AUDIT_FAILED") throw err;
-      const action = entries[0]?.e.action ?? "unknown";
+      const first = entries[0];
+      const action = first?.e?.action ?? first?.limit?.denied.action ?? "unknown";
       throw new CofferError(
         "AUDIT_FAILED",
         `cannot write the audit event for ${action}; the action was not carried out`,
@@ -150,10 +175,15 @@ export class AuditLog {
    * is running are written together by the next one (one chain-head read, one transaction),
    * so concurrent reveals do not queue one transaction each. A failed commit fails every
    * event in it (fail closed: none of those reveals happens).
+   *
+   * With `limit`, the request's rate-limit hit is counted in that same transaction: over the
+   * limit, `limit.denied` is written instead of `e` and this rejects with the refusal
+   * (RATE_LIMITED). `e` null: only the hit (and, refused, its denial) is written.
    */
-  appendNow(actor: Actor | AnonymousActor, ctx: RequestContext, e: AuditInput): Promise<void> {
+  appendNow(actor: Actor | AnonymousActor, ctx: RequestContext, e: AuditInput | null, limit: CountedLimit | null = null): Promise<void> {
+    if (e === null && limit === null) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ actor, ctx, e, resolve, reject });
+      this.#queue.push({ actor, ctx, e, limit, resolve, reject });
       if (!this.#draining) {
         this.#draining = true;
         setImmediate(() => void this.#drain());
@@ -172,11 +202,17 @@ export class AuditLog {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, INSERT_BATCH);
+        let refusals: (Error | null)[];
         try {
-          await this.#store.transaction(NO_OWNERS, (tx) => this.#appendEntries(tx, batch));
-          for (const b of batch) b.resolve();
+          refusals = await this.#store.transaction(NO_OWNERS, (tx) => this.#appendEntries(tx, batch));
         } catch (err) {
           for (const b of batch) b.reject(err);
+          continue;
+        }
+        for (const [i, b] of batch.entries()) {
+          const refused = refusals[i] ?? null;
+          if (refused === null) b.resolve();
+          else b.reject(refused);
         }
       }
     } finally {
@@ -265,6 +301,31 @@ export class AuditLog {
       return null;
     }
   }
+}
+
+/**
+ * Counts the entries' limit hits, one statement per bucket (its hits together), and gives each
+ * hit the count it would have had counted alone, in entry order.
+ * @returns per entry, the refusal of its hit, or null (no hit, or within the limit).
+ */
+async function countHits(tx: Executor, entries: readonly Entry[]): Promise<(Error | null)[]> {
+  const refusals: (Error | null)[] = entries.map(() => null);
+  const byBucket = new Map<string, number[]>();
+  for (const [i, { limit }] of entries.entries()) {
+    if (limit === undefined || limit === null) continue;
+    const same = byBucket.get(limit.hit.bucket);
+    if (same === undefined) byBucket.set(limit.hit.bucket, [i]);
+    else same.push(i);
+  }
+  for (const indexes of byBucket.values()) {
+    const hit = entries[indexes[0] ?? 0]?.limit?.hit;
+    if (hit === undefined) continue;
+    const after = await hit.count(tx, indexes.length);
+    for (const [n, i] of indexes.entries()) {
+      refusals[i] = hit.refusal(after.count - indexes.length + n + 1, after.windowStart);
+    }
+  }
+  return refusals;
 }
 
 export type AuditListFilter = {

@@ -32,15 +32,35 @@ export function notFound(ref: SecretRef): CofferError {
  * @throws CofferError NOT_FOUND for a missing or deleted secret, or a missing or destroyed
  * version; STATE_TAMPERED when the row's state does not verify or its current version is gone.
  */
-export async function findLive(
+export function findLive(
   db: Executor,
   ref: SecretRef,
   version: number | null,
   state: SecretStateMac,
 ): Promise<{ row: secretRepo.SecretRow; version: secretRepo.VersionRow }> {
+  return findLiveWith(db, ref, version, state, secretRepo.findVersion);
+}
+
+/** {@link findLive} reading only the version's columns that opening it needs (reveals). */
+export function findLiveSealed(
+  db: Executor,
+  ref: SecretRef,
+  version: number | null,
+  state: SecretStateMac,
+): Promise<{ row: secretRepo.SecretRow; version: secretRepo.SealedVersionRow }> {
+  return findLiveWith(db, ref, version, state, secretRepo.findSealedVersion);
+}
+
+async function findLiveWith<V extends Pick<secretRepo.VersionRow, "version" | "destroyed_at">>(
+  db: Executor,
+  ref: SecretRef,
+  version: number | null,
+  state: SecretStateMac,
+  readVersion: (db: Executor, secretId: number, version: number) => Promise<V | null>,
+): Promise<{ row: secretRepo.SecretRow; version: V }> {
   const row = await secretRepo.findSecret(db, cols(ref.owner), ref.name);
   if (row === null) throw notFound(ref);
-  const v = await secretRepo.findVersion(db, row.id, version ?? row.current_version);
+  const v = await readVersion(db, row.id, version ?? row.current_version);
   // A missing current version is refused by the state check (STATE_TAMPERED): the row's MAC names it.
   if (version === null) await state.checkCurrent(db, row, v);
   else await state.check(db, row);

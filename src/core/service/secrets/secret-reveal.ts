@@ -5,7 +5,7 @@ import { NO_OWNERS, secretRepo } from "../../store/index.ts";
 import { ownerScope } from "../access/scopes.ts";
 import { type Actor, type RequestContext } from "../access/actor.ts";
 import type { AuditInput } from "../audit/audit-log.ts";
-import { cols, findLive } from "./secret-lookup.ts";
+import { cols, findLiveSealed } from "./secret-lookup.ts";
 import { auditableReason, Version, parsePrefix, parseRef, type RefInput } from "./secret-inputs.ts";
 import { storedMeta, toSecretView } from "./secret-views.ts";
 import type { SecretsContext } from "./secrets-context.ts";
@@ -21,8 +21,11 @@ export class SecretReveal {
 
   /**
    * Returns the plaintext, after its audit event (with the reason) has committed: if the event
-   * cannot be written, nothing is revealed.
-   * @throws CofferError INVALID_INPUT (no reason), NOT_FOUND, DECRYPT_FAILED, AUDIT_FAILED.
+   * cannot be written, nothing is revealed. The per-token reveal limit's hit is counted in that
+   * same transaction (one write transaction per reveal, shared with concurrent ones by the audit
+   * log's group commit); a reveal that fails before its event (not found, corrupt row) still
+   * commits its hit, and over the limit every outcome becomes RATE_LIMITED, audited as denied.
+   * @throws CofferError INVALID_INPUT (no reason), NOT_FOUND, DECRYPT_FAILED, AUDIT_FAILED, RATE_LIMITED.
    */
   async reveal(actor: Actor, ctx: RequestContext, input: RevealInput): Promise<RevealedSecret> {
     const ref = parseRef(input);
@@ -33,31 +36,41 @@ export class SecretReveal {
       version: input.version ?? null,
       reason: auditableReason(input.reason),
     } as const;
-    const reason = await this.#c.revealAllowed(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
-    const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
-    const found = await this.#c.store.read(ownerScope(ref.owner), (db) => findLive(db, ref, version, this.#c.state));
-    // Before decrypting and auditing: a corrupt row (STORE_CORRUPT) reveals nothing.
-    const view = toSecretView(ref.owner, found.row, found.version.version);
+    const reason = await this.#c.revealGates(actor, ctx, ref.owner, input.reason, { ...base, outcome: "denied" });
+    const limit = this.#c.revealLimit(actor, { ...base, reason, outcome: "denied" });
+    let found: Awaited<ReturnType<typeof findLiveSealed>>;
+    let view: ReturnType<typeof toSecretView>;
+    try {
+      const version = input.version === undefined ? null : parseWith(Version, input.version, "version");
+      found = await this.#c.store.read(ownerScope(ref.owner), (db) => findLiveSealed(db, ref, version, this.#c.state));
+      // Before decrypting and auditing: a corrupt row (STORE_CORRUPT) reveals nothing.
+      view = toSecretView(ref.owner, found.row, found.version.version);
+    } catch (e) {
+      // The hit counts all the same (RATE_LIMITED instead when over the limit).
+      await this.#c.audit.appendNow(actor, ctx, null, limit);
+      throw e;
+    }
     let value: Secret;
     try {
       value = await this.#c.store.read(ownerScope(ref.owner), (db) => this.#c.open(db, ref, found.version));
     } catch (e) {
-      await this.#c.audit.appendNow(actor, ctx, {
-        ...base,
-        version: found.version.version,
-        reason,
-        outcome: "error",
-        details: { code: isCofferError(e) ? e.code : "INTERNAL" },
-      });
+      await this.#c.audit.appendNow(
+        actor,
+        ctx,
+        { ...base, version: found.version.version, reason, outcome: "error", details: { code: isCofferError(e) ? e.code : "INTERNAL" } },
+        limit,
+      );
       throw e;
     }
     try {
-      await this.#c.audit.appendNow(actor, ctx, { ...base, version: found.version.version, reason, outcome: "success" });
+      await this.#c.audit.appendNow(actor, ctx, { ...base, version: found.version.version, reason, outcome: "success" }, limit);
     } catch (e) {
       value.wipe();
       throw e;
     }
-    this.#c.log.info({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
+    // Debug, not info: the reveal's record is its audit event, and the server's request line
+    // already logs each call; a second info line per reveal cost a redacted pino line apiece.
+    this.#c.log.debug({ action: "secret.reveal", key: ref.name, version: found.version.version }, "secret revealed");
     return { view, value };
   }
 
@@ -131,7 +144,7 @@ export class SecretReveal {
       refs.map(({ ref, version }) =>
         this.#c.store.read(ownerScope(ref.owner), async (db) => {
           try {
-            return await findLive(db, ref, version, this.#c.state);
+            return await findLiveSealed(db, ref, version, this.#c.state);
           } catch (e) {
             if (isCofferError(e) && e.code === "NOT_FOUND") return null;
             throw e;

@@ -206,7 +206,7 @@ export class SecretStateMac {
    * {@link check}, plus: the current version's row must exist. Versions are never deleted on
    * their own (an erase deletes the secret too), so a missing one was removed outside Coffer.
    */
-  async checkCurrent(db: Executor, row: secretRepo.SecretRow, current: secretRepo.VersionRow | null): Promise<void> {
+  async checkCurrent(db: Executor, row: secretRepo.SecretRow, current: Pick<secretRepo.VersionRow, "version"> | null): Promise<void> {
     await this.check(db, row);
     if (row.current_version > 0 && (current === null || current.version !== row.current_version))
       throw stateTampered(row, `its current version v${String(row.current_version)} was deleted`);

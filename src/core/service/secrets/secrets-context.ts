@@ -8,7 +8,7 @@ import { visibleOwners } from "../access/access.ts";
 import type { Actor, Permission, RequestContext } from "../access/actor.ts";
 import type { RateLimiter, ReauthHook } from "../access/guard.ts";
 import type { AuthGuard } from "../access/auth-guard.ts";
-import type { AuditInput, AuditLog } from "../audit/audit-log.ts";
+import type { AuditInput, AuditLog, CountedLimit } from "../audit/audit-log.ts";
 import type { KeyManager, ScopeKey } from "../scope-keys/key-manager.ts";
 import type { Logger } from "../logger.ts";
 import { AccessGate } from "../access/gate.ts";
@@ -87,6 +87,27 @@ export class SecretsContext {
    * @returns the validated reason.
    */
   async revealAllowed(actor: Actor, ctx: RequestContext, owner: Owner, rawReason: string, denied: AuditInput): Promise<string> {
+    const reason = await this.revealGates(actor, ctx, owner, rawReason, denied);
+    await this.limit(actor, ctx, "reveal", { ...denied, reason });
+    return reason;
+  }
+
+  /**
+   * The reveal's hit on the per-token reveal limit, to be counted in the transaction of the
+   * reveal's own audit event (`audit.appendNow(…, limit)`): refused, `denied` (with the rule) is
+   * audited instead. Null when no limit applies.
+   */
+  revealLimit(actor: Actor, denied: AuditInput): CountedLimit | null {
+    const hit = this.limiter?.hitFor(actor, "reveal") ?? null;
+    return hit === null ? null : { hit, denied: { ...denied, outcome: "denied", details: { rule: "reveal rate limit" } } };
+  }
+
+  /**
+   * The gates of a reveal but its rate limit ({@link revealAllowed} without it), each refusal
+   * audited: the caller counts the hit with {@link revealLimit}.
+   * @returns the validated reason.
+   */
+  async revealGates(actor: Actor, ctx: RequestContext, owner: Owner, rawReason: string, denied: AuditInput): Promise<string> {
     await this.allow(actor, ctx, "secrets:reveal", owner, denied);
     let reason: string;
     try {
@@ -102,7 +123,6 @@ export class SecretsContext {
         throw new CofferError("REAUTH_REQUIRED", `re-authentication required to reveal: ${decision.why}`);
       }
     }
-    await this.limit(actor, ctx, "reveal", { ...denied, reason });
     return reason;
   }
 
@@ -154,7 +174,7 @@ export class SecretsContext {
     }
   }
 
-  async open(db: Executor, ref: SecretRef, v: secretRepo.VersionRow): Promise<Secret> {
+  async open(db: Executor, ref: SecretRef, v: secretRepo.SealedVersionRow): Promise<Secret> {
     const scopeKey = await this.keys.scopeKeyById(db, v.scope_key_id, ref.owner);
     return openColumns(scopeKey, v, { owner: ref.owner, name: ref.name, version: v.version });
   }

@@ -7,7 +7,7 @@ import { NO_OWNERS, tokenRepo } from "../../store/index.ts";
 import { ownerScope } from "../access/scopes.ts";
 import { actorLabel, type Actor, type RequestContext } from "../access/actor.ts";
 import { isMinterActive } from "../access/auth-guard.ts";
-import { findLive } from "../secrets/secret-lookup.ts";
+import { findLive, findLiveSealed } from "../secrets/secret-lookup.ts";
 import { auditableReason, Version, parseRef } from "../secrets/secret-inputs.ts";
 import { toSecretView } from "../secrets/secret-views.ts";
 import type { SecretsContext } from "../secrets/secrets-context.ts";
@@ -104,7 +104,7 @@ export class ShareLinks {
       throw invalid();
     }
     const ref = { owner, name: link.key_name as KeyName };
-    const found = await this.#c.store.read(ownerScope(owner), (db) => findLive(db, ref, link.version, this.#c.state));
+    const found = await this.#c.store.read(ownerScope(owner), (db) => findLiveSealed(db, ref, link.version, this.#c.state));
     const value = await this.#c.store.read(ownerScope(owner), (db) => this.#c.open(db, ref, found.version));
     try {
       const burned = await this.#c.store.transaction(NO_OWNERS, async (tx) => {
