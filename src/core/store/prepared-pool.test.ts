@@ -95,6 +95,63 @@ describe("prepared statement pool: kept connections", () => {
     b.release();
   });
 
+  it("refuses a second release of one checkout, and never hands one connection to two holders", async () => {
+    const { pool } = open(2);
+    const a = await pool.connect();
+    await backendPid(a);
+    a.release();
+    assert.throws(() => {
+      a.release();
+    }, /^Error: Release called on client which has already been released to the pool\.$/);
+    assert.throws(() => {
+      a.release(true);
+    }, /already been released/);
+    const b = await pool.connect();
+    const c = await pool.connect();
+    assert.notEqual(b, c);
+    assert.notEqual(await backendPid(b), await backendPid(c));
+    b.release();
+    c.release();
+  });
+
+  it("never keeps a connection handed back inside a transaction", async () => {
+    const { raw, pool } = open(1);
+    const a = await pool.connect();
+    const pid = await backendPid(a);
+    await a.query("BEGIN", []);
+    await a.query("SELECT set_config('coffer.owners', $1, true)", ["a-holder's scope"]);
+    a.release();
+    // Destroyed, not kept nor returned to pg-pool.
+    assert.equal(raw.totalCount, 0);
+    const b = await pool.connect();
+    assert.notEqual(await backendPid(b), pid);
+    const r = (await b.query("SELECT current_setting('coffer.owners', true) AS o", [])) as unknown as { rows: { o: string | null }[] };
+    assert.notEqual(r.rows[0]?.o, "a-holder's scope");
+    b.release();
+  });
+
+  it("judges a connection handed back with a statement still running once that ends", async () => {
+    const { raw, pool } = open(1);
+    const a = await pool.connect();
+    const pid = await backendPid(a);
+    // pg settles a failed statement on the server's error, before its ReadyForQuery; here the
+    // statement is still running for certain when the connection is handed back.
+    const failing = a.query("SELECT pg_sleep(0.05), 1 / $1::int AS x", [0]);
+    a.release();
+    await assert.rejects(failing, /division by zero/);
+    const b = await pool.connect();
+    assert.equal(await backendPid(b), pid, "idle once it ended: kept");
+    // Handed back while a BEGIN runs: in a transaction once it ends, so destroyed.
+    const begun = b.query("BEGIN", []);
+    b.release();
+    await begun;
+    for (let i = 0; i < 100 && raw.totalCount > 0; i++) await sleep(5);
+    assert.equal(raw.totalCount, 0, "destroyed");
+    const c = await pool.connect();
+    assert.notEqual(await backendPid(c), pid);
+    c.release();
+  });
+
   it("ends with connections kept, and returns unused ones to pg-pool", async () => {
     const { raw, pool } = open(2);
     const a = await pool.connect();

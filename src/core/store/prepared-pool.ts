@@ -14,11 +14,15 @@ type Prepared = {
   readonly parsed: Set<string>;
   /** Their result columns, from that first run: later runs skip Describe (pg-pipeline.ts `DescribedRead`). */
   readonly shapes: Map<string, RowShape>;
+  /** Statements forgotten after a plan change, still prepared on the server: deallocated before the name is prepared again. */
+  readonly stale: Set<string>;
   sessionScope: string | null;
   /** A transaction's BEGIN and owner scope, not sent yet: they go with its first statement. */
   pendingBegin: readonly [all: string, owners: string] | null;
   /** An error or end event was seen on the connection: it is not handed out again. */
   broken: boolean;
+  /** Handed out and not released yet: a second release of one checkout throws, as pg-pool's does. */
+  out: boolean;
   readonly client: pg.PoolClient;
   readonly wrapper: PostgresPoolClient;
 };
@@ -94,10 +98,10 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
   return {
     connect: async (): Promise<PostgresPoolClient> => {
       const kept = parking.take();
-      if (kept !== null) return kept.wrapper;
+      if (kept !== null) return checkout(kept);
       const client = await pool.connect();
       const known = prepared.get(client);
-      if (known !== undefined) return known.wrapper;
+      if (known !== undefined) return checkout(known);
       client.on("error", () => undefined);
       try {
         await client.query(`SET ROLE ${role}`);
@@ -107,7 +111,7 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
       }
       const state = newState(client, types, parking);
       prepared.set(client, state);
-      return state.wrapper;
+      return checkout(state);
     },
     end: async () => {
       parking.close();
@@ -116,6 +120,14 @@ export function preparedStatementPool(pool: pg.Pool, role: string, types: pg.Cus
     options: pool.options,
   };
 }
+
+function checkout(state: Prepared): PostgresPoolClient {
+  state.out = true;
+  return state.wrapper;
+}
+
+/** The message pg-pool throws on a second release of one checkout. */
+const DOUBLE_RELEASE = "Release called on client which has already been released to the pool.";
 
 /** How long a handed-back connection stays out of pg-pool, unused, before it goes back to it. */
 const PARK_IDLE_MS = 1_000;
@@ -129,6 +141,14 @@ const PARK_IDLE_MS = 1_000;
  * pg-pool (so no caller waits while one is kept); one unused for `PARK_IDLE_MS` goes back to
  * pg-pool, whose idle timeout then applies as before; one that failed or ended (an error
  * event, a server restart) is never handed out again, but destroyed, as pg-pool does.
+ *
+ * Only an idle connection is kept or returned to pg-pool: PostgreSQL's last ReadyForQuery said
+ * "idle" (not in a transaction block, which would carry one holder's transaction-local owner
+ * scope into the next holder's work), nothing is running or queued on it. One handed back with
+ * a statement still running (an error settles its caller before the server's ReadyForQuery) is
+ * judged when the statement ends; one left in a transaction is destroyed. A checkout is
+ * released once: a second release throws (pg-pool's message), so one connection is never kept
+ * twice and handed to two holders.
  */
 class Parking {
   readonly #pool: pg.Pool;
@@ -149,10 +169,30 @@ class Parking {
     return null;
   }
 
-  /** A connection handed back by its user (Kysely, or the direct path). */
+  /** A connection handed back by its user (Kysely, or the direct path), once per checkout. */
   handBack(state: Prepared, destroy: boolean): void {
-    if (destroy || this.#closed || !usable(state) || this.#pool.waitingCount > 0) {
-      state.client.release(destroy || !usable(state));
+    if (!state.out) throw new Error(DOUBLE_RELEASE);
+    state.out = false;
+    this.#settle(state, destroy);
+  }
+
+  #settle(state: Prepared, destroy: boolean): void {
+    const client = state.client;
+    if (destroy || !usable(state)) {
+      client.release(true);
+      return;
+    }
+    if (busy(client)) {
+      this.#whenDone(state);
+      return;
+    }
+    if (!idle(client)) {
+      // In a transaction block (or no status known): never handed to anyone else.
+      client.release(true);
+      return;
+    }
+    if (this.#closed || this.#pool.waitingCount > 0) {
+      client.release();
       return;
     }
     this.#kept.push({ state, since: performance.now() });
@@ -162,6 +202,20 @@ class Parking {
       }, PARK_IDLE_MS);
       this.#sweeper.unref();
     }
+  }
+
+  /** Settles a connection handed back while a statement still runs on it once that ends (or the connection does). */
+  #whenDone(state: Prepared): void {
+    const client = state.client;
+    const done = (): void => {
+      client.off("drain", done);
+      client.off("end", done);
+      client.off("error", done);
+      this.#settle(state, false);
+    };
+    client.on("drain", done);
+    client.on("end", done);
+    client.on("error", done);
   }
 
   /** Returns every kept connection to pg-pool (before pg-pool ends, which waits for checked-out ones). */
@@ -187,6 +241,26 @@ function usable(state: Prepared): boolean {
   return !state.broken && c._queryable !== false && c._ending !== true;
 }
 
+type ClientInternals = pg.PoolClient & { readyForQuery?: boolean; _queryQueue?: readonly unknown[]; _txStatus?: string | null };
+
+/** A statement is running or queued on the client: its transaction status is not final yet. */
+function busy(client: pg.PoolClient): boolean {
+  const c = client as ClientInternals;
+  return c.readyForQuery !== true || (c._queryQueue?.length ?? 0) > 0;
+}
+
+/** PostgreSQL's last ReadyForQuery said idle: not in a transaction block, failed or not. */
+function idle(client: pg.PoolClient): boolean {
+  const c = client as ClientInternals;
+  const status: unknown = typeof c.getTransactionStatus === "function" ? c.getTransactionStatus() : c._txStatus;
+  return status === "I";
+}
+
+/** "cached plan must not change result type": a prepared statement whose table changed (another server's migration). */
+function planChanged(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: unknown }).code === "0A000";
+}
+
 /**
  * The per-connection state and the one wrapper handed out for a pg client, for as long as the
  * client lives. Kysely knows its connections by that object: a fresh one per checkout would be
@@ -196,16 +270,40 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig, parking: P
   const names = new Set<string>();
   const parsed = new Set<string>();
   const shapes = new Map<string, RowShape>();
+  const stale = new Set<string>();
   /**
-   * A named statement, remembered as prepared once it has run, with its result columns; once
-   * both are known it runs without Describe.
+   * Forgets a prepared statement whose run failed because its plan changed (a column added by
+   * another server's migration, say): PostgreSQL keeps failing it on this connection until it
+   * is prepared again. The name, its parsed state (here and in pg's connection, which would
+   * otherwise skip the Parse) and its row shape go; the server's statement is deallocated
+   * before the name is next prepared (not now: inside a failed transaction nothing but its end
+   * may run). If pg's record cannot be reached, the connection is not reused instead.
    */
-  const named = async (name: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> => {
+  const forget = (name: string): void => {
+    names.delete(name);
+    parsed.delete(name);
+    shapes.delete(name);
+    stale.add(name);
+    const connection = (client as unknown as { connection?: { parsedStatements?: unknown; submittedNamedStatements?: unknown } })
+      .connection;
+    const records = [connection?.parsedStatements, connection?.submittedNamedStatements];
+    for (const r of records) {
+      if (typeof r === "object" && r !== null) Reflect.deleteProperty(r, name);
+      else state.broken = true;
+    }
+  };
+  /** One run of a named statement; without Describe once its columns are known. */
+  const runNamed = async (name: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> => {
     const shape = shapes.get(name);
     if (shape !== undefined) {
       const q = new DescribedRead(name, values, shape);
       void client.query(q as unknown as pg.QueryConfig);
       return q.result;
+    }
+    if (stale.has(name)) {
+      // Statement names are `coffer_` and hex digits, or the fixed ones above: plain identifiers.
+      await client.query(`DEALLOCATE ${name}`);
+      stale.delete(name);
     }
     names.add(name);
     const r = await client.query({ name, text, values: [...values] });
@@ -214,10 +312,44 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig, parking: P
     if (described !== null) shapes.set(name, described);
     return r;
   };
+  /**
+   * A named statement, remembered as prepared once it has run, with its result columns; once
+   * both are known it runs without Describe. If its plan changed since (SQLSTATE 0A000), it is
+   * forgotten; outside a transaction (`retry`) it is prepared and run once more (the failed run
+   * changed nothing) and a second failure is the error; inside one the transaction has failed,
+   * so the error goes to its caller and the next unit of work prepares the statement again.
+   */
+  const named = async (name: string, text: string, values: readonly unknown[], retry: boolean): Promise<pg.QueryResult> => {
+    try {
+      return await runNamed(name, text, values);
+    } catch (e) {
+      if (!planChanged(e) || !parsed.has(name)) throw e;
+      forget(name);
+      if (!retry || state.broken) throw e;
+    }
+    try {
+      return await runNamed(name, text, values);
+    } catch (e) {
+      if (planChanged(e) && parsed.has(name)) forget(name);
+      throw e;
+    }
+  };
   /** BEGIN and the scope on their own (two round trips): the first time on a connection, or before an unprepared statement. */
   const beginAlone = async (scope: readonly [string, string]): Promise<void> => {
-    await named(BEGIN_STATEMENT.name, BEGIN_STATEMENT.text, []);
-    await named(TX_SCOPE_STATEMENT.name, TX_SCOPE_STATEMENT.text, scope);
+    await named(BEGIN_STATEMENT.name, BEGIN_STATEMENT.text, [], false);
+    await named(TX_SCOPE_STATEMENT.name, TX_SCOPE_STATEMENT.text, scope, false);
+  };
+  /**
+   * A statement after any deferred BEGIN. `autocommit`: the connection was idle, so the
+   * statement runs in a transaction of its own, which a failure leaves nothing of.
+   */
+  const run = async (sql: string, parameters: readonly unknown[], autocommit: boolean): Promise<pg.QueryResult> => {
+    const scope = sessionScope.getStore();
+    if (scope !== undefined && state.sessionScope !== scope) await setSessionScope(client, state, scope);
+    if (parameters.length === 0) return client.query(sql);
+    const name = statementName(sql);
+    if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
+    return named(name, sql, parameters, autocommit);
   };
   const state: Prepared = {
     names,
@@ -225,7 +357,9 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig, parking: P
     shapes,
     sessionScope: null,
     pendingBegin: null,
+    stale,
     broken: false,
+    out: false,
     client,
     wrapper: {
       query: (async (sql: string, parameters: readonly unknown[]) => {
@@ -244,18 +378,19 @@ function newState(client: pg.PoolClient, types: pg.CustomTypesConfig, parking: P
           if (name !== null && parsed.has(name) && parsed.has(BEGIN_STATEMENT.name) && parsed.has(TX_SCOPE_STATEMENT.name)) {
             const q = new PipelinedBegin(pending, { name, text: sql, values: parameters }, types);
             void client.query(q as unknown as pg.QueryConfig);
-            return q.result;
+            return q.result.catch((e: unknown) => {
+              // The transaction failed with it: forgotten, not retried (see `named`).
+              if (planChanged(e) && parsed.has(name)) forget(name);
+              throw e;
+            });
           }
           await beginAlone(pending);
+          return run(sql, parameters, false);
         }
-        const scope = sessionScope.getStore();
-        if (scope !== undefined && state.sessionScope !== scope) await setSessionScope(client, state, scope);
-        if (parameters.length === 0) return client.query(sql);
-        const name = statementName(sql);
-        if (!names.has(name) && names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, [...parameters]);
-        return named(name, sql, parameters);
+        return run(sql, parameters, !busy(client) && idle(client));
       }) as unknown as PostgresPoolClient["query"],
       // Kysely asks for the client to be destroyed (not reused) when a ROLLBACK failed on it.
+      // A second release of one checkout throws (pg-pool's message) and changes nothing.
       release: (destroy?: boolean) => {
         state.pendingBegin = null;
         parking.handBack(state, destroy === true);
